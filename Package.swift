@@ -1,0 +1,49 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Dependencies point one way: C shims -> ClientSupport -> clients -> SluiceCore -> runtime -> CLI.
+// Keep the package list short: every package costs CI build minutes.
+let package = Package(
+    name: "Sluice",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "sluice", targets: ["sluice"]),
+        .library(name: "Postgres", targets: ["Postgres"]),
+        .library(name: "RabbitMQ", targets: ["RabbitMQ"]),
+        .library(name: "Redis", targets: ["Redis"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+
+        .target(name: "ClientSupport"),
+        .target(name: "Postgres", dependencies: [
+            "CLibPQ", "ClientSupport", .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "RabbitMQ", dependencies: [
+            "CRabbitMQ", "ClientSupport", .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Redis", dependencies: [
+            "CHiredis", "ClientSupport", .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "SluiceCore"),
+        .executableTarget(name: "sluice", dependencies: [
+            "Postgres", "RabbitMQ", "Redis", "SluiceCore", "ClientSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // Shared by the integration tests: server URLs, unique names, a fault-injecting TCP proxy.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "ClientSupportTests", dependencies: ["ClientSupport"]),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
+        .testTarget(name: "RabbitMQTests", dependencies: ["RabbitMQ", "TestSupport"]),
+        .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"]),
+        .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
+    ]
+)

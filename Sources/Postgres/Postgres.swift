@@ -1,0 +1,1 @@
+// Postgres module: see the files beside this one.

@@ -1,0 +1,1 @@
+// RabbitMQ module: see the files beside this one.

@@ -1,0 +1,1 @@
+// Redis module: see the files beside this one.

@@ -1,0 +1,1 @@
+// SluiceCore module: see the files beside this one.
