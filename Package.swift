@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "Redis", dependencies: [
             "CHiredis", "ClientSupport", .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "SluiceCore"),
+        .target(name: "SluiceCore", dependencies: ["ClientSupport"]),
         .executableTarget(name: "sluice", dependencies: [
             "Postgres", "RabbitMQ", "Redis", "SluiceCore", "ClientSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

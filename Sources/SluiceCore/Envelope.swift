@@ -1,0 +1,172 @@
+// Envelope: the job message on the wire, version 1 (DESIGN.md "The envelope").
+//
+// JSON with sorted keys; AMQP `message_id` is the job id. Unknown fields are ignored so newer
+// producers can add fields; an unknown `v`, a malformed field or a malformed document is an
+// `EnvelopeError` that names the field, and the worker dead-letters it instead of crashing.
+
+import Foundation
+
+public struct Envelope: Sendable, Hashable {
+    public static let version = 1
+
+    public var id: JobID
+    public var kind: JobKind
+    /// The kind's arguments: always a JSON object.
+    public var args: [String: JSONValue]
+    /// The name of a configured database.
+    public var target: String
+    /// 1 for the first run; the worker increments it when it schedules a retry.
+    public var attempt: Int
+    public var maxAttempts: Int
+    /// The job's time limit in seconds; the running statement is cancelled when it is exceeded.
+    public var timeoutSeconds: Int
+    public var enqueuedAt: Date
+    public var notBefore: Date?
+    public var uniqueKey: String?
+    /// 0 (lowest) to 9, where the queue supports priorities.
+    public var priority: Int?
+    public var traceID: String?
+    public var producer: String?
+
+    public init(
+        id: JobID = .make(), kind: JobKind, args: [String: JSONValue] = [:], target: String = "main",
+        attempt: Int = 1, maxAttempts: Int = 5, timeoutSeconds: Int = 900, enqueuedAt: Date = Date(),
+        notBefore: Date? = nil, uniqueKey: String? = nil, priority: Int? = nil, traceID: String? = nil,
+        producer: String? = nil
+    ) {
+        self.id = id
+        self.kind = kind
+        self.args = args
+        self.target = target
+        self.attempt = attempt
+        self.maxAttempts = maxAttempts
+        self.timeoutSeconds = timeoutSeconds
+        self.enqueuedAt = enqueuedAt
+        self.notBefore = notBefore
+        self.uniqueKey = uniqueKey
+        self.priority = priority
+        self.traceID = traceID
+        self.producer = producer
+    }
+
+    /// The envelope as a JSON object (sorted keys when encoded).
+    public var json: JSONValue {
+        func opt(_ s: String?) -> JSONValue { s.map(JSONValue.string) ?? .null }
+        return .object([
+            "v": .int(Int64(Self.version)),
+            "id": .string(id.description),
+            "kind": .string(kind.rawValue),
+            "args": .object(args),
+            "target": .string(target),
+            "attempt": .int(Int64(attempt)),
+            "max_attempts": .int(Int64(maxAttempts)),
+            "timeout_s": .int(Int64(timeoutSeconds)),
+            "enqueued_at": .string(Timestamp.format(enqueuedAt)),
+            "not_before": opt(notBefore.map(Timestamp.format)),
+            "unique_key": opt(uniqueKey),
+            "priority": priority.map { .int(Int64($0)) } ?? .null,
+            "trace_id": opt(traceID),
+            "producer": opt(producer),
+        ])
+    }
+
+    /// The wire bytes.
+    public func encoded() -> [UInt8] { json.encoded() }
+
+    /// Decodes wire bytes, validating every field.
+    public static func decode(_ bytes: some Collection<UInt8>) throws(EnvelopeError) -> Envelope {
+        let value: JSONValue
+        do {
+            value = try JSONValue.parse(bytes)
+        } catch {
+            throw EnvelopeError(.malformed, field: nil, reason: "not valid JSON")
+        }
+        return try decode(value)
+    }
+
+    public static func decode(_ value: JSONValue) throws(EnvelopeError) -> Envelope {
+        guard case .object(let o) = value else {
+            throw EnvelopeError(.malformed, field: nil, reason: "expected a JSON object")
+        }
+        let r = FieldReader(object: o)
+        guard let v = try r.int("v") else { throw EnvelopeError(.invalidField, field: "v", reason: "is required") }
+        guard v == Int64(version) else {
+            throw EnvelopeError(.unsupportedVersion, field: "v", reason: "version \(v) is not supported (this worker reads \(version))")
+        }
+        guard let idText = try r.string("id") else { throw EnvelopeError(.invalidField, field: "id", reason: "is required") }
+        guard let id = JobID(idText) else { throw EnvelopeError(.invalidField, field: "id", reason: "is not a UUID") }
+        guard let kindText = try r.string("kind") else { throw EnvelopeError(.invalidField, field: "kind", reason: "is required") }
+        let kind = JobKind(kindText)
+        guard kind.isWellFormed else {
+            throw EnvelopeError(.invalidField, field: "kind", reason: "'\(kindText.prefix(100))' is not a kind (namespace.name)")
+        }
+        var args: [String: JSONValue] = [:]
+        switch o["args"] {
+        case nil, .null?: break
+        case .object(let a)?: args = a
+        default: throw EnvelopeError(.invalidField, field: "args", reason: "expected an object")
+        }
+        let target = try r.string("target") ?? "main"
+        guard !target.isEmpty, target.utf8.count <= 63 else {
+            throw EnvelopeError(.invalidField, field: "target", reason: "must be a database name of 1-63 bytes")
+        }
+        let attempt = try r.int("attempt") ?? 1
+        let maxAttempts = try r.int("max_attempts") ?? 5
+        guard maxAttempts >= 1, maxAttempts <= 100 else {
+            throw EnvelopeError(.invalidField, field: "max_attempts", reason: "must be between 1 and 100")
+        }
+        guard attempt >= 1, attempt <= maxAttempts + 1 else {
+            throw EnvelopeError(.invalidField, field: "attempt", reason: "must be between 1 and max_attempts")
+        }
+        let timeout = try r.int("timeout_s") ?? 900
+        guard timeout >= 1, timeout <= 7 * 86_400 else {
+            throw EnvelopeError(.invalidField, field: "timeout_s", reason: "must be between 1 and 604800 seconds")
+        }
+        guard let enqueuedAt = try r.date("enqueued_at") else {
+            throw EnvelopeError(.invalidField, field: "enqueued_at", reason: "is required")
+        }
+        let priority = try r.int("priority")
+        if let p = priority, !(0...9).contains(p) {
+            throw EnvelopeError(.invalidField, field: "priority", reason: "must be between 0 and 9")
+        }
+        let uniqueKey = try r.string("unique_key")
+        if let u = uniqueKey, u.isEmpty || u.utf8.count > 512 {
+            throw EnvelopeError(.invalidField, field: "unique_key", reason: "must be 1-512 bytes")
+        }
+        return Envelope(
+            id: id, kind: kind, args: args, target: target, attempt: Int(attempt), maxAttempts: Int(maxAttempts),
+            timeoutSeconds: Int(timeout), enqueuedAt: enqueuedAt, notBefore: try r.date("not_before"),
+            uniqueKey: uniqueKey, priority: priority.map { Int($0) }, traceID: try r.string("trace_id"),
+            producer: try r.string("producer"))
+    }
+}
+
+/// Reads optional typed fields from a JSON object, naming the field on a type mismatch.
+private struct FieldReader {
+    let object: [String: JSONValue]
+
+    func string(_ key: String) throws(EnvelopeError) -> String? {
+        switch object[key] {
+        case nil, .null?: return nil
+        case .string(let s)?: return s
+        default: throw EnvelopeError(.invalidField, field: key, reason: "expected a string")
+        }
+    }
+
+    func int(_ key: String) throws(EnvelopeError) -> Int64? {
+        switch object[key] {
+        case nil, .null?: return nil
+        case let v?:
+            guard let i = v.intValue else { throw EnvelopeError(.invalidField, field: key, reason: "expected an integer") }
+            return i
+        }
+    }
+
+    func date(_ key: String) throws(EnvelopeError) -> Date? {
+        guard let s = try string(key) else { return nil }
+        guard let d = Timestamp.parse(s) else {
+            throw EnvelopeError(.invalidField, field: key, reason: "expected an ISO 8601 UTC timestamp")
+        }
+        return d
+    }
+}

@@ -1,1 +1,0 @@
-// SluiceCore module: see the files beside this one.
