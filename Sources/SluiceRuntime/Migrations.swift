@@ -1,0 +1,61 @@
+// Migrations: the versioned DDL of the `sluice` schema (the job ledger and its helpers).
+//
+// `sluice migrate` applies the ones not yet recorded in `sluice.schema_migrations`, each in its
+// own transaction, under a transaction-scoped advisory lock so two replicas migrating at once
+// apply each version once. Never edit a shipped migration: add a new one.
+
+public struct Migration: Sendable {
+    public let version: Int
+    public let name: String
+    public let sql: String
+}
+
+public enum Migrations {
+    /// The advisory lock key taken while migrating ('sluice' as ASCII, to keep it recognisable).
+    public static let lockKey: Int64 = 0x736C_7569_6365
+
+    public static let all: [Migration] = [
+        Migration(version: 1, name: "job ledger", sql: """
+            CREATE TABLE sluice.jobs (
+                id            uuid PRIMARY KEY,
+                kind          text NOT NULL,
+                class         text NOT NULL,
+                target        text NOT NULL,
+                args          jsonb NOT NULL DEFAULT '{}',
+                state         text NOT NULL CHECK (state IN
+                                ('available','scheduled','running','retryable','completed','cancelled','discarded')),
+                attempt       integer NOT NULL DEFAULT 1,
+                max_attempts  integer NOT NULL DEFAULT 5,
+                timeout_s     integer NOT NULL DEFAULT 900,
+                priority      smallint,
+                unique_key    text,
+                lease_until   timestamptz,
+                worker        text,
+                enqueued_at   timestamptz NOT NULL,
+                not_before    timestamptz,
+                started_at    timestamptz,
+                finished_at   timestamptz,
+                progress      jsonb,
+                error         text,
+                result        jsonb,
+                producer      text,
+                trace_id      text,
+                cancel_requested boolean NOT NULL DEFAULT false
+            );
+            -- At most one live job per unique key: the producer's INSERT … ON CONFLICT relies on it.
+            CREATE UNIQUE INDEX jobs_unique_key_live ON sluice.jobs (unique_key)
+                WHERE unique_key IS NOT NULL AND state IN ('available','scheduled','running','retryable');
+            -- The leader's rescue scan: running jobs by lease expiry.
+            CREATE INDEX jobs_running_lease ON sluice.jobs (lease_until) WHERE state = 'running';
+            -- `sluice status` and retention: recent finished jobs per class and state.
+            CREATE INDEX jobs_class_state_finished ON sluice.jobs (class, state, finished_at);
+            -- Leadership leases (the lease-expiry rescuer, the scheduler): one row per role.
+            CREATE TABLE sluice.leases (
+                name        text PRIMARY KEY,
+                holder      text NOT NULL,
+                expires_at  timestamptz NOT NULL,
+                acquired_at timestamptz NOT NULL DEFAULT now()
+            );
+            """),
+    ]
+}
