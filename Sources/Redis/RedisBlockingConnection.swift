@@ -34,18 +34,20 @@ public final class RedisBlockingConnection: RedisClient, Sendable {
 
     /// An ordinary command, bounded by `commandTimeout`.
     public func send(_ args: [RedisArgument]) async throws(RedisError) -> RESPValue {
-        try await connection().send(args)
+        try await withLiveConnection { connection throws(RedisError) in try await connection.send(args) }
     }
 
     public func pipeline(_ commands: [[RedisArgument]]) async throws(RedisError) -> [Result<RESPValue, RedisError>] {
-        try await connection().pipeline(commands)
+        try await withLiveConnection { connection throws(RedisError) in try await connection.pipeline(commands) }
     }
 
     /// A command that blocks on the server for up to `blockFor` (`.zero`: indefinitely); the
     /// socket timeout becomes `blockFor + commandTimeout`.
     public func sendBlocking(_ args: [RedisArgument], blockFor: Duration) async throws(RedisError) -> RESPValue {
         let timeout: Duration? = blockFor == .zero ? nil : blockFor + configuration.commandTimeout
-        return try await connection().send(args, socketTimeout: timeout)
+        return try await withLiveConnection { connection throws(RedisError) in
+            try await connection.send(args, socketTimeout: timeout)
+        }
     }
 
     /// XREAD [COUNT n] BLOCK ms STREAMS key... id...: waits up to `block` for entries after the
@@ -96,6 +98,19 @@ public final class RedisBlockingConnection: RedisClient, Sendable {
             throw RedisError(.protocol, "\(command) reply is not [key, value]", endpoint: configuration.endpoint)
         }
         return (key, value)
+    }
+
+    /// Runs `body` on the live connection; if the server had closed it while idle (found before
+    /// anything was sent), runs `body` once more on a new connection.
+    private func withLiveConnection<T: Sendable>(
+        _ body: (RedisConnection) async throws(RedisError) -> T
+    ) async throws(RedisError) -> T {
+        let first = try await connection()
+        do {
+            return try await body(first)
+        } catch where first.failedBeforeSending {
+            return try await body(connection())
+        }
     }
 
     /// The live connection, opening one if there is none or the last one broke.

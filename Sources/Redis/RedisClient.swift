@@ -39,7 +39,7 @@ extension RedisClient {
         guard let text = reply.string else {
             throw RedisError(.protocol, "INFO server did not return text")
         }
-        for line in text.split(whereSeparator: { $0 == "\r" || $0 == "\n" }) where line.hasPrefix("redis_version:") {
+        for line in text.split(whereSeparator: \.isNewline) where line.hasPrefix("redis_version:") {
             return String(line.dropFirst("redis_version:".count))
         }
         throw RedisError(.protocol, "INFO server has no redis_version")

@@ -8,6 +8,11 @@
 // A command cannot be cancelled once sent; `commandTimeout` bounds it.
 
 import CHiredis
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import ClientSupport
 import Logging
 import Synchronization
@@ -30,7 +35,12 @@ public final class RedisConnection: RedisClient, @unchecked Sendable {
     /// Why `context` is gone: set once, when the connection breaks or closes.
     private var failure: RedisError?
 
-    private let brokenState = Mutex<RedisError?>(nil)
+    private struct Broken {
+        var error: RedisError?
+        /// The connection was found dead before a command was written: retrying is safe.
+        var beforeSending = false
+    }
+    private let brokenState = Mutex(Broken())
 
     private init(configuration: RedisConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -63,10 +73,15 @@ public final class RedisConnection: RedisClient, @unchecked Sendable {
     }
 
     /// True once the connection has failed or been closed; it never recovers.
-    public var isBroken: Bool { brokenState.withLock { $0 != nil } }
+    public var isBroken: Bool { brokenState.withLock { $0.error != nil } }
 
     /// The error that broke the connection (or `.connectionClosed` after `close()`).
-    public var brokenReason: RedisError? { brokenState.withLock { $0 } }
+    public var brokenReason: RedisError? { brokenState.withLock { $0.error } }
+
+    /// True when the connection broke because the server had closed it while it was idle,
+    /// detected before the command was written: nothing reached the server, so the pool may
+    /// safely run the command again on a fresh connection.
+    var failedBeforeSending: Bool { brokenState.withLock { $0.error != nil && $0.beforeSending } }
 
     // MARK: Commands
 
@@ -212,6 +227,7 @@ public final class RedisConnection: RedisClient, @unchecked Sendable {
 
     private func executeOne(_ args: [RedisArgument], timeout: Duration?) throws(RedisError) -> RESPValue {
         let ctx = try liveContext()
+        try checkNotClosedByPeer(ctx)
         try setSocketTimeout(timeout)
         encoder.reset()
         encoder.append(command: args)
@@ -222,6 +238,7 @@ public final class RedisConnection: RedisClient, @unchecked Sendable {
     private func executePipeline(_ commands: [[RedisArgument]], timeout: Duration?,
                                  stage: RedisError.Stage = .command) throws(RedisError) -> [Result<RESPValue, RedisError>] {
         let ctx = try liveContext()
+        if stage == .command { try checkNotClosedByPeer(ctx) }
         try setSocketTimeout(timeout)
         encoder.reset()
         for command in commands {
@@ -242,6 +259,25 @@ public final class RedisConnection: RedisClient, @unchecked Sendable {
             }
         }
         return results
+    }
+
+    /// Between commands nothing may be waiting on the socket. A peek (one non-blocking syscall)
+    /// finds a connection the server closed while it sat idle (restart, `timeout`, CLIENT KILL)
+    /// before anything is written, so the failure is known to be harmless.
+    private func checkNotClosedByPeer(_ ctx: UnsafeMutablePointer<redisContext>) throws(RedisError) {
+        var byte: UInt8 = 0
+        let n = recv(ctx.pointee.fd, &byte, 1, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT))
+        if n < 0 {
+            let code = errno
+            if code == EAGAIN || code == EWOULDBLOCK || code == EINTR { return }
+        }
+        let reason = n == 0 ? "the server closed the connection while it was idle"
+            : n > 0 ? "unexpected data from the server while the connection was idle"
+            : "the connection failed while it was idle"
+        let error = RedisError(.connectionLost, reason + " (the command was not sent)", endpoint: endpoint)
+        logger.debug("redis connection found dead before sending", metadata: ["redis.error": "\(error)"])
+        drop(error, beforeSending: true)
+        throw error
     }
 
     private func appendEncoded(_ ctx: UnsafeMutablePointer<redisContext>) throws(RedisError) {
@@ -330,7 +366,7 @@ public final class RedisConnection: RedisClient, @unchecked Sendable {
     }
 
     /// Frees the context and records why; later calls fail with `error`.
-    private func drop(_ error: RedisError) {
+    private func drop(_ error: RedisError, beforeSending: Bool = false) {
         if let context {
             CHiredis_free(context)
             self.context = nil
@@ -338,7 +374,10 @@ public final class RedisConnection: RedisClient, @unchecked Sendable {
         if failure == nil { failure = error }
         let recorded = failure!
         brokenState.withLock { state in
-            if state == nil { state = recorded }
+            if state.error == nil {
+                state.error = recorded
+                state.beforeSending = beforeSending
+            }
         }
     }
 }

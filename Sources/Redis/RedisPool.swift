@@ -61,16 +61,16 @@ public final class RedisPool: RedisClient, Sendable {
         }
     }
 
+    /// Runs one command on a pooled connection. If the connection turns out to have been
+    /// closed by the server while idle (found before anything was sent), the command runs on
+    /// a fresh connection instead: after a Redis restart the first call succeeds.
     public func send(_ args: [RedisArgument]) async throws(RedisError) -> RESPValue {
-        let lease = try await acquire()
-        defer { release(lease) }
-        return try await lease.connection.send(args)
+        try await withFreshConnectionOnStale { connection throws(RedisError) in try await connection.send(args) }
     }
 
+    /// Runs the commands in one round trip on one pooled connection (see `send` for the retry).
     public func pipeline(_ commands: [[RedisArgument]]) async throws(RedisError) -> [Result<RESPValue, RedisError>] {
-        let lease = try await acquire()
-        defer { release(lease) }
-        return try await lease.connection.pipeline(commands)
+        try await withFreshConnectionOnStale { connection throws(RedisError) in try await connection.pipeline(commands) }
     }
 
     /// Closes idle connections and fails waiters; connections in use close when returned.
@@ -84,6 +84,28 @@ public final class RedisPool: RedisClient, Sendable {
     public var openConnections: Int { state.withLock { $0.machine.open } }
 
     // MARK: Acquire and release
+
+    /// Runs `body` on a pooled connection; when the connection was found dead before `body`'s
+    /// command was written, discards it and runs `body` again (nothing reached the server).
+    private func withFreshConnectionOnStale<T: Sendable>(
+        _ body: (RedisConnection) async throws(RedisError) -> T
+    ) async throws(RedisError) -> T {
+        var attempts = 0
+        while true {
+            attempts += 1
+            let lease = try await acquire()
+            do {
+                let result = try await body(lease.connection)
+                release(lease)
+                return result
+            } catch {
+                let retry = lease.connection.failedBeforeSending && attempts <= configuration.size
+                release(lease)
+                if !retry { throw error }
+                logger.debug("redis pooled connection was closed while idle; retrying on a fresh one")
+            }
+        }
+    }
 
     private func acquire() async throws(RedisError) -> Machine.Lease {
         let now = clock.now
