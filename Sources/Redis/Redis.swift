@@ -1,1 +1,0 @@
-// Redis module: see the files beside this one.
