@@ -15,6 +15,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
     ],
     targets: [
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
@@ -32,6 +33,10 @@ let package = Package(
             "CHiredis", "ClientSupport", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SluiceCore", dependencies: ["ClientSupport"]),
+        // The reviewed catalog under jobs/: YAML model, loader and static validation; no I/O but reading files.
+        .target(name: "SluiceCatalog", dependencies: [
+            "SluiceCore", "ClientSupport", .product(name: "Yams", package: "Yams"),
+        ]),
         .executableTarget(name: "sluice", dependencies: [
             "Postgres", "RabbitMQ", "Redis", "SluiceCore", "ClientSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -45,5 +50,6 @@ let package = Package(
         .testTarget(name: "RabbitMQTests", dependencies: ["RabbitMQ", "TestSupport"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"]),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
+        .testTarget(name: "SluiceCatalogTests", dependencies: ["SluiceCatalog", "TestSupport"]),
     ]
 )

@@ -1,0 +1,63 @@
+// CatalogSchedule: a periodic enqueue the scheduler performs (`schedules:`).
+//
+// The catalog checks the form only: a cron expression has five fields of cron characters, an
+// `every` is a duration, the kind is well formed, the target is declared, the time zone is
+// known. Whether the kind exists and its arguments fit is for the scheduler and the jobs.
+
+import SluiceCore
+
+public struct CatalogSchedule: Sendable, Equatable {
+    public enum Trigger: Sendable, Equatable {
+        /// Five-field cron (`minute hour day-of-month month day-of-week`), as written.
+        case cron(String)
+        /// A fixed period, at least one second.
+        case every(Duration)
+    }
+
+    /// What the scheduler does about runs it missed while no scheduler held leadership.
+    public enum Missed: Sendable, Equatable, CustomStringConvertible {
+        /// Forget them; run at the next due time.
+        case skip
+        /// Run once now for all of them.
+        case once
+        /// Run each of them, up to this many.
+        case each(Int)
+
+        public var description: String {
+            switch self {
+            case .skip: "skip"
+            case .once: "once"
+            case .each(let n): "each:\(n)"
+            }
+        }
+    }
+
+    public var name: String
+    public var trigger: Trigger
+    /// IANA zone name the cron expression is read in. Default `UTC`.
+    public var timeZone: String
+    public var kind: JobKind
+    /// The job's arguments (an object), as the envelope will carry them.
+    public var args: JSONValue
+    /// Target name; nil means the default target.
+    public var target: String?
+    /// The envelope's `unique_key`; nil lets the scheduler derive one.
+    public var uniqueKey: String?
+    public var missed: Missed
+    public var location: SourceLocation
+
+    public init(
+        name: String, trigger: Trigger, timeZone: String = "UTC", kind: JobKind, args: JSONValue = .object([:]),
+        target: String? = nil, uniqueKey: String? = nil, missed: Missed = .skip, location: SourceLocation
+    ) {
+        self.name = name
+        self.trigger = trigger
+        self.timeZone = timeZone
+        self.kind = kind
+        self.args = args
+        self.target = target
+        self.uniqueKey = uniqueKey
+        self.missed = missed
+        self.location = location
+    }
+}
