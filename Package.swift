@@ -37,7 +37,11 @@ let package = Package(
         .target(name: "SluiceCatalog", dependencies: [
             "SluiceCore", "ClientSupport", .product(name: "Yams", package: "Yams"),
         ]),
+        .target(name: "SluiceJobs", dependencies: [
+            "SluiceCore", "SluiceCatalog", "Postgres", "ClientSupport", .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "sluice", dependencies: [
+            "SluiceJobs", "SluiceCatalog",
             "Postgres", "RabbitMQ", "Redis", "SluiceCore", "ClientSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -50,6 +54,7 @@ let package = Package(
         .testTarget(name: "RabbitMQTests", dependencies: ["RabbitMQ", "TestSupport"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"]),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
+        .testTarget(name: "SluiceJobsTests", dependencies: ["SluiceJobs", "TestSupport"]),
         .testTarget(name: "SluiceCatalogTests", dependencies: ["SluiceCatalog", "TestSupport"]),
     ]
 )
