@@ -89,14 +89,11 @@ struct BenchClients: AsyncParsableCommand {
             DROP SCHEMA IF EXISTS \(schema) CASCADE; CREATE SCHEMA \(schema);
             CREATE TABLE \(schema).rows (id bigint PRIMARY KEY, name text NOT NULL, value double precision)
             """)
-        let total = rows
-        let counter = Counter()
-        let start = ContinuousClock.now
-        let copied = try await conn.copyIn(into: "COPY \(schema).rows (id, name, value) FROM STDIN") {
-            let i = counter.next()
-            guard i < total else { return nil }
-            return [.int(i), .text("lead-\(i)@example.com"), .double(Double(i) * 0.5)]
+        let rowsToCopy = (0..<rows).lazy.map { i -> [PostgresValue] in
+            [.int(i), .text("lead-\(i)@example.com"), .double(Double(i) * 0.5)]
         }
+        let start = ContinuousClock.now
+        let copied = try await conn.copyIn(into: "COPY \(schema).rows (id, name, value) FROM STDIN", rows: rowsToCopy)
         let copySeconds = (ContinuousClock.now - start).seconds
         let queryLatency = try await Self.latency(samples) { _ = try await conn.query("SELECT 1") }
         _ = try await conn.simpleQuery("DROP SCHEMA \(schema) CASCADE")
@@ -180,15 +177,5 @@ struct BenchClients: AsyncParsableCommand {
         await conn.close()
         return ["pipeline_set_ops_per_s": Double(sets) / elapsed.seconds, "pipeline_chunk": chunk,
                 "command_latency_ms": latency]
-    }
-}
-
-/// A counter the COPY row source (a @Sendable closure run on the connection's thread) advances.
-private final class Counter: @unchecked Sendable {
-    // @unchecked Sendable: only the connection's I/O thread calls next(), one call at a time.
-    private var value: Int = 0
-    func next() -> Int {
-        defer { value += 1 }
-        return value
     }
 }
