@@ -175,9 +175,14 @@ import Testing
                 configuration: AMQPTest.configuration { $0.connectionName = name }, queue: queue, prefetch: 1,
                 logger: AMQPTest.logger)
             // The operator sees the connection by its name (rabbitmqctl closes it by Erlang pid).
-            let listing = try RabbitMQCtl.run(["list_connections", "pid", "client_properties"])
-            let line = try #require(listing.split(separator: "\n").first { $0.contains(name) })
-            let pid = String(line.split(separator: "\t")[0])
+            var line: Substring?
+            for _ in 0..<10 where line == nil {
+                let listing = try RabbitMQCtl.run(["list_connections", "pid", "client_properties"])
+                line = listing.split(separator: "\n").first { $0.contains(name) }
+                if line == nil { try await Task.sleep(for: .milliseconds(300)) }
+            }
+            let found = try #require(line, "connection '\(name)' not listed by rabbitmqctl")
+            let pid = String(found.split(separator: "\t")[0])
             _ = try RabbitMQCtl.run(["close_connection", pid, "closed by the sluice test suite"])
             let error = await amqpError {
                 try await withTimeout(10, "forced close") {
