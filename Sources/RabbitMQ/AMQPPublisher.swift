@@ -39,7 +39,8 @@ public final class AMQPPublisher: Sendable {
             try PublisherCore.openConfirmChannel(id, handle: handle)
             return id
         }
-        let core = PublisherCore(channel: channel, endpoint: configuration.endpoint, logger: session.logger)
+        let core = PublisherCore(channel: channel, endpoint: configuration.endpoint,
+                                 stallLimit: max(configuration.requestTimeout, configuration.heartbeat * 2), logger: session.logger)
         session.startLoop(driver: core)
         return AMQPPublisher(session: session, core: core)
     }
@@ -181,9 +182,13 @@ final class PublisherCore: AMQPSessionDriver, @unchecked Sendable {
     private let queue = Mutex(Queue())
     private var tracker = ConfirmTracker<Waiter>()
 
-    init(channel: UInt16, endpoint: String, logger: Logger) {
+    /// How long a write may make no progress before the connection counts as lost.
+    let stallLimit: Duration
+
+    init(channel: UInt16, endpoint: String, stallLimit: Duration, logger: Logger) {
         self.channel = channel
         self.endpoint = endpoint
+        self.stallLimit = stallLimit
         self.logger = logger
     }
 
@@ -291,7 +296,7 @@ final class PublisherCore: AMQPSessionDriver, @unchecked Sendable {
     /// everything outstanding).
     private func write(_ encoder: PublishEncoder, _ handle: AMQPConnectionHandle) throws(AMQPError) {
         guard !encoder.isEmpty else { return }
-        let err = encoder.write(to: handle.socketFD)
+        let err = encoder.write(to: handle.socketFD, stallLimit: stallLimit)
         guard err == 0 else {
             encoder.reset()
             let error = AMQPError(.connectionLost, context: "write messages", endpoint: endpoint,

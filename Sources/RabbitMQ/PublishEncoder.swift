@@ -134,16 +134,21 @@ final class PublishEncoder {
     }
 
     /// Writes the whole buffer to `fd` (non-blocking socket: waits for POLLOUT when full),
-    /// then empties it. Returns 0, or an errno.
-    func write(to fd: Int32) -> Int32 {
+    /// then empties it. Returns 0, or an errno (ETIMEDOUT when the socket accepted nothing for
+    /// `stallLimit`: a broker that stopped reading, e.g. during a long resource alarm, fails the
+    /// publishes instead of hanging them).
+    func write(to fd: Int32, stallLimit: Duration) -> Int32 {
         var written = 0
+        var lastProgress = ContinuousClock.now
         while written < count {
             let n = send(fd, storage + written, count - written, Int32(MSG_NOSIGNAL))
             if n > 0 {
                 written += n
+                lastProgress = .now
                 continue
             }
             if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if ContinuousClock.now - lastProgress > stallLimit { return ETIMEDOUT }
                 var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
                 let r = poll(&pfd, 1, 1000)
                 if r < 0 && errno != EINTR { return errno }

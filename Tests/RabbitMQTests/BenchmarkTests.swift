@@ -7,6 +7,7 @@ import Foundation
 import RabbitMQ
 import TestSupport
 import Testing
+@testable import RabbitMQ
 
 @Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["SLUICE_BENCH"] == "1"))
 struct BenchmarkTests {
@@ -46,10 +47,12 @@ struct BenchmarkTests {
             await publisher.close()
 
             let total = published + count / 1000 * 1000
-            for prefetch: UInt16 in [100, 300] {
-                let toConsume = prefetch == 100 ? total / 2 : total - total / 2
+            let runs: [(UInt16, Bool)] = [(100, true), (100, false), (300, true), (300, false)]
+            for (prefetch, coalesce) in runs {
+                let toConsume = total / runs.count
                 let consumer = try await AMQPConsumer.start(
-                    configuration: AMQPTest.configuration(), queue: queue, prefetch: prefetch, logger: AMQPTest.logger)
+                    configuration: AMQPTest.configuration(), queue: queue, prefetch: prefetch, consumerTag: "",
+                    exclusive: false, arguments: [:], coalesceAcks: coalesce, logger: AMQPTest.logger)
                 start = ContinuousClock.now
                 var n = 0
                 for try await d in consumer.deliveries {
@@ -57,7 +60,7 @@ struct BenchmarkTests {
                     n += 1
                     if n == toConsume { break }
                 }
-                report("consume, prefetch \(prefetch), ack each", n, ContinuousClock.now - start)
+                report("consume, prefetch \(prefetch), ack each, \(coalesce ? "coalesced" : "one frame per ack")", n, ContinuousClock.now - start)
                 await consumer.stop()
             }
         }
