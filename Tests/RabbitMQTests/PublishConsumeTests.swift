@@ -52,6 +52,38 @@ import Testing
         }
     }
 
+    @Test func largeBodiesAndHeadersSpanFrames() async throws {
+        let queue = TestEnvironment.uniqueName("large")
+        try await AMQPTest.withChannel(cleanupQueues: [queue]) { channel in
+            try await channel.declareQueue(queue, arguments: AMQPTest.safetyNet)
+            let publisher = try await AMQPPublisher.connect(configuration: AMQPTest.configuration(), logger: AMQPTest.logger)
+            let big = (0..<1_000_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }  // ~8 body frames
+            let header = String(repeating: "h", count: 20_000)  // properties beyond the first 4 KiB
+            try await publisher.publish(AMQPMessage(body: big, properties: AMQPProperties(headers: ["note": .string(header)])), routingKey: queue)
+            // Properties larger than a frame cannot be sent: that publish fails, the publisher stays usable.
+            let huge = AMQPMessage("x", properties: AMQPProperties(headers: ["note": .string(String(repeating: "z", count: 200_000))]))
+            let error = await amqpError { try await publisher.publish(huge, routingKey: queue) }
+            #expect(error?.code == .invalidArgument)
+            try await publisher.publish(AMQPMessage("small"), routingKey: queue)
+            await publisher.close()
+
+            let consumer = try await AMQPConsumer.start(configuration: AMQPTest.configuration(), queue: queue, prefetch: 5, logger: AMQPTest.logger)
+            let received = try await withTimeout(10, "large deliveries") {
+                var out: [AMQPDelivery] = []
+                for try await d in consumer.deliveries {
+                    out.append(d)
+                    consumer.ack(d.deliveryTag)
+                    if out.count == 2 { break }
+                }
+                return out
+            }
+            await consumer.stop()
+            #expect(received[0].body == big)
+            #expect(received[0].properties.headers["note"]?.stringValue == header)
+            #expect(received[1].body == Array("small".utf8))
+        }
+    }
+
     @Test func unroutableMandatoryMessagesFailOneByOne() async throws {
         let queue = TestEnvironment.uniqueName("route")
         let nowhere = TestEnvironment.uniqueName("nowhere")
