@@ -247,6 +247,36 @@ import Testing
         }
     }
 
+    /// With prefetch 1 the broker sends the second message only once the first is acked, so the
+    /// gap between ack() and the next delivery is the ack's latency. The loop sleeps in poll with
+    /// a 15 s timeout (30 s heartbeat): only the wake-up can make it short.
+    @Test func ackWakesTheLoopOutOfPoll() async throws {
+        let queue = TestEnvironment.uniqueName("ackwake")
+        try await AMQPTest.withChannel(cleanupQueues: [queue]) { channel in
+            try await channel.declareQueue(queue, arguments: AMQPTest.safetyNet)
+            let publisher = try await AMQPPublisher.connect(configuration: AMQPTest.configuration(), logger: AMQPTest.logger)
+            try await publisher.publish(AMQPMessage("1"), routingKey: queue)
+            try await publisher.publish(AMQPMessage("2"), routingKey: queue)
+            await publisher.close()
+            let consumer = try await AMQPConsumer.start(configuration: AMQPTest.configuration(), queue: queue, prefetch: 1, logger: AMQPTest.logger)
+            let gap = try await withTimeout(10, "second delivery") { () -> Duration in
+                var ackedAt: ContinuousClock.Instant?
+                for try await d in consumer.deliveries {
+                    if let ackedAt {
+                        consumer.ack(d.deliveryTag)
+                        return ContinuousClock.now - ackedAt
+                    }
+                    try await Task.sleep(for: .milliseconds(300))  // let the loop settle into poll
+                    ackedAt = ContinuousClock.now
+                    consumer.ack(d.deliveryTag)
+                }
+                return .seconds(999)
+            }
+            #expect(gap < .seconds(2), "ack took \(gap) to release the next delivery")
+            await consumer.stop()
+        }
+    }
+
     @Test func cancellingTheReaderStopsTheConsumer() async throws {
         let queue = TestEnvironment.uniqueName("cancel")
         try await AMQPTest.withChannel(cleanupQueues: [queue]) { channel in
