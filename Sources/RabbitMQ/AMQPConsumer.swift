@@ -46,6 +46,15 @@ public final class AMQPConsumer: Sendable {
         configuration: AMQPConfiguration, queue: String, prefetch: UInt16, consumerTag: String = "",
         exclusive: Bool = false, arguments: AMQPTable = [:], logger: Logger
     ) async throws -> AMQPConsumer {
+        try await start(configuration: configuration, queue: queue, prefetch: prefetch, consumerTag: consumerTag,
+                        exclusive: exclusive, arguments: arguments, coalesceAcks: true, logger: logger)
+    }
+
+    /// `coalesceAcks: false` sends one basic.ack per delivery (benchmarks only).
+    static func start(
+        configuration: AMQPConfiguration, queue: String, prefetch: UInt16, consumerTag: String,
+        exclusive: Bool, arguments: AMQPTable, coalesceAcks: Bool, logger: Logger
+    ) async throws -> AMQPConsumer {
         try AMQPConnectionHandle.checkShortString(queue, what: "queue")
         try AMQPConnectionHandle.checkShortString(consumerTag, what: "consumer tag")
         var logger = logger
@@ -66,7 +75,7 @@ public final class AMQPConsumer: Sendable {
         let (stream, continuation) = AsyncThrowingStream<AMQPDelivery, Error>.makeStream()
         let gate = DeliveryGate()
         let core = ConsumerCore(channel: channel, queue: queue, endpoint: configuration.endpoint,
-                                continuation: continuation, gate: gate, logger: session.logger)
+                                continuation: continuation, gate: gate, coalesceAcks: coalesceAcks, logger: session.logger)
         continuation.onTermination = { [weak session] termination in
             // The reader stopped iterating (cancelled or dropped the sequence): stop consuming.
             if case .cancelled = termination { session?.requestClose() }
@@ -188,11 +197,12 @@ final class ConsumerCore: AMQPSessionDriver, @unchecked Sendable {
     private let continuation: AsyncThrowingStream<AMQPDelivery, Error>.Continuation
     private let gate: DeliveryGate
     private let requests = Mutex(Requests())
-    private var coalescer = AckCoalescer()
+    private var coalescer: AckCoalescer
     private var reportedDropped = 0
 
     init(channel: UInt16, queue: String, endpoint: String, continuation: AsyncThrowingStream<AMQPDelivery, Error>.Continuation,
-         gate: DeliveryGate, logger: Logger) {
+         gate: DeliveryGate, coalesceAcks: Bool, logger: Logger) {
+        self.coalescer = AckCoalescer(coalesce: coalesceAcks)
         self.channel = channel
         self.queue = queue
         self.endpoint = endpoint

@@ -12,6 +12,7 @@
 
 import CRabbitMQ
 import ClientSupport
+import Foundation
 import Logging
 import Synchronization
 
@@ -38,7 +39,8 @@ public final class AMQPPublisher: Sendable {
             try PublisherCore.openConfirmChannel(id, handle: handle)
             return id
         }
-        let core = PublisherCore(channel: channel, endpoint: configuration.endpoint, logger: session.logger)
+        let core = PublisherCore(channel: channel, endpoint: configuration.endpoint,
+                                 stallLimit: max(configuration.requestTimeout, configuration.heartbeat * 2), logger: session.logger)
         session.startLoop(driver: core)
         return AMQPPublisher(session: session, core: core)
     }
@@ -180,9 +182,13 @@ final class PublisherCore: AMQPSessionDriver, @unchecked Sendable {
     private let queue = Mutex(Queue())
     private var tracker = ConfirmTracker<Waiter>()
 
-    init(channel: UInt16, endpoint: String, logger: Logger) {
+    /// How long a write may make no progress before the connection counts as lost.
+    let stallLimit: Duration
+
+    init(channel: UInt16, endpoint: String, stallLimit: Duration, logger: Logger) {
         self.channel = channel
         self.endpoint = endpoint
+        self.stallLimit = stallLimit
         self.logger = logger
     }
 
@@ -240,35 +246,63 @@ final class PublisherCore: AMQPSessionDriver, @unchecked Sendable {
             return q.items
         }
         guard !writing.isEmpty else { return }
-        for i in writing.indices {
-            let item = writing[i]
-            let status = write(item.outgoing, handle: handle)
-            guard status == AMQP_STATUS_OK.rawValue else {
-                // This and the rest were not (fully) written: fail them here; the session's
-                // teardown fails those in the tracker.
-                let error = handle.error(status: status, context: "write message")
-                for rest in writing[i...] { settle(rest.waiter, .failure(Self.contextual(error, rest.waiter))) }
-                throw error
+        let encoder = encoder(for: handle)
+        let pool = handle.pool
+        var failed = 0
+        for item in writing {
+            // Encode into one buffer; write it when large and at the end: one send(2) for many
+            // messages instead of three per message.
+            var properties = item.outgoing.message.properties.encode(into: pool)
+            let exchange = pool.bytes(item.outgoing.exchange)
+            let routingKey = pool.bytes(item.outgoing.routingKey)
+            let encodeError = item.outgoing.message.body.withUnsafeBytes { body -> AMQPError? in
+                do throws(AMQPError) {
+                    try encoder.append(channel: channel, exchange: exchange, routingKey: routingKey,
+                                       mandatory: item.outgoing.mandatory, properties: &properties, body: body)
+                    return nil
+                } catch {
+                    return error
+                }
             }
+            if let error = encodeError {
+                pool.recycle()
+                failed += 1
+                item.waiter.resume(.failure(Self.contextual(error, item.waiter)))
+                continue
+            }
+            pool.recycle()
             let key = item.outgoing.mandatory
                 ? ConfirmTracker<Waiter>.ReturnKey(
                     exchange: item.outgoing.exchange, routingKey: item.outgoing.routingKey,
                     messageId: item.outgoing.message.properties.messageId, body: item.outgoing.message.body)
                 : nil
             tracker.published(item.waiter, returnKey: key)
+            if encoder.count >= 256 * 1024 { try write(encoder, handle) }
         }
+        if failed > 0 { queue.withLock { $0.outstanding -= failed } }
+        try write(encoder, handle)
     }
 
-    private func write(_ outgoing: AMQPOutgoingMessage, handle: AMQPConnectionHandle) -> Int32 {
-        let pool = handle.pool
-        defer { pool.recycle() }
-        var properties = outgoing.message.properties.encode(into: pool)
-        let exchange = pool.bytes(outgoing.exchange)
-        let routingKey = pool.bytes(outgoing.routingKey)
-        return outgoing.message.body.withUnsafeBytes { body in
-            amqp_basic_publish(
-                handle.state, channel, exchange, routingKey, outgoing.mandatory ? 1 : 0, 0, &properties,
-                amqp_bytes_t(len: body.count, bytes: UnsafeMutableRawPointer(mutating: body.baseAddress)))
+    private var encoderStorage: PublishEncoder?
+
+    private func encoder(for handle: AMQPConnectionHandle) -> PublishEncoder {
+        if let encoderStorage { return encoderStorage }
+        let e = PublishEncoder(frameMax: Int(amqp_get_frame_max(handle.state)))
+        encoderStorage = e
+        return e
+    }
+
+    /// Sends what the encoder holds; a failure breaks the connection (the session then fails
+    /// everything outstanding).
+    private func write(_ encoder: PublishEncoder, _ handle: AMQPConnectionHandle) throws(AMQPError) {
+        guard !encoder.isEmpty else { return }
+        let err = encoder.write(to: handle.socketFD, stallLimit: stallLimit)
+        guard err == 0 else {
+            encoder.reset()
+            let error = AMQPError(.connectionLost, context: "write messages", endpoint: endpoint,
+                                  detail: String(cString: strerror(err)))
+            handle.markBroken(error)
+            throw error
         }
     }
 
@@ -304,14 +338,16 @@ final class PublisherCore: AMQPSessionDriver, @unchecked Sendable {
     }
 
     private func resolve(_ settled: [(Waiter, ConfirmTracker<Waiter>.Outcome)]) {
+        guard !settled.isEmpty else { return }
+        queue.withLock { $0.outstanding -= settled.count }
         for (waiter, outcome) in settled {
             switch outcome {
             case .confirmed:
-                settle(waiter, .success(()))
+                waiter.resume(.success(()))
             case .returned(let error):
-                settle(waiter, .failure(error))
+                waiter.resume(.failure(error))
             case .nacked:
-                settle(waiter, .failure(AMQPError(.publishNacked, context: waiter.what + ": nacked by the broker (not stored)", endpoint: endpoint)))
+                waiter.resume(.failure(AMQPError(.publishNacked, context: waiter.what + ": nacked by the broker (not stored)", endpoint: endpoint)))
             }
         }
     }
