@@ -48,7 +48,7 @@ let package = Package(
         ]),
 
         // Shared by the integration tests: server URLs, unique names, a fault-injecting TCP proxy.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["ClientSupport"], path: "Tests/TestSupport"),
         .testTarget(name: "ClientSupportTests", dependencies: ["ClientSupport"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "RabbitMQTests", dependencies: ["RabbitMQ", "TestSupport"]),
