@@ -121,11 +121,11 @@ struct ScratchDatabase {
     }
 
     /// Polls `sql` (returning one boolean) until true; fails the test after `timeout`.
-    func waitUntil(_ sql: String, _ binds: [PostgresValue] = [], timeout: Duration = .seconds(20), _ what: String) async throws {
+    func waitUntil(_ sql: String, timeout: Duration = .seconds(20), _ what: String) async throws {
         let c = try await connect("test waiter")
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if try await c.query(sql, binds)[0].decode(0, as: Bool.self) {
+            if try await c.query(sql)[0].decode(0, as: Bool.self) {
                 await c.close()
                 return
             }

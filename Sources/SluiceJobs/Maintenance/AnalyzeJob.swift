@@ -64,7 +64,7 @@ public enum AnalyzeJob {
                 let elapsed = ContinuousClock.now - start
                 let rows = try await connection.query(
                     """
-                    SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint FROM pg_partition_tree($1::regclass) t
+                    SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint FROM \(CatalogObjects.relationTree)
                     JOIN pg_class c ON c.oid = t.relid WHERE t.isleaf
                     """, [.text(Catalog.quoted(table))])
                 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18

@@ -271,7 +271,7 @@ public enum PlanJob {
                    coalesce(sum(s.n_mod_since_analyze), 0)::bigint, coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint,
                    max(greatest(s.last_vacuum, s.last_autovacuum))::text, max(greatest(s.last_analyze, s.last_autoanalyze))::text,
                    coalesce(max(age(c.relfrozenxid)), 0)::bigint, coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint
-            FROM pg_partition_tree($1::regclass) t JOIN pg_class c ON c.oid = t.relid
+            FROM \(CatalogObjects.relationTree) JOIN pg_class c ON c.oid = t.relid
             LEFT JOIN pg_stat_user_tables s ON s.relid = t.relid
             WHERE t.isleaf
             """, [.text(Catalog.quoted(table))])

@@ -198,13 +198,14 @@ public enum ReindexJob {
             [.text(table.schema.rawValue), .text(table.name.rawValue)]))
     }
 
-    /// Invalid `_ccnew` / `_ccold` indexes on `table` (and its partitions), as `schema.name`.
+    /// Invalid `_ccnew` / `_ccold` indexes on `table`, its partitions and their TOAST tables, as `schema.name`.
     static func invalidCopies(table: QualifiedName, connection: PostgresConnection) async throws -> [QualifiedName] {
         let rows = try await connection.query(
             """
             SELECT n.nspname::text, c.relname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
             JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE i.indrelid IN (SELECT relid FROM pg_partition_tree($1::regclass))
+            WHERE i.indrelid IN (SELECT relid FROM \(CatalogObjects.relationTree)
+                                 UNION SELECT x.reltoastrelid FROM pg_class x WHERE x.oid IN (SELECT relid FROM \(CatalogObjects.relationTree)))
               AND NOT i.indisvalid AND c.relname ~ '_cc(new|old)[0-9]*$' ORDER BY 2
             """, [.text(Catalog.quoted(table))])
         return try rows.compactMap { r in

@@ -114,7 +114,7 @@ public enum VacuumJob {
         let rows = try await connection.query(
             """
             SELECT coalesce(sum(s.n_dead_tup), 0)::bigint, coalesce(sum(pg_total_relation_size(t.relid)), 0)::bigint
-            FROM pg_partition_tree($1::regclass) t LEFT JOIN pg_stat_user_tables s ON s.relid = t.relid
+            FROM \(CatalogObjects.relationTree) LEFT JOIN pg_stat_user_tables s ON s.relid = t.relid
             """, [.text(Catalog.quoted(table))])
         return (try rows[0].decode(0), try rows[0].decode(1))
     }

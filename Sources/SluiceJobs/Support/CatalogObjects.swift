@@ -61,3 +61,12 @@ extension CatalogObjects {
         return names.contains(qualified) ? qualified : nil
     }
 }
+
+extension CatalogObjects {
+    /// A FROM item `t(relid, isleaf)`: the relation bound as `$1` (a quoted name) and, when it is
+    /// partitioned, all its partitions. (`pg_partition_tree` alone returns nothing for a plain table.)
+    static let relationTree = """
+        (SELECT relid, isleaf FROM pg_partition_tree($1::regclass)
+         UNION ALL SELECT $1::regclass, true WHERE NOT EXISTS (SELECT FROM pg_partition_tree($1::regclass))) t
+        """
+}
