@@ -111,6 +111,51 @@ import Testing
         }
     }
 
+    @Test func withoutADefaultPartitionRetentionDetachesConcurrently() async throws {
+        let catalog = try Self.catalog()
+        let table = try #require(catalog.partitionedTable(named: "demo.lead_activities"))
+        try await ScratchDatabase.with("jobs_partconc", seed: false) { db in
+            try await db.run("DROP TABLE demo.lead_activities_default")
+            let now = Date()
+            let report = try await PartitionsJob.run(
+                catalog: catalog, pool: db.pool, arguments: .init(table: "demo.lead_activities"), progress: { _ in }, logger: db.logger,
+                now: now)
+            #expect(report.detachMode == "concurrently")
+            #expect(report.defaultPartition == nil)
+            #expect(report.retired.count == 9 && report.retired.allSatisfy { $0.action == "detached" })
+            #expect(report.created.count == 2)
+            // Detached for good (no pending detach), and still there as plain tables.
+            #expect(try await db.value("SELECT count(*) FROM pg_inherits WHERE inhdetachpending", as: Int.self) == 0)
+            let oldest = PartitionPeriod.containing(now, table: table).advanced(by: 0, table: table)
+            let month4 = PartitionPeriod.containing(PartitionPeriod.calendar.date(byAdding: .month, value: -4, to: oldest.start)!, table: table)
+            #expect(try await db.value("SELECT relispartition = false FROM pg_class WHERE oid = 'demo.\(month4.name)'::regclass", as: Bool.self))
+        }
+    }
+
+    @Test func twoRunsAtOnceNeverBothAct() async throws {
+        let catalog = try Self.catalog()
+        try await ScratchDatabase.with("jobs_parttwo", seed: false) { db in
+            async let a = Self.outcome(catalog, db)
+            async let b = Self.outcome(catalog, db)
+            let outcomes = await [a, b]
+            let reports = outcomes.compactMap { if case .success(let r) = $0 { r } else { nil } }
+            let errors = outcomes.compactMap { if case .failure(let e) = $0 { e } else { nil } }
+            #expect(errors.allSatisfy { $0.code == .busy }, "\(errors)")
+            // Whether the runs overlapped or not, each partition was created and retired once.
+            #expect(reports.flatMap(\.created).count == 2)
+            #expect(reports.flatMap(\.retired).count == 9)
+        }
+    }
+
+    static func outcome(_ catalog: Catalog, _ db: ScratchDatabase) async -> Result<PartitionsJob.Report, JobError> {
+        do {
+            return .success(try await PartitionsJob.run(
+                catalog: catalog, pool: db.pool, arguments: .init(table: "demo.email_sends"), progress: { _ in }, logger: db.logger))
+        } catch {
+            return .failure(error)
+        }
+    }
+
     @Test func aSecondRunOnTheSameTableIsBusy() async throws {
         let catalog = try Self.catalog()
         try await ScratchDatabase.with("jobs_partbusy") { db in

@@ -35,6 +35,24 @@ import Testing
         }
     }
 
+    @Test func theClassStatementTimeoutStopsALongVacuum() async throws {
+        var catalog = try TestCatalog.demo()
+        catalog.classes[.maintenance]?.statementTimeout = .milliseconds(300)
+        try await ScratchDatabase.with("jobs_vactimeout", settings: ["vacuum_cost_delay": "20", "vacuum_cost_limit": "1"]) { db in
+            try await db.run("""
+                INSERT INTO demo.ai_usage (workspace_id, feature, tokens_used)
+                    SELECT (SELECT id FROM demo.workspaces LIMIT 1), 'summary', i FROM generate_series(1, 20000) i;
+                DELETE FROM demo.ai_usage WHERE id % 2 = 0;
+                """)
+            let error = await expectJobError {
+                _ = try await VacuumJob.run(catalog: catalog, pool: db.pool, arguments: .init(table: "demo.ai_usage"), progress: { _ in },
+                                            logger: db.logger)
+            }
+            #expect(error?.code == .statementTimeout)
+            #expect(error?.isRetryable == false)
+        }
+    }
+
     @Test func analyzeRunsOnADeclaredTable() async throws {
         let catalog = try TestCatalog.demo()
         try await ScratchDatabase.with("jobs_analyze") { db in
