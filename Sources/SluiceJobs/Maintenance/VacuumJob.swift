@@ -119,13 +119,3 @@ public enum VacuumJob {
         return (try rows[0].decode(0), try rows[0].decode(1))
     }
 }
-
-/// A counter shared with a job's child tasks (progress reports, rows deleted).
-final class ProgressCounter: Sendable {
-    private let count = Mutex<Int>(0)
-    func increment() { add(1) }
-    func add(_ n: Int) { count.withLock { $0 += n } }
-    var value: Int { count.withLock { $0 } }
-}
-
-import Synchronization

@@ -74,8 +74,7 @@ public struct JobGuardrails: Sendable, Equatable {
     /// Restores settings, even when the job's task was cancelled (the restore must still run).
     private static func restore(_ old: (String, String, String), on connection: PostgresConnection, logger: Logger) async {
         guard !connection.isBroken else { return }
-        let done: Bool = await Task.detached {
-            // Detached: the job's task may be cancelled, and a cancelled task's statements fail at once.
+        let done: Bool = await uncancellable {
             do {
                 try await connection.execute(
                     "SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false), "
@@ -85,16 +84,10 @@ public struct JobGuardrails: Sendable, Equatable {
             } catch {
                 return false
             }
-        }.value
+        }
         if !done {
             logger.warning("could not restore the session settings after a job; closing the connection")
             await connection.close()
         }
     }
-}
-
-/// Runs `body` to completion even when the calling task is cancelled: for cleanup that must
-/// happen after a cancelled statement (dropping an invalid index, releasing an advisory lock).
-func uncancellable<T: Sendable>(_ body: @escaping @Sendable () async -> T) async -> T {
-    await Task.detached { await body() }.value
 }
