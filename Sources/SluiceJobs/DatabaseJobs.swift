@@ -20,7 +20,7 @@ public enum DatabaseJobs {
     ]
 
     /// Runs `kind` with `args` on `pool` (the pool of the kind's class) and returns the report as
-    /// JSON (dates as ISO 8601). An unknown kind or malformed arguments is `.invalidArguments`.
+    /// JSON (snake_case keys like the progress reports', dates as ISO 8601: `refreshed_at`). An unknown kind or malformed arguments is `.invalidArguments`.
     public static func run(
         kind: JobKind, args: [String: JSONValue], catalog: Catalog, pool: PostgresPool,
         progress: @escaping ProgressReporter, logger: Logger
@@ -56,6 +56,7 @@ public enum DatabaseJobs {
     static func json<T: Encodable>(_ report: T) throws(JobError) -> JSONValue {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
+        encoder.keyEncodingStrategy = .convertToSnakeCase
         do {
             return try JSONValue.parse(Array(try encoder.encode(report)))
         } catch {

@@ -42,7 +42,8 @@ import Testing
             #expect(result["view"] == "demo.campaign_analytics")
             #expect(result["mode"] == "concurrent")
             #expect(result["rows"] == 15)
-            let refreshedAt = try #require(result["refreshedAt"]?.stringValue)
+            #expect(result["duration_seconds"]?.objectValue == nil && result["duration_seconds"] != nil)
+            let refreshedAt = try #require(result["refreshed_at"]?.stringValue)
             #expect(ISO8601DateFormatter().date(from: refreshedAt) != nil)
         }
     }
