@@ -62,9 +62,11 @@ struct DemoPlan {
         }
 
         /// Plausible ratios: ~0.5 % fail, ~3 % bounce (60 % of them hard), ~99 % of the rest are
-        /// delivered; ~28 % of deliveries are opened (some several times), ~18 % of openers click,
-        /// ~4 % reply; ~0.3 % unsubscribe, ~0.08 % complain.
-        init(seed: UInt64, send: Int) {
+        /// delivered. An ordinary lead opens ~20 % of deliveries, clicks after ~15 % of opens and
+        /// replies after ~3 %; an engaged lead (the top tenth of each workspace's list, which
+        /// segment campaigns target) opens ~65 %, clicks after ~35 %, replies after ~8 %.
+        /// ~0.3 % unsubscribe, ~0.08 % complain.
+        init(seed: UInt64, send: Int, engaged: Bool) {
             var r = DemoRandom(seed: seed, .funnel, send)
             if r.chance(0.005) {
                 failed = true
@@ -77,16 +79,16 @@ struct DemoPlan {
             }
             delivered = r.chance(0.99)
             guard delivered else { return }
-            if r.chance(0.28) {
+            if r.chance(engaged ? 0.65 : 0.2) {
                 opens = 1
-                while opens < 4 && r.chance(0.3) { opens += 1 }
-                if r.chance(0.18) { clicks = r.chance(0.2) ? 2 : 1 }
-                replied = r.chance(0.04)
-                unsubscribed = r.chance(0.008)
+                while opens < 4 && r.chance(engaged ? 0.45 : 0.25) { opens += 1 }
+                if r.chance(engaged ? 0.35 : 0.15) { clicks = r.chance(0.25) ? 2 : 1 }
+                replied = r.chance(engaged ? 0.08 : 0.03)
+                unsubscribed = !engaged && r.chance(0.01)
             } else {
                 unsubscribed = r.chance(0.001)
             }
-            complained = r.chance(0.0008)
+            complained = !engaged && r.chance(0.0008)
         }
     }
 
@@ -118,8 +120,7 @@ struct DemoPlan {
         activities = Int((Double(c.leads) * c.activitiesPerLead).rounded())
         aiUsage = max(20 * c.workspaces, c.leads / 50)
         planWorkspaces(count: c.workspaces)
-        planSends()
-        planCampaigns()
+        planSendsAndCampaigns()
     }
 
     /// Unix seconds of the first instant of the UTC month `monthsBack` months before `time`'s.
@@ -200,17 +201,56 @@ struct DemoPlan {
 
     // MARK: Sends and campaigns
 
-    /// Counts sends until their funnels produce exactly `events` events (the last send's are cut
-    /// short), then adds 2.5 % still-queued sends.
-    mutating func planSends() {
+    /// Lays the campaigns out for an estimated number of sends, then counts, send by send, until
+    /// their funnels produce exactly `events` events (the last send's are cut short): the sends
+    /// after that point stay queued. The first layout measures the events per send; the second
+    /// aims at ~2.5 % queued sends; any further one (rare, tiny loads) grows by 5 %.
+    mutating func planSendsAndCampaigns() {
+        var estimate = events == 0 ? 0 : max(1, events * 10 / 23)
+        var attempt = 0
+        while true {
+            sends = estimate
+            campaigns = []
+            planCampaigns()
+            let (counted, total) = countSendsWithEvents()
+            if let counted, attempt > 0 || events == 0 {
+                sendsWithEvents = counted
+                break
+            }
+            if attempt == 0 {
+                let perSend = max(0.5, Double(total) / Double(max(1, counted ?? sends)))
+                estimate = Int((Double(events) / perSend * 1.025).rounded(.up)) + 1
+            } else {
+                estimate += estimate / 20 + 16
+            }
+            attempt += 1
+        }
+        for c in campaigns.indices where campaigns[c].recipients > 0 { settleStatus(&campaigns[c]) }
+    }
+
+    /// The number of sends whose events reach `events`, or nil when all `sends` fall short;
+    /// and the events counted.
+    func countSendsWithEvents() -> (Int?, Int) {
         var total = 0
+        var cursor = DemoRows.SendCursor(plan: self)
         var i = 0
         while total < events {
-            total += Funnel(seed: seed, send: i).eventCount
+            guard i < sends else { return (nil, total) }
+            let c = cursor.campaign(of: i)
+            total += Funnel(seed: seed, send: i, engaged: isEngaged(send: i, in: c)).eventCount
             i += 1
         }
-        sendsWithEvents = i
-        sends = i + i / 40
+        return (i, total)
+    }
+
+    /// Recipient k of campaign c: its lead's index within the workspace.
+    func localLead(send i: Int, in c: Campaign) -> Int {
+        (c.stride &* (i - c.sendOffset) &+ c.shift) % workspaces[c.workspace].leadCount
+    }
+
+    /// Whether send i goes to an engaged lead (the first tenth of the workspace's list).
+    func isEngaged(send i: Int, in c: Campaign) -> Bool {
+        localLead(send: i, in: c) < max(1, workspaces[c.workspace].leadCount / 10)
     }
 
     mutating func planCampaigns() {
@@ -234,7 +274,6 @@ struct DemoPlan {
         for c in campaigns.indices where campaigns[c].recipients > 0 {
             campaigns[c].sendOffset = offset
             offset += campaigns[c].recipients
-            settleStatus(&campaigns[c])
         }
     }
 
@@ -242,11 +281,15 @@ struct DemoPlan {
         var r = DemoRandom(seed: seed, .campaign, index)
         let slug = workspaces[w].slug
         let theme = r.pick(DemoVocabulary.campaignThemes)
-        let span = max(1, now - 2 * 3600 - windowStart - 3600)
-        let start = windowStart + 3600 + r.below(span)
+        // More campaigns lately (a growing business): density rises linearly towards now.
+        let span = Double(max(1, now - 2 * 3600 - windowStart - 3600))
+        let start = windowStart + 3600 + Int(span * r.unit().squareRoot())
         let duration = min(6 * 3600, 300 + recipients / 2 + r.below(1800))
+        // Segment campaigns (60 %) go to the top of the list, the engaged leads; broad ones to a
+        // spread of the whole list.
+        let segment = r.chance(0.6)
         var stride = 1
-        if workspaces[w].leadCount > 1 {
+        if !segment && workspaces[w].leadCount > 1 {
             repeat {
                 stride = 1 + r.below(workspaces[w].leadCount - 1)
             } while Self.gcd(stride, workspaces[w].leadCount) != 1
@@ -257,7 +300,7 @@ struct DemoPlan {
             fromEmail: (r.chance(0.5) ? "news@mail." : "team@") + slug + ".example",
             recipients: recipients, start: start, duration: duration,
             createdAt: start - Self.day - r.below(14 * Self.day),
-            stride: stride, shift: r.below(max(1, workspaces[w].leadCount)))
+            stride: stride, shift: segment ? 0 : r.below(max(1, workspaces[w].leadCount)))
         if recipients == 0 {
             // Never sent: drafts, a few paused or cancelled.
             campaign.status = ["draft", "draft", "paused", "cancelled"][r.below(4)]

@@ -138,18 +138,21 @@ struct DemoRows {
         /// Planned or actual send time.
         var sendAt: Int
         var queued: Bool
+        var engaged: Bool
     }
 
     func send(_ i: Int, in c: DemoPlan.Campaign) -> Send {
         let k = i - c.sendOffset
         let workspace = plan.workspaces[c.workspace]
-        let lead = workspace.leadStart + (c.stride &* k &+ c.shift) % workspace.leadCount
+        let local = plan.localLead(send: i, in: c)
+        let lead = workspace.leadStart + local
         let queued = i >= plan.sendsWithEvents
         let sendAt = c.start + Int(Double(c.duration) * Double(k) / Double(max(1, c.recipients)))
         return Send(
             id: DemoRandom.uuid(seed: plan.seed, .sendID, i), workspaceID: workspace.id, campaignID: c.id,
             leadID: DemoRandom.uuid(seed: plan.seed, .leadID, lead), createdAt: min(plan.now, c.start + k / 1000),
-            sendAt: queued ? (c.scheduledAt ?? sendAt) : min(plan.now, sendAt), queued: queued)
+            sendAt: queued ? (c.scheduledAt ?? sendAt) : min(plan.now, sendAt), queued: queued,
+            engaged: local < max(1, workspace.leadCount / 10))
     }
 
     static let sendColumns = "id, workspace_id, campaign_id, lead_id, batch_id, status, message_id, error, scheduled_at, sent_at, created_at"
@@ -174,7 +177,7 @@ struct DemoRows {
                 return [.uuid(s.id), .uuid(s.workspaceID), .uuid(s.campaignID), .uuid(s.leadID), .uuid(batch), .text("queued"),
                         .null, .null, DemoRows.time(s.sendAt), .null, DemoRows.time(s.createdAt)]
             }
-            let funnel = DemoPlan.Funnel(seed: rows.plan.seed, send: i)
+            let funnel = DemoPlan.Funnel(seed: rows.plan.seed, send: i, engaged: s.engaged)
             let status = funnel.failed ? "failed" : funnel.bounced ? "bounced" : funnel.delivered ? "delivered" : "sent"
             let error: PostgresValue = funnel.failed ? .text(DemoVocabulary.sendErrors[i % DemoVocabulary.sendErrors.count])
                 : funnel.bounced ? .text(funnel.hardBounce ? "550 5.1.1 user unknown" : "452 4.2.2 mailbox full") : .null
@@ -224,7 +227,7 @@ struct DemoRows {
             let plan = rows.plan
             let c = cursor.campaign(of: i)
             let s = rows.send(i, in: c)
-            let f = DemoPlan.Funnel(seed: plan.seed, send: i)
+            let f = DemoPlan.Funnel(seed: plan.seed, send: i, engaged: s.engaged)
             guard !f.failed else { return }
             var r = DemoRandom(seed: plan.seed, .event, i)
             let base: [PostgresValue] = [.null, .uuid(s.workspaceID), .uuid(s.campaignID), .uuid(s.leadID), .uuid(s.id)]
