@@ -55,7 +55,7 @@ public struct CatalogLiveCheck: Sendable {
         try await checkRoles(db, &report)
         if try await !db.hasExtension("pg_stat_statements") {
             report.problems.append(CatalogProblem(.missingExtension, at: targetLocation,
-                "target \(target): extension pg_stat_statements is not installed in this database "
+                "extension pg_stat_statements is not installed in the target's database "
                 + "(CREATE EXTENSION pg_stat_statements as a superuser; health reports need it)"))
         }
         report.problems.sort { $0.location < $1.location }
