@@ -4,11 +4,12 @@
 // message to a durable queue) and throws on a nack, on a return of a mandatory message, and on
 // any connection or channel failure before the confirm: a caller never sees a silent loss (but
 // may see a failure for a message that was in fact stored: retry and deduplicate). Many
-// publishes are in flight at once: the IOThread writes all queued messages back to back, then
-// reads confirms (the broker batches them as `multiple` acks) until new publishes arrive, so one
-// round trip is shared by everything in flight. Limits: no automatic reconnect (see
-// `AMQPConnection.connect(_:retry:attempts:logger:)`); cancelling a publishing task does not
-// withdraw its message.
+// publishes are in flight at once: the IOThread encodes all queued messages into one buffer and
+// sends it, then reads confirms (the broker batches them as `multiple` acks) until new publishes
+// arrive, so one round trip is shared by everything in flight. Limits: no automatic reconnect
+// (see `AMQPPublisher.connect(configuration:retry:attempts:logger:)`); cancelling a publishing
+// task does not withdraw its message; a broker that stops reading the socket (a long resource
+// alarm) fails the publishes after `requestTimeout` rather than hanging them.
 
 import CRabbitMQ
 import ClientSupport
