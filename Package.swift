@@ -47,7 +47,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
-        // Shared by the integration tests: server URLs, unique names, a fault-injecting TCP proxy.
+        // Shared by the integration tests: server URLs, unique names, offPool for blocking test code.
         .target(name: "TestSupport", dependencies: ["ClientSupport"], path: "Tests/TestSupport"),
         .testTarget(name: "ClientSupportTests", dependencies: ["ClientSupport"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
