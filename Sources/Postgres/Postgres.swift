@@ -1,1 +1,0 @@
-// Postgres module: see the files beside this one.

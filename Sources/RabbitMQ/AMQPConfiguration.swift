@@ -1,0 +1,94 @@
+// AMQPConfiguration: where and how to connect to a RabbitMQ broker.
+//
+// Built from parts or from an `amqp://` URL (RabbitMQ's URI spec: the vhost is the percent-decoded
+// path, `heartbeat` in seconds, `connection_timeout` in milliseconds). Plain TCP only: rabbitmq-c
+// here is built without the TLS socket we would need for `amqps://`. The description masks the
+// password.
+
+import ClientSupport
+
+/// Connection settings for `AMQPConnection`, `AMQPPublisher` and `AMQPConsumer`.
+public struct AMQPConfiguration: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+    public var user: String
+    public var password: String
+    /// The virtual host; "/" is RabbitMQ's default.
+    public var virtualHost: String
+    /// Heartbeat interval asked of the broker (the broker may lower it). `.zero` disables heartbeats.
+    /// Default 30 s. The connection's own thread keeps heartbeats flowing whatever its owner does.
+    public var heartbeat: Duration
+    /// Bound on TCP connect plus the AMQP handshake (login, vhost open). Default 5 s.
+    public var connectTimeout: Duration
+    /// Bound on each synchronous broker request (declare, bind, channel open...). Default 30 s.
+    /// A request that times out breaks the connection: the broker's reply can no longer be matched.
+    public var requestTimeout: Duration
+    /// Shown by `rabbitmqctl list_connections name client_properties` and the management UI.
+    public var connectionName: String?
+    /// Largest frame the client accepts; bodies larger than this are split. Default 128 KiB.
+    public var frameMax: Int
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 5672, user: String = "guest", password: String = "guest",
+        virtualHost: String = "/", heartbeat: Duration = .seconds(30), connectTimeout: Duration = .seconds(5),
+        requestTimeout: Duration = .seconds(30), connectionName: String? = nil, frameMax: Int = 131_072
+    ) {
+        self.host = host
+        self.port = port
+        self.user = user
+        self.password = password
+        self.virtualHost = virtualHost
+        self.heartbeat = heartbeat
+        self.connectTimeout = connectTimeout
+        self.requestTimeout = requestTimeout
+        self.connectionName = connectionName
+        self.frameMax = frameMax
+    }
+
+    /// Parses `amqp://user:pass@host:port/vhost?heartbeat=30&connection_timeout=5000&connection_name=x`.
+    ///
+    /// Missing user and password mean guest/guest, a missing port 5672, an empty path the vhost "/"
+    /// (`%2f` also decodes to "/"). Query parameters: `heartbeat` (seconds), `connection_timeout`
+    /// (milliseconds, as in RabbitMQ's URI spec), `connection_name`, `frame_max`. Any other
+    /// parameter is an error naming it, so that a typo is not silently ignored.
+    public init(url: String) throws(URLParseError) {
+        let parsed = try ConnectionURL(parsing: url, schemes: ["amqp"])
+        self.init(
+            host: parsed.host, port: parsed.port ?? 5672, user: parsed.user ?? "guest",
+            password: parsed.password ?? "guest", virtualHost: parsed.path.isEmpty ? "/" : parsed.path)
+        for (key, value) in parsed.query {
+            switch key {
+            case "heartbeat":
+                guard let seconds = Int(value), (0...65535).contains(seconds) else {
+                    throw URLParseError(part: "query parameter 'heartbeat'", reason: "'\(value)' is not a number of seconds (0-65535)")
+                }
+                heartbeat = .seconds(seconds)
+            case "connection_timeout":
+                guard let ms = Int(value), ms > 0 else {
+                    throw URLParseError(part: "query parameter 'connection_timeout'", reason: "'\(value)' is not a positive number of milliseconds")
+                }
+                connectTimeout = .milliseconds(ms)
+            case "connection_name":
+                connectionName = value
+            case "frame_max":
+                guard let n = Int(value), (4096...Int(Int32.max)).contains(n) else {
+                    throw URLParseError(part: "query parameter 'frame_max'", reason: "'\(value)' is not a frame size (4096 or more)")
+                }
+                frameMax = n
+            default:
+                throw URLParseError(part: "query parameter '\(key)'", reason: "unknown (known: heartbeat, connection_timeout, connection_name, frame_max)")
+            }
+        }
+    }
+
+    /// `host:port`, for messages that name the broker.
+    public var endpoint: String {
+        (host.contains(":") ? "[\(host)]" : host) + ":\(port)"
+    }
+
+    /// Safe for logs: the password is masked.
+    public var description: String {
+        let vhost = virtualHost == "/" ? "%2f" : virtualHost
+        return "amqp://\(user):***@\(endpoint)/\(vhost)"
+    }
+}

@@ -1,1 +1,0 @@
-// RabbitMQ module: see the files beside this one.

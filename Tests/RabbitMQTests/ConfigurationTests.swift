@@ -1,0 +1,68 @@
+import ClientSupport
+import RabbitMQ
+import Testing
+
+@Suite struct ConfigurationTests {
+    @Test func parsesEveryPart() throws {
+        let c = try AMQPConfiguration(
+            url: "amqp://jobs:p%40ss%3Aword@rabbit.internal:5673/sluice?heartbeat=10&connection_timeout=2500&connection_name=api")
+        #expect(c.host == "rabbit.internal")
+        #expect(c.port == 5673)
+        #expect(c.user == "jobs")
+        #expect(c.password == "p@ss:word")
+        #expect(c.virtualHost == "sluice")
+        #expect(c.heartbeat == .seconds(10))
+        #expect(c.connectTimeout == .milliseconds(2500))
+        #expect(c.connectionName == "api")
+        #expect(c.endpoint == "rabbit.internal:5673")
+        #expect(!c.description.contains("p@ss"))
+        #expect(!"\(c)".contains("word"))
+    }
+
+    @Test func defaults() throws {
+        let c = try AMQPConfiguration(url: "amqp://localhost")
+        #expect(c.port == 5672)
+        #expect(c.user == "guest" && c.password == "guest")
+        #expect(c.virtualHost == "/")
+        #expect(c.heartbeat == .seconds(30))
+        #expect(c.connectTimeout == .seconds(5))
+        #expect(c.connectionName == nil)
+    }
+
+    @Test(arguments: [
+        ("amqp://h/", "/"), ("amqp://h/%2f", "/"), ("amqp://h/%2F", "/"), ("amqp://h", "/"),
+        ("amqp://h/jobs%2Fprod", "jobs/prod"), ("amqp://h/caf%C3%A9", "café"),
+    ])
+    func virtualHostIsTheDecodedPath(url: String, vhost: String) throws {
+        #expect(try AMQPConfiguration(url: url).virtualHost == vhost)
+    }
+
+    @Test(arguments: [
+        ("http://h/x", "scheme"),
+        ("amqps://h/x", "scheme"),
+        ("amqp://h:99999/x", "port"),
+        ("amqp://h:abc/x", "port"),
+        ("amqp://h/x?heartbeat=soon", "query parameter 'heartbeat'"),
+        ("amqp://h/x?connection_timeout=-1", "query parameter 'connection_timeout'"),
+        ("amqp://h/x?hearbeat=1", "query parameter 'hearbeat'"),
+        ("amqp://h/%zz", "path"),
+        ("amqp://u:%zz@h/x", "password"),
+    ])
+    func badURLNamesThePart(url: String, part: String) {
+        #expect {
+            _ = try AMQPConfiguration(url: url)
+        } throws: { error in
+            guard let e = error as? URLParseError else { return false }
+            return e.part == part
+        }
+    }
+
+    @Test func parseErrorNeverShowsThePassword() {
+        do {
+            _ = try AMQPConfiguration(url: "amqp://u:topsecret@h:0/x")
+            Issue.record("expected a parse error")
+        } catch {
+            #expect(!"\(error)".contains("topsecret"))
+        }
+    }
+}
