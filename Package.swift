@@ -37,8 +37,13 @@ let package = Package(
         .target(name: "SluiceCatalog", dependencies: [
             "SluiceCore", "ClientSupport", .product(name: "Yams", package: "Yams"),
         ]),
+        // The job pipeline: topology, ledger, producer, worker pool, result store, leadership.
+        .target(name: "SluiceRuntime", dependencies: [
+            "SluiceCore", "SluiceCatalog", "Postgres", "RabbitMQ", "Redis", "ClientSupport",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "sluice", dependencies: [
-            "Postgres", "RabbitMQ", "Redis", "SluiceCore", "ClientSupport",
+            "Postgres", "RabbitMQ", "Redis", "SluiceCore", "ClientSupport", "SluiceRuntime", "SluiceCatalog",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -51,5 +56,8 @@ let package = Package(
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"]),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
         .testTarget(name: "SluiceCatalogTests", dependencies: ["SluiceCatalog", "TestSupport"]),
+        .testTarget(name: "SluiceRuntimeTests", dependencies: [
+            "SluiceRuntime", "TestSupport", .product(name: "Logging", package: "swift-log"),
+        ]),
     ]
 )
