@@ -20,7 +20,10 @@ public final class IOThread: @unchecked Sendable {
     // holding `condition`; `name` is immutable.
     public let name: String
     private let condition = NSCondition()
+    /// Queued work is pending[head...]; the thread takes one item at a time, so that a long
+    /// item calling `runPending()` also sees the items queued behind it.
     private var pending: [@Sendable () -> Void] = []
+    private var head = 0
     private var accepting = true
     private var finished = false
 
@@ -39,7 +42,7 @@ public final class IOThread: @unchecked Sendable {
         defer { condition.unlock() }
         guard accepting else { return false }
         pending.append(work)
-        if pending.count == 1 { condition.signal() }
+        if pending.count - head == 1 { condition.signal() }
         return true
     }
 
@@ -60,8 +63,9 @@ public final class IOThread: @unchecked Sendable {
     /// (a long poll loop), never from elsewhere.
     public func runPending() {
         condition.lock()
-        let batch = pending
+        let batch = pending[head...]
         pending.removeAll(keepingCapacity: true)
+        head = 0
         condition.unlock()
         for work in batch { work() }
     }
@@ -70,7 +74,7 @@ public final class IOThread: @unchecked Sendable {
     public var hasPending: Bool {
         condition.lock()
         defer { condition.unlock() }
-        return !pending.isEmpty
+        return head < pending.count
     }
 
     /// Stops accepting work; the thread runs what is already queued, then exits.
@@ -88,17 +92,23 @@ public final class IOThread: @unchecked Sendable {
     private func loop() {
         while true {
             condition.lock()
-            while pending.isEmpty && accepting { condition.wait() }
-            if pending.isEmpty && !accepting {
+            while head == pending.count && accepting { condition.wait() }
+            if head == pending.count && !accepting {
                 finished = true
                 condition.broadcast()
                 condition.unlock()
                 return
             }
-            let batch = pending
-            pending.removeAll(keepingCapacity: true)
+            // One item at a time (not the whole batch): if this item is a long poll loop, the
+            // items behind it must stay visible to its runPending().
+            let work = pending[head]
+            head += 1
+            if head == pending.count {
+                pending.removeAll(keepingCapacity: true)
+                head = 0
+            }
             condition.unlock()
-            for work in batch { work() }
+            work()
         }
     }
 }

@@ -359,90 +359,63 @@ final class PGConnectionHandle: @unchecked Sendable {
 
     // MARK: COPY
 
-    /// Runs `COPY … FROM STDIN` (text format) and streams the rows `next` produces.
-    /// `shouldAbort` is polled at each buffer flush (cancellation). Returns the rows copied.
-    func copyIn(
-        _ sql: String, next: () -> [PostgresValue]?, shouldAbort: () -> Bool
-    ) throws(PostgresError) -> Int {
+    /// Starts `COPY … FROM STDIN`: afterwards the connection is in COPY IN state until
+    /// `copyInEnd`.
+    func copyInStart(_ sql: String) throws(PostgresError) {
         let conn = try requireConnection()
         try Self.checkSQL(sql)
         notices.removeAll()
         guard let start = PQexec(conn, sql) else { throw connectionError() }
-        let startStatus = PQresultStatus(start)
-        if startStatus != PGRES_COPY_IN {
-            if startStatus == PGRES_FATAL_ERROR || startStatus == PGRES_BAD_RESPONSE || startStatus == PGRES_NONFATAL_ERROR {
-                let error = serverError(start)
-                PQclear(start)
-                drainResults()
-                throw error
-            }
+        let status = PQresultStatus(start)
+        if status == PGRES_COPY_IN {
+            PQclear(start)
+            return
+        }
+        if status == PGRES_FATAL_ERROR || status == PGRES_BAD_RESPONSE || status == PGRES_NONFATAL_ERROR {
+            let error = serverError(start)
             PQclear(start)
             drainResults()
-            throw PostgresError(.invalidUsage, message: "copyIn needs a COPY … FROM STDIN statement")
+            throw error
         }
         PQclear(start)
+        drainResults()
+        throw PostgresError(.invalidUsage, message: "copyIn needs a COPY … FROM STDIN statement")
+    }
 
-        let flushSize = 64 * 1024
-        var writer = PostgresCopyTextWriter(capacity: flushSize + 4096)
-        var rejection: PostgresError?
-        var sendFailed = false
-        var rowNumber = 0
-        func flush() -> Bool {
-            guard !writer.buffer.isEmpty else { return true }
-            let ok = writer.buffer.withUnsafeBytes { raw in
-                PQputCopyData(conn, raw.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(raw.count)) == 1
-            }
-            writer.buffer.removeAll(keepingCapacity: true)
-            return ok
+    /// Sends one chunk of COPY data. False when the COPY can no longer take data (the server
+    /// failed it, or the connection broke); `copyInEnd` then reports why.
+    func copyInSend(_ data: [UInt8]) -> Bool {
+        guard let conn, !data.isEmpty else { return conn != nil }
+        let sent = data.withUnsafeBytes { raw in
+            PQputCopyData(conn, raw.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(raw.count)) == 1
         }
-        while let row = next() {
-            rowNumber += 1
-            do {
-                try writer.append(row: row, rowNumber: rowNumber)
-            } catch {
-                rejection = error
-                break
-            }
-            if writer.buffer.count >= flushSize {
-                if !flush() {
-                    sendFailed = true
-                    break
-                }
-                if shouldAbort() {
-                    rejection = PostgresError(.cancelled, message: "COPY cancelled after \(rowNumber) rows", endpoint: endpoint)
-                    break
-                }
-            }
-        }
-        if rejection == nil && !sendFailed && !flush() { sendFailed = true }
-        if let rejection {
-            let reason = rejection.code == .cancelled ? "cancelled by the client" : "client rejected row \(rowNumber)"
-            _ = PQputCopyEnd(conn, reason)
-        } else if !sendFailed {
-            _ = PQputCopyEnd(conn, nil)
-        }
+        // Read what the server said so far, without blocking: an early error ends the COPY
+        // state, and the next PQputCopyData fails instead of streaming into the void.
+        if sent { _ = PQconsumeInput(conn) }
+        return sent
+    }
 
-        // Collect the outcome: one result for the COPY, then NULL.
+    /// Ends the COPY: normally, or aborted with `abortReason` (the server then fails it and
+    /// nothing is copied). Returns the rows copied; throws the server's error if it failed.
+    func copyInEnd(abortReason: String?) throws(PostgresError) -> Int {
+        let conn = try requireConnection()
+        _ = PQputCopyEnd(conn, abortReason)
         var copied = 0
-        var serverFailure: PostgresError?
+        var failure: PostgresError?
         while let r = PQgetResult(conn) {
             let status = PQresultStatus(r)
             if status == PGRES_COMMAND_OK {
-                copied = Int(String(cString: PQcmdTuples(r))) ?? rowNumber
+                copied = Int(String(cString: PQcmdTuples(r))) ?? 0
             } else if status == PGRES_COPY_IN {
                 _ = PQputCopyEnd(conn, "aborted")
-            } else if serverFailure == nil {
-                serverFailure = serverError(r)
+            } else if failure == nil {
+                failure = serverError(r)
             }
             PQclear(r)
             if isBad { break }
         }
-        if var rejection {
-            if isBad { rejection.code = .connectionLost }
-            throw rejection
-        }
-        if let serverFailure { throw serverFailure }
-        if sendFailed { throw connectionError() }
+        if let failure { throw failure }
+        if isBad { throw connectionError() }
         _ = takeNotices()
         return copied
     }

@@ -8,7 +8,7 @@ extension PostgresConnection {
     ///
     /// - Parameter begin: the statement that opens the transaction, e.g.
     ///   `"BEGIN ISOLATION LEVEL SERIALIZABLE"` or `"BEGIN READ ONLY"`.
-    public func withTransaction<T>(
+    public nonisolated(nonsending) func withTransaction<T>(
         begin: String = "BEGIN",
         _ body: (PostgresConnection) async throws -> T
     ) async throws -> T {

@@ -122,6 +122,12 @@ public final class PostgresConnection: @unchecked Sendable {
         logger.debug("postgres connection closed")
     }
 
+    /// Publishes the connection's state for other threads. Call on the I/O thread.
+    func recordState() {
+        broken.store(handle.isBad, ordering: .relaxed)
+        inTransaction.store(handle.isInTransaction, ordering: .relaxed)
+    }
+
     /// Runs `operation` on the I/O thread as one cancellable statement, and classifies its
     /// failure (cancelled, connection lost).
     func perform<T: Sendable>(
@@ -147,10 +153,7 @@ public final class PostgresConnection: @unchecked Sendable {
             guard control.begin(id) else {
                 throw PostgresError(.cancelled, message: "the statement was cancelled before it started", endpoint: endpoint)
             }
-            defer {
-                broken.store(handle.isBad, ordering: .relaxed)
-                inTransaction.store(handle.isInTransaction, ordering: .relaxed)
-            }
+            defer { recordState() }
             do throws(PostgresError) {
                 let result = try operation(handle) { control.isCancelRequested(id) }
                 _ = control.end(id)

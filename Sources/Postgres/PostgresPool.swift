@@ -99,7 +99,7 @@ public final class PostgresPool: Sendable {
     /// Runs `body` with a pooled connection and returns it to the pool afterwards. If the
     /// connection broke or `body` threw a connection-level error, the connection is discarded
     /// (and replaced on demand); an open transaction left behind is rolled back.
-    public func withConnection<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+    public nonisolated(nonsending) func withConnection<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         let connection = try await acquire()
         let value: T
         do {

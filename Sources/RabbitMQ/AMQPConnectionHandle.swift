@@ -80,6 +80,12 @@ final class AMQPConnectionHandle {
             "product": "sluice",
             "platform": "Swift",
             "information": .string("rabbitmq-c \(String(cString: amqp_version()))"),
+            // Merged into rabbitmq-c's own capabilities: consumer_cancel_notify makes the broker
+            // tell a consumer whose queue was deleted, instead of leaving it waiting forever.
+            "capabilities": .table([
+                "consumer_cancel_notify": true, "connection.blocked": true, "authentication_failure_close": true,
+                "publisher_confirms": true, "basic.nack": true,
+            ]),
         ])
         let reply = CRabbitMQ_login_plain_with_properties(
             state, config.virtualHost, 2047, Int32(clamping: config.frameMax), heartbeat, &properties,

@@ -288,9 +288,12 @@ final class AMQPSession: @unchecked Sendable {
                 return
             }
             do throws(AMQPError) {
+                // Read before flushing: whatever was queued before close() was asked for (the
+                // last acks) is flushed in this turn, before the connection closes.
+                let closing = closeRequested
                 try driver?.flush(handle)
                 try drainBuffered(handle)
-                if closeRequested && (driver?.readyToClose ?? true) {
+                if closing && (driver?.readyToClose ?? true) {
                     teardown(error: nil)
                     return
                 }
@@ -402,6 +405,10 @@ final class AMQPSession: @unchecked Sendable {
         if let error {
             logger.warning("connection failed", metadata: ["error": "\(error)"])
         }
+        // Record the outcome first: whoever the driver resumes sees `isBroken` already set.
+        shared.withLock { s in
+            s.failure = error ?? AMQPError(.closed, context: "connection closed", endpoint: endpoint)
+        }
         driver?.finished(error: error)
         driver = nil
         // A channel-level failure leaves the connection itself sound: close it politely too.
@@ -410,7 +417,6 @@ final class AMQPSession: @unchecked Sendable {
         channels.removeAll()
         let waiters = shared.withLock { s -> [CheckedContinuation<Void, Never>] in
             s.finished = true
-            s.failure = error ?? AMQPError(.closed, context: "connection closed", endpoint: endpoint)
             defer { s.closeWaiters.removeAll() }
             return s.closeWaiters
         }

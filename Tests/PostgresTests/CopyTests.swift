@@ -112,10 +112,63 @@ import Testing
             #expect(try check.decode(1, as: Int.self) == count * (count + 1) / 2)
             #expect(try check.decode(2, as: String.self) == "name 99999\twith tab")
 
-            // A row source closure works too.
-            let source = RowSource(limit: 1000)
+            // A row source closure, through AnyIterator.
+            var i = 0
+            let source = AnyIterator { () -> [PostgresValue]? in
+                i += 1
+                return i <= 1000 ? [.int(i), .text("r\(i)")] : nil
+            }
             try await conn.simpleQuery("TRUNCATE bulk")
-            #expect(try await conn.copyIn(into: "COPY bulk (id, name) FROM STDIN", rowSource: source.next) == 1000)
+            #expect(try await conn.copyIn(into: "COPY bulk (id, name) FROM STDIN", rows: source) == 1000)
+        }
+    }
+
+    /// Rows built by closures isolated to the main actor are read there, not on the I/O thread.
+    @MainActor @Test func copiesFromAMainActorSequence() async throws {
+        try await PG.withSchema { conn, _ in
+            try await conn.simpleQuery("CREATE TABLE m (id int PRIMARY KEY, name text)")
+            var names: [String] = []  // main-actor state touched by the row closure
+            let rows = (1...5000).lazy.map { i -> [PostgresValue] in
+                names.append("n\(i)")
+                return [.int(i), .text(names.last!)]
+            }
+            #expect(try await conn.copyIn(into: "COPY m FROM STDIN", rows: rows) == 5000)
+            #expect(names.count == 5000)
+        }
+    }
+
+    @Test func copiesFromAnAsyncSequence() async throws {
+        try await PG.withSchema { conn, _ in
+            try await conn.simpleQuery("CREATE TABLE a (id int PRIMARY KEY, name text)")
+            let (stream, continuation) = AsyncStream<[PostgresValue]>.makeStream()
+            for i in 1...3000 { continuation.yield([.int(i), .text("s\(i)")]) }
+            continuation.finish()
+            #expect(try await conn.copyIn(into: "COPY a FROM STDIN", rows: stream) == 3000)
+
+            // The sequence's own error aborts the COPY and comes back unchanged.
+            struct SourceFailed: Error {}
+            let (failing, fc) = AsyncThrowingStream<[PostgresValue], Error>.makeStream()
+            for i in 5001...5100 { fc.yield([.int(i), .text("x")]) }
+            fc.finish(throwing: SourceFailed())
+            await #expect(throws: SourceFailed.self) { _ = try await conn.copyIn(into: "COPY a FROM STDIN", rows: failing) }
+            #expect(!conn.isBroken)
+            #expect(try await conn.query("SELECT count(*) FROM a").first?.decode(0, as: Int.self) == 3000)
+        }
+    }
+
+    @Test func taskCancellationAbortsACopy() async throws {
+        try await PG.withSchema { conn, _ in
+            try await conn.simpleQuery("CREATE TABLE a (id int PRIMARY KEY)")
+            let (stream, continuation) = AsyncStream<[PostgresValue]>.makeStream()
+            for i in 1...10 { continuation.yield([.int(i)]) }  // then never finishes
+            let task = Task { try await conn.copyIn(into: "COPY a FROM STDIN", rows: stream) }
+            try await Task.sleep(for: .milliseconds(200))
+            task.cancel()
+            let result = await task.result
+            if case .failure(let e as PostgresError) = result { #expect(e.code == .cancelled) } else { Issue.record("expected cancellation, got \(result)") }
+            continuation.finish()
+            #expect(!conn.isBroken)
+            #expect(try await conn.query("SELECT count(*) FROM a").first?.decode(0, as: Int.self) == 0)
         }
     }
 }
@@ -125,16 +178,4 @@ final class LineCounter: @unchecked Sendable {
     // read after it completes.
     private(set) var count = 0
     func add() { count += 1 }
-}
-
-final class RowSource: @unchecked Sendable {
-    // @unchecked Sendable: called only on the connection's I/O thread during one COPY.
-    private var i = 0
-    private let limit: Int
-    init(limit: Int) { self.limit = limit }
-    func next() -> [PostgresValue]? {
-        guard i < limit else { return nil }
-        i += 1
-        return [.int(i), .text("r\(i)")]
-    }
 }

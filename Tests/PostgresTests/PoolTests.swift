@@ -158,6 +158,33 @@ import Testing
         #expect(pool.statistics == .init(idle: 0, leased: 0, opening: 0, waiting: 0))
     }
 
+    @Test func runKeepsTheMinimumAndPrunesIdleConnections() async throws {
+        var connection = try PG.configuration
+        connection.applicationName = "sluice-pool-run"
+        let pool = PostgresPool(
+            configuration: .init(connection: connection, minConnections: 1, maxConnections: 3,
+                                 idleTimeout: .milliseconds(100), healthCheckInterval: .milliseconds(50)),
+            logger: PG.logger)
+        // Three at once, then all idle.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<3 {
+                group.addTask { try await pool.withConnection { _ = try await $0.simpleQuery("SELECT pg_sleep(0.05)") } }
+            }
+            try await group.waitForAll()
+        }
+        #expect(pool.statistics.idle >= 2)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await pool.run() }
+            let deadline = ContinuousClock.now + .seconds(5)
+            while pool.statistics.idle != 1 && ContinuousClock.now < deadline {
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            group.cancelAll()
+        }
+        #expect(pool.statistics == .init(idle: 1, leased: 0, opening: 0, waiting: 0))
+        await pool.close()
+    }
+
     @Test func connectFailureSurfacesToTheCaller() async throws {
         let unused = try LocalPort(listening: false)
         let pool = try pool(max: 1) {

@@ -30,7 +30,7 @@ enum PG {
     }
 
     /// Runs `body` with a fresh connection, closed afterwards.
-    static func withConnection<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+    nonisolated(nonsending) static func withConnection<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         let conn = try await connect()
         do {
             let result = try await body(conn)
@@ -43,7 +43,7 @@ enum PG {
     }
 
     /// Runs `body` with a connection whose search_path is a fresh schema, dropped afterwards.
-    static func withSchema<T>(
+    nonisolated(nonsending) static func withSchema<T>(
         _ prefix: String = "pgt", _ body: (PostgresConnection, String) async throws -> T
     ) async throws -> T {
         let schema = TestEnvironment.uniqueName(prefix)

@@ -140,3 +140,34 @@ import Testing
         #expect(AMQPFieldValue.decode(table: decoded) == table)
     }
 }
+
+import ClientSupport
+
+@Suite struct IOThreadLoopTests {
+    /// Regression: a long work item that polls with runPending() must see the items queued
+    /// right behind it (IOThread used to take the whole queue as one batch).
+    @Test func longItemSeesItemsQueuedBehindIt() async throws {
+        let thread = IOThread(name: "io-test")
+        defer { thread.shutdown() }
+        let stop = Flag()
+        defer { stop.set() }
+        thread.execute {
+            while !stop.isSet {
+                thread.runPending()
+                usleep(1000)
+            }
+        }
+        let value = try await withTimeout(5, "work item behind a polling item") {
+            try await thread.run { 42 }
+        }
+        #expect(value == 42)
+    }
+
+    final class Flag: @unchecked Sendable {
+        // @unchecked Sendable: `value` is only touched under `lock`.
+        private let lock = NSLock()
+        private var value = false
+        var isSet: Bool { lock.withLock { value } }
+        func set() { lock.withLock { value = true } }
+    }
+}

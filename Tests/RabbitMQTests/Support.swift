@@ -55,20 +55,39 @@ struct TimedOut: Error, CustomStringConvertible {
     var description: String { "timed out: \(what)" }
 }
 
-/// Runs `body`, failing with TimedOut after `seconds`: a hang becomes a test failure.
+/// Runs `body`, failing with TimedOut after `seconds`: a hang becomes a test failure. The body
+/// runs in an unstructured task, so that even a continuation that is never resumed cannot hold
+/// the test (a task group would wait for it).
 func withTimeout<T: Sendable>(
     _ seconds: Double, _ what: String, _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: .seconds(seconds))
-            return nil
+    let once = ResumeOnce<T>()
+    return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
+        once.set(continuation)
+        let work = Task {
+            do { once.resume(.success(try await body())) } catch { once.resume(.failure(error)) }
         }
-        let first = try await group.next()!
-        group.cancelAll()
-        guard let value = first else { throw TimedOut(what: what) }
-        return value
+        Task {
+            try? await Task.sleep(for: .seconds(seconds))
+            once.resume(.failure(TimedOut(what: what)))
+            work.cancel()
+        }
+    }
+}
+
+final class ResumeOnce<T: Sendable>: @unchecked Sendable {
+    // @unchecked Sendable: `continuation` is only touched under `lock`.
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<T, Error>?
+
+    func set(_ c: CheckedContinuation<T, Error>) { lock.withLock { continuation = c } }
+
+    func resume(_ result: Result<T, Error>) {
+        let c = lock.withLock { () -> CheckedContinuation<T, Error>? in
+            defer { continuation = nil }
+            return continuation
+        }
+        c?.resume(with: result)
     }
 }
 
