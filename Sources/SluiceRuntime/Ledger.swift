@@ -307,6 +307,17 @@ public final class Ledger: Sendable {
         _ = try await finish(FinishRequest(id: id, state: .discarded, result: nil, error: error, attempt: 0))
     }
 
+    /// Makes a discarded job runnable again (dead-letter replay): `available`, attempt 1.
+    public func resetForReplay(_ id: JobID) async throws {
+        _ = try await pool.withConnection { c in
+            try await c.execute("""
+                UPDATE \(table) SET state = 'available', attempt = 1, error = NULL, finished_at = NULL, result = NULL,
+                    lease_until = NULL, worker = NULL, cancel_requested = false
+                WHERE id = $1 AND state = 'discarded'
+                """, [.uuid(id.uuid)])
+        }
+    }
+
     // MARK: Rescue
 
     /// Locks up to `limit` running jobs whose lease expired (skipping rows another leader
