@@ -169,6 +169,8 @@ public final class Worker: Sendable {
                             await slots.next()
                             active -= 1
                         }
+                        // Stopping: leave it unacked; the broker redelivers it once our consumer is gone.
+                        if isStopping { break }
                         active += 1
                         slots.addTask { await self.handle(delivery, consumer: consumer, settings: settings, pool: pool) }
                     }
@@ -218,6 +220,7 @@ public final class Worker: Sendable {
             }
             return
         }
+        if isStopping { return }  // not claimed, not acked: redelivered to another worker
         let outcome: ClaimOutcome
         do {
             outcome = try await ledger.claim(ClaimRequest(envelope: envelope, workloadClass: className,
