@@ -13,6 +13,8 @@ import RabbitMQ
 import SluiceCore
 
 public struct JobRequest: Sendable {
+    /// The job's id; nil makes a new UUIDv7. Set it to know the id before `enqueue` returns.
+    public var id: JobID?
     public var kind: JobKind
     public var args: [String: JSONValue]
     /// The class (queue); nil uses the kind's default.
@@ -153,7 +155,7 @@ public final class Producer: Sendable {
             throw EnvelopeError(.unknownKind, field: "kind", reason: "no class for '\(r.kind)'")
         }
         let e = Envelope(
-            kind: r.kind, args: r.args, target: r.target, attempt: 1, maxAttempts: r.maxAttempts,
+            id: r.id ?? .make(), kind: r.kind, args: r.args, target: r.target, attempt: 1, maxAttempts: r.maxAttempts,
             timeoutSeconds: r.timeoutSeconds, enqueuedAt: now, notBefore: r.notBefore, uniqueKey: r.uniqueKey,
             priority: r.priority, traceID: r.traceID, producer: r.producer)
         // Round-trip through the wire validation so a producer can never publish what a worker rejects.
