@@ -55,7 +55,8 @@ struct FailureTests {
     func drain() async throws {
         try await withHarness { h in
             let w = try WorkerProcess(h, arguments: ["--concurrency", "2", "--grace", "10s"])
-            let ids = try await h.producer.enqueue(batch: (0..<6).map { _ in JobRequest(kind: .sleep, args: ["ms": 800]) })
+            // Jobs long enough that the first pair cannot finish before the SIGTERM lands.
+            let ids = try await h.producer.enqueue(batch: (0..<6).map { _ in JobRequest(kind: .sleep, args: ["ms": 2500]) })
                 .map { try $0.get().id }
             for _ in 0..<200 where (try await h.ledger.countByState(ids: ids)[.running] ?? 0) < 2 {
                 try await Task.sleep(for: .milliseconds(20))
