@@ -67,5 +67,31 @@ public enum Migrations {
                 acquired_at timestamptz NOT NULL DEFAULT now()
             );
             """),
+        Migration(version: 2, name: "schedules", sql: """
+            -- The scheduler's state: one row per schedule, written by the leader in the same
+            -- transaction as the fires it records.
+            CREATE TABLE {schema}.schedules (
+                name        text PRIMARY KEY,
+                last_fire   timestamptz,
+                next_fire   timestamptz,
+                updated_at  timestamptz NOT NULL DEFAULT now()
+            );
+            -- One row per fire: the primary key deduplicates fires across leaders. job_id is NULL
+            -- from the insert until the enqueue confirmed; a leader re-enqueues such rows.
+            CREATE TABLE {schema}.schedule_fires (
+                schedule    text NOT NULL,
+                fire_time   timestamptz NOT NULL,
+                job_id      uuid,
+                fired_at    timestamptz NOT NULL DEFAULT now(),
+                enqueued_at timestamptz,
+                duplicate   boolean NOT NULL DEFAULT false,
+                manual      boolean NOT NULL DEFAULT false,
+                attempts    integer NOT NULL DEFAULT 0,
+                error       text,
+                PRIMARY KEY (schedule, fire_time, manual)
+            );
+            -- The recovery scan: fires whose enqueue never confirmed.
+            CREATE INDEX schedule_fires_pending ON {schema}.schedule_fires (fired_at) WHERE job_id IS NULL;
+            """),
     ]
 }
