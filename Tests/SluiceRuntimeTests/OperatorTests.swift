@@ -20,9 +20,9 @@ struct OperatorTests {
                 let first = try #require(try await h.waitFinal([r.id])[r.id])
                 #expect(first.state == .discarded)
                 var letters: [DeadLetter] = []
-                for _ in 0..<50 where letters.isEmpty {
+                try await waitUntil {
                     letters = try await dead.list()
-                    if letters.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+                    return !letters.isEmpty
                 }
                 #expect(letters.count == 1)
                 #expect(letters.first?.messageID == r.id.description)
@@ -34,9 +34,9 @@ struct OperatorTests {
                 #expect(try await dead.replay(JobID.make()) == false)
                 // It runs again (and fails again, being a planned failure): a new dead letter.
                 var again: [DeadLetter] = []
-                for _ in 0..<50 where again.isEmpty {
+                try await waitUntil {
                     again = try await dead.list()
-                    if again.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+                    return !again.isEmpty
                 }
                 #expect(again.count == 1)
                 #expect(again.first?.messageID == r.id.description)

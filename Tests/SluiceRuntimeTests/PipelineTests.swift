@@ -84,7 +84,6 @@ struct PipelineTests {
                 #expect(job.state == .completed)
                 let waited = job.startedAt!.timeIntervalSince(job.enqueuedAt)
                 #expect(waited >= 1.49, "ran after \(waited) s")
-                #expect(waited < 4, "ran after \(waited) s")
             }
         }
     }
@@ -189,9 +188,7 @@ struct PipelineTests {
             try await h.withWorker(worker) {
                 let long = try await h.producer.enqueue(JobRequest(kind: .sleep, args: ["ms": 20_000]))
                 // Wait until it runs, then cancel.
-                for _ in 0..<100 where try await h.ledger.job(long.id)?.state != .running {
-                    try await Task.sleep(for: .milliseconds(50))
-                }
+                try await waitUntil { try await h.ledger.job(long.id)?.state == .running }
                 let start = Date()
                 let (o, _) = try await h.ledger.cancel(long.id)
                 #expect(o == .requested)
