@@ -48,3 +48,17 @@ extension AMQPPublisher {
         }
     }
 }
+
+extension AMQPConsumer {
+    /// `start(configuration:queue:prefetch:...)`, retried with backoff on transient failures.
+    /// A missing queue (404) is not transient and fails at once.
+    public static func start(
+        configuration: AMQPConfiguration, queue: String, prefetch: UInt16, consumerTag: String = "",
+        exclusive: Bool = false, arguments: AMQPTable = [:], retry: Backoff, attempts: Int, logger: Logger
+    ) async throws -> AMQPConsumer {
+        try await withAMQPRetry(retry: retry, attempts: attempts, logger: logger, what: "AMQP consumer start") {
+            try await start(configuration: configuration, queue: queue, prefetch: prefetch, consumerTag: consumerTag,
+                            exclusive: exclusive, arguments: arguments, logger: logger)
+        }
+    }
+}

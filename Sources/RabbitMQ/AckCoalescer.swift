@@ -29,8 +29,12 @@ struct AckCoalescer {
     private var pendingAcks: Set<UInt64> = []
     /// Requests dropped because their tag was unknown or already settled.
     private(set) var dropped = 0
+    /// False sends every ack on its own (for measuring what coalescing buys).
+    let coalesce: Bool
 
-    init() {}
+    init(coalesce: Bool = true) {
+        self.coalesce = coalesce
+    }
 
     var unsettledCount: Int { unsettled.count - head }
 
@@ -97,7 +101,7 @@ struct AckCoalescer {
         guard !pendingAcks.isEmpty else { return }
         // The run of oldest unsettled deliveries that are all acked: one multiple ack.
         var end = head
-        while end < unsettled.count, pendingAcks.contains(unsettled[end]) { end += 1 }
+        while coalesce, end < unsettled.count, pendingAcks.contains(unsettled[end]) { end += 1 }
         if end > head {
             frames.append(.ack(unsettled[end - 1], multiple: end - head > 1))
             for i in head..<end {

@@ -52,6 +52,38 @@ import Testing
         }
     }
 
+    @Test func largeBodiesAndHeadersSpanFrames() async throws {
+        let queue = TestEnvironment.uniqueName("large")
+        try await AMQPTest.withChannel(cleanupQueues: [queue]) { channel in
+            try await channel.declareQueue(queue, arguments: AMQPTest.safetyNet)
+            let publisher = try await AMQPPublisher.connect(configuration: AMQPTest.configuration(), logger: AMQPTest.logger)
+            let big = (0..<1_000_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }  // ~8 body frames
+            let header = String(repeating: "h", count: 20_000)  // properties beyond the first 4 KiB
+            try await publisher.publish(AMQPMessage(body: big, properties: AMQPProperties(headers: ["note": .string(header)])), routingKey: queue)
+            // Properties larger than a frame cannot be sent: that publish fails, the publisher stays usable.
+            let huge = AMQPMessage("x", properties: AMQPProperties(headers: ["note": .string(String(repeating: "z", count: 200_000))]))
+            let error = await amqpError { try await publisher.publish(huge, routingKey: queue) }
+            #expect(error?.code == .invalidArgument)
+            try await publisher.publish(AMQPMessage("small"), routingKey: queue)
+            await publisher.close()
+
+            let consumer = try await AMQPConsumer.start(configuration: AMQPTest.configuration(), queue: queue, prefetch: 5, logger: AMQPTest.logger)
+            let received = try await withTimeout(10, "large deliveries") {
+                var out: [AMQPDelivery] = []
+                for try await d in consumer.deliveries {
+                    out.append(d)
+                    consumer.ack(d.deliveryTag)
+                    if out.count == 2 { break }
+                }
+                return out
+            }
+            await consumer.stop()
+            #expect(received[0].body == big)
+            #expect(received[0].properties.headers["note"]?.stringValue == header)
+            #expect(received[1].body == Array("small".utf8))
+        }
+    }
+
     @Test func unroutableMandatoryMessagesFailOneByOne() async throws {
         let queue = TestEnvironment.uniqueName("route")
         let nowhere = TestEnvironment.uniqueName("nowhere")
@@ -212,6 +244,36 @@ import Testing
             #expect(stopped < .seconds(2))
             #expect(!consumer.isBroken)
             #expect(try await channel.declareQueuePassive(queue).consumerCount == 0)
+        }
+    }
+
+    /// With prefetch 1 the broker sends the second message only once the first is acked, so the
+    /// gap between ack() and the next delivery is the ack's latency. The loop sleeps in poll with
+    /// a 15 s timeout (30 s heartbeat): only the wake-up can make it short.
+    @Test func ackWakesTheLoopOutOfPoll() async throws {
+        let queue = TestEnvironment.uniqueName("ackwake")
+        try await AMQPTest.withChannel(cleanupQueues: [queue]) { channel in
+            try await channel.declareQueue(queue, arguments: AMQPTest.safetyNet)
+            let publisher = try await AMQPPublisher.connect(configuration: AMQPTest.configuration(), logger: AMQPTest.logger)
+            try await publisher.publish(AMQPMessage("1"), routingKey: queue)
+            try await publisher.publish(AMQPMessage("2"), routingKey: queue)
+            await publisher.close()
+            let consumer = try await AMQPConsumer.start(configuration: AMQPTest.configuration(), queue: queue, prefetch: 1, logger: AMQPTest.logger)
+            let gap = try await withTimeout(10, "second delivery") { () -> Duration in
+                var ackedAt: ContinuousClock.Instant?
+                for try await d in consumer.deliveries {
+                    if let ackedAt {
+                        consumer.ack(d.deliveryTag)
+                        return ContinuousClock.now - ackedAt
+                    }
+                    try await Task.sleep(for: .milliseconds(300))  // let the loop settle into poll
+                    ackedAt = ContinuousClock.now
+                    consumer.ack(d.deliveryTag)
+                }
+                return .seconds(999)
+            }
+            #expect(gap < .seconds(2), "ack took \(gap) to release the next delivery")
+            await consumer.stop()
         }
     }
 

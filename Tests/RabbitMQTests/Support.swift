@@ -106,7 +106,8 @@ func amqpError(_ body: () async throws -> Void) async -> AMQPError? {
 }
 
 /// Runs rabbitmqctl against the test broker: `SLUICE_RABBITMQCTL` (a command line), or the
-/// local RabbitMQ node found through /proc (its RABBITMQ_NODENAME and HOME, run as its user).
+/// local RabbitMQ node listening on the test URL's port, found through /proc (its
+/// RABBITMQ_NODENAME and HOME, run as its user). Tests needing it are skipped when neither works.
 enum RabbitMQCtl {
     static let command: [String]? = discover()
 
@@ -137,6 +138,9 @@ enum RabbitMQCtl {
             func value(_ key: String) -> String? {
                 vars.first { $0.hasPrefix(key + "=") }.map { String($0.dropFirst(key.count + 1)) }
             }
+            // Several nodes may run (other suites start private ones): take the test broker's.
+            let port = (try? AMQPTest.configuration().port) ?? 5672
+            guard (value("RABBITMQ_NODE_PORT").flatMap(Int.init) ?? 5672) == port else { continue }
             guard let node = value("RABBITMQ_NODENAME"), let home = value("HOME"),
                   let attrs = try? FileManager.default.attributesOfItem(atPath: "/proc/\(pid)"),
                   let uid = attrs[.ownerAccountID] as? NSNumber,

@@ -144,8 +144,9 @@ final class TCPProxy: @unchecked Sendable {
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
-            if n <= 0 { break }
+            // Frozen: pass nothing on, not even a close, until cut.
             while isFrozen { usleep(10_000) }
+            if n <= 0 { break }
             var offset = 0
             while offset < n {
                 let w = buffer.withUnsafeBytes { send(destination, $0.baseAddress! + offset, n - offset, Int32(MSG_NOSIGNAL)) }
