@@ -20,8 +20,9 @@ public struct AMQPConfiguration: Sendable, Equatable, CustomStringConvertible {
     public var heartbeat: Duration
     /// Bound on TCP connect plus the AMQP handshake (login, vhost open). Default 5 s.
     public var connectTimeout: Duration
-    /// Bound on each synchronous broker request (declare, bind, channel open...). Default 30 s.
-    /// A request that times out breaks the connection: the broker's reply can no longer be matched.
+    /// Bound on each synchronous broker request (declare, bind, channel open...), and on a
+    /// publisher's write that the broker does not read. Default 30 s. A request that times out
+    /// breaks the connection: the broker's reply can no longer be matched.
     public var requestTimeout: Duration
     /// Shown by `rabbitmqctl list_connections name client_properties` and the management UI.
     public var connectionName: String?

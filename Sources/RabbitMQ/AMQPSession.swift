@@ -4,7 +4,7 @@
 // an eventfd that other threads write to when they queue work, so a publish, an ack or a close is
 // acted on at once instead of after a poll timeout. It calls into the library at least every half
 // heartbeat, so heartbeats flow whatever the owning Swift code is doing, and it declares the
-// connection lost after two heartbeat intervals of silence from the broker. Requests (declare,
+// connection lost after three heartbeat intervals of silence from the broker. Requests (declare,
 // bind...) are IOThread work items that the loop runs between polls. The session never
 // reconnects: once broken it stays broken, and its owner makes a new one.
 
@@ -343,9 +343,20 @@ final class AMQPSession: @unchecked Sendable {
         if now - lastLibraryCall >= serviceInterval {
             try readFrames(handle, limit: 1024)
         }
-        if now - lastReceive > .seconds(2 * handle.heartbeatSeconds) {
+        // The broker sends a heartbeat every half interval when idle: three intervals of
+        // silence is six missed heartbeats, a dead peer or a silent partition.
+        let limit = Duration.seconds(3 * handle.heartbeatSeconds)
+        if now - lastReceive > limit {
+            // This thread may itself have been descheduled: look at the socket before blaming
+            // the broker.
+            var pfd = pollfd(fd: handle.socketFD, events: Int16(POLLIN), revents: 0)
+            if poll(&pfd, 1, 0) > 0 {
+                lastReceive = .now
+                try readFrames(handle, limit: 1024)
+                return
+            }
             let e = AMQPError(.connectionLost, context: "connection", endpoint: endpoint,
-                              detail: "no data or heartbeat from the broker for \(2 * handle.heartbeatSeconds) s")
+                              detail: "no data or heartbeat from the broker for \(3 * handle.heartbeatSeconds) s")
             handle.markBroken(e)
             throw e
         }

@@ -25,6 +25,11 @@ public struct JobRegistry: Sendable {
     public mutating func register<W: JobWorker>(_ worker: W) {
         let decode: @Sendable ([String: JSONValue]) throws(EnvelopeError) -> W.Arguments = { args throws(EnvelopeError) in
             let value: W.Arguments
+            if let raw = args as? W.Arguments {
+                // Untyped arguments (`[String: JSONValue]`): nothing to decode.
+                try worker.validate(raw)
+                return raw
+            }
             do {
                 value = try JSONValue.object(args).decode(W.Arguments.self)
             } catch let error as JSONValueError {

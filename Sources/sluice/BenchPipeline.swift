@@ -67,7 +67,7 @@ struct BenchThroughput: AsyncParsableCommand {
         redisDone = clock.now
         let total = (redisDone - start).seconds
         let report: [String: Any] = [
-            "build": PipelineBench.build, "jobs": jobs, "failed_enqueues": failures.value, "completed": completed,
+            "build": PipelineBench.build, "ledger_async_commit": PipelineBench.asyncCommit, "jobs": jobs, "failed_enqueues": failures.value, "completed": completed,
             "concurrency": concurrency, "prefetch": prefetch, "batch": batch,
             "enqueue_jobs_per_s": (Double(jobs) / (enqueueDone - start).seconds).rounded(),
             "end_to_end_jobs_per_s": (Double(completed) / total).rounded(),
@@ -145,7 +145,7 @@ struct BenchLatency: AsyncParsableCommand {
             return (v * 1000).rounded() / 1000
         }
         let report: [String: Any] = [
-            "build": PipelineBench.build, "rate": rate, "jobs": jobs, "observed": sorted.count,
+            "build": PipelineBench.build, "ledger_async_commit": PipelineBench.asyncCommit, "rate": rate, "jobs": jobs, "observed": sorted.count,
             "latency_ms": ["p50": pct(0.50), "p95": pct(0.95), "p99": pct(0.99), "max": sorted.last.map { ($0 * 1000).rounded() / 1000 } ?? .nan],
         ]
         if json {
@@ -165,6 +165,8 @@ final class PipelineBench: Sendable {
     #else
     static let build = "release"
     #endif
+
+    static var asyncCommit: Bool { ProcessInfo.processInfo.environment["SLUICE_LEDGER_ASYNC_COMMIT"] == "1" }
 
     let name: String
     let settings: Settings
@@ -206,7 +208,9 @@ final class PipelineBench: Sendable {
         let postgres = try PostgresConfiguration(url: settings.postgresURL)
         let amqp = try AMQPConfiguration(url: settings.amqpURL)
         let redisConfiguration = try RedisConfiguration(url: settings.redisURL)
-        let pool = PostgresPool(configuration: .init(connection: postgres, maxConnections: 4), logger: logger)
+        var ledgerConnection = postgres
+        if ProcessInfo.processInfo.environment["SLUICE_LEDGER_ASYNC_COMMIT"] == "1" { ledgerConnection.settings["synchronous_commit"] = "off" }
+        let pool = PostgresPool(configuration: .init(connection: ledgerConnection, maxConnections: 4), logger: logger)
         let ledger = Ledger(pool: pool, schema: name, logger: logger)
         try await ledger.migrate()
         let redis = RedisPool(connection: redisConfiguration, size: 2, logger: logger)

@@ -1,7 +1,8 @@
 // RuntimeOptions: the options every pipeline command shares (names of the ledger schema and
 // the queue prefix), and RuntimeServices: the pools, ledger, publisher and result store built
 // from Settings for one command run. Environment: SLUICE_SCHEMA (default `sluice`),
-// SLUICE_QUEUE_PREFIX (`sluice`), SLUICE_QUEUE_TYPE (`classic` | `quorum`), SLUICE_REDIS_PREFIX.
+// SLUICE_QUEUE_PREFIX (`sluice`), SLUICE_QUEUE_TYPE (`classic` | `quorum`), SLUICE_REDIS_PREFIX,
+// SLUICE_LEDGER_ASYNC_COMMIT (`1`: ledger commits without waiting for the WAL flush).
 
 import ArgumentParser
 import Foundation
@@ -70,6 +71,13 @@ struct RuntimeServices {
         }
         var ledgerConnection = postgres
         ledgerConnection.applicationName = "sluice-ledger"
+        // SLUICE_LEDGER_ASYNC_COMMIT=1: ledger commits do not wait for the WAL flush. A Postgres
+        // crash may then forget the last few hundred ms of ledger writes; delivery stays
+        // at-least-once (a lost insert is re-created by the claim, a lost finish is rescued and
+        // the job runs again), and the hot path loses one fsync per statement.
+        if ProcessInfo.processInfo.environment["SLUICE_LEDGER_ASYNC_COMMIT"] == "1" {
+            ledgerConnection.settings["synchronous_commit"] = "off"
+        }
         pool = PostgresPool(configuration: .init(connection: ledgerConnection, maxConnections: ledgerConnections), logger: logger)
         ledger = Ledger(pool: pool, schema: schema, logger: logger)
         results = ResultStore(redis: redis, configuration: .init(prefix: settings.redisPrefix), logger: logger)

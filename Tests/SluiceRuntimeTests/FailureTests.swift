@@ -58,9 +58,7 @@ struct FailureTests {
             // Jobs long enough that the first pair cannot finish before the SIGTERM lands.
             let ids = try await h.producer.enqueue(batch: (0..<6).map { _ in JobRequest(kind: .sleep, args: ["ms": 2500]) })
                 .map { try $0.get().id }
-            for _ in 0..<200 where (try await h.ledger.countByState(ids: ids)[.running] ?? 0) < 2 {
-                try await Task.sleep(for: .milliseconds(20))
-            }
+            try await waitUntil { (try await h.ledger.countByState(ids: ids)[.running] ?? 0) >= 2 }
             let status = w.terminate(waiting: 15)
             #expect(status == 0, "log: \(w.log)")
             let counts = try await h.ledger.countByState(ids: ids)
@@ -78,17 +76,16 @@ struct FailureTests {
     func drainPastGrace() async throws {
         try await withHarness { h in
             let w = try WorkerProcess(h, arguments: ["--concurrency", "2", "--grace", "300ms", "--lease", "2s"])
-            let ids = try await h.producer.enqueue(batch: (0..<2).map { _ in JobRequest(kind: .sleep, args: ["ms": 4000]) })
+            let ids = try await h.producer.enqueue(batch: (0..<2).map { _ in JobRequest(kind: .sleep, args: ["ms": 8000]) })
                 .map { try $0.get().id }
-            for _ in 0..<200 where (try await h.ledger.countByState(ids: ids)[.running] ?? 0) < 2 {
-                try await Task.sleep(for: .milliseconds(20))
-            }
+            try await waitUntil { (try await h.ledger.countByState(ids: ids)[.running] ?? 0) >= 2 }
             let start = Date()
             let status = w.terminate(waiting: 10)
             #expect(status == 0, "log: \(w.log)")
-            #expect(Date().timeIntervalSince(start) < 3, "the drain did not cancel the statements")
+            #expect(Date().timeIntervalSince(start) < 6, "the drain did not cancel the 8 s statements")
+            #expect(w.log.contains("grace period over"), "log: \(w.log)")
             let w2 = try WorkerProcess(h, arguments: ["--concurrency", "2", "--lease", "2s"])
-            let jobs = try await h.waitFinal(ids, seconds: 20)
+            let jobs = try await h.waitFinal(ids, seconds: 30)
             #expect(jobs.values.allSatisfy { $0.state == .completed }, "\(jobs.values.map(\.state)) log: \(w2.log)")
             #expect(w2.terminate(waiting: 10) == 0)
         }
@@ -196,4 +193,13 @@ final class Outcomes: @unchecked Sendable {
     func failed() { lock.lock(); failures_ += 1; lock.unlock() }
     var ids: [JobID] { lock.lock(); defer { lock.unlock() }; return confirmedIDs }
     var failures: Int { lock.lock(); defer { lock.unlock() }; return failures_ }
+}
+
+/// Polls `condition` every 20 ms until it holds (or `seconds` pass).
+func waitUntil(seconds: Double = 10, _ condition: () async throws -> Bool) async throws {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
 }

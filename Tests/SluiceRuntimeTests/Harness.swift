@@ -149,8 +149,9 @@ final class Harness: Sendable {
 
 /// Runs `body` with a harness and always cleans up.
 func withHarness<T>(amqpURL: String = TestEnvironment.amqpURL, redisURL: String = TestEnvironment.redisURL,
+                    queueType: TopologyConfiguration.QueueType = .classic,
                     _ body: (Harness) async throws -> T) async throws -> T {
-    let h = try await Harness(amqpURL: amqpURL, redisURL: redisURL)
+    let h = try await Harness(amqpURL: amqpURL, redisURL: redisURL, queueType: queueType)
     do {
         let v = try await body(h)
         await h.close()

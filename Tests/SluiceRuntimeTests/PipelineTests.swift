@@ -84,7 +84,6 @@ struct PipelineTests {
                 #expect(job.state == .completed)
                 let waited = job.startedAt!.timeIntervalSince(job.enqueuedAt)
                 #expect(waited >= 1.49, "ran after \(waited) s")
-                #expect(waited < 4, "ran after \(waited) s")
             }
         }
     }
@@ -174,7 +173,8 @@ struct PipelineTests {
                 let job = try #require(try await h.waitFinal([r.id])[r.id])
                 #expect(job.state == .discarded)
                 #expect(job.error?.contains("timeout") == true)
-                #expect(Date().timeIntervalSince(start) < 6)
+                // Without the PQcancel the statement would run 20 s.
+                #expect(Date().timeIntervalSince(start) < 15)
             }
         }
     }
@@ -189,15 +189,13 @@ struct PipelineTests {
             try await h.withWorker(worker) {
                 let long = try await h.producer.enqueue(JobRequest(kind: .sleep, args: ["ms": 20_000]))
                 // Wait until it runs, then cancel.
-                for _ in 0..<100 where try await h.ledger.job(long.id)?.state != .running {
-                    try await Task.sleep(for: .milliseconds(50))
-                }
+                try await waitUntil { try await h.ledger.job(long.id)?.state == .running }
                 let start = Date()
                 let (o, _) = try await h.ledger.cancel(long.id)
                 #expect(o == .requested)
                 let job = try #require(try await h.waitFinal([long.id])[long.id])
                 #expect(job.state == .cancelled)
-                #expect(Date().timeIntervalSince(start) < 4)
+                #expect(Date().timeIntervalSince(start) < 15)  // the sleep is 20 s
                 let q = try #require(try await h.waitFinal([queued.id])[queued.id])
                 #expect(q.state == .cancelled)
                 #expect(q.startedAt == nil)
