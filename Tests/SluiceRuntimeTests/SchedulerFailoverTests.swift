@@ -175,6 +175,17 @@ extension Harness {
             #expect(try await h.fires("beat").isEmpty)
             #expect(try await h.jobs(uniqueKeyPrefix: "beat@").map(\.0) == [id])
 
+            let list = try SluiceProcess(h, ["schedule", "list", "--json", "--catalog", catalog.path])
+            #expect(try await list.finish(waiting: 30) == 0, "\(list.log)")
+            guard case .array(let schedules)? = try JSONValue.parse(try await list.stdout())["schedules"] else {
+                Issue.record("schedule list printed no schedules array")
+                return
+            }
+            let listed = try #require(schedules.first)
+            #expect(listed["name"] == .string("beat") && listed["spec"] == .string("every 2s"))
+            #expect(listed["missed_runs"] == .string("run_each:100") && listed["enabled"] == .bool(true))
+            #expect(listed["last_fire"] == .null && listed["next_fire"]?.stringValue != nil)
+
             let unknown = try SluiceProcess(h, ["schedule", "run", "nope", "--catalog", catalog.path])
             #expect(try await unknown.finish(waiting: 30) != 0)
             #expect(unknown.log.contains("no schedule is named 'nope'"))
