@@ -22,11 +22,22 @@ struct ScheduleCommand: AsyncParsableCommand {
         } catch {
             throw CommandFailure(description: "catalog \(path): \(error)")
         }
+        let jobs: [ScheduledJob]
         do {
-            return (catalog, try ScheduledJob.all(in: catalog))
+            jobs = try ScheduledJob.all(in: catalog)
         } catch {
             throw CommandFailure(description: "catalog \(path): \(error)")
         }
+        // A kind no worker knows would fail at every fire: refuse it up front.
+        let registry = JobRegistry.withDatabaseKinds(catalog: catalog)
+        for job in jobs {
+            do {
+                try registry.validate(kind: job.definition.kind, args: job.definition.args)
+            } catch {
+                throw CommandFailure(description: "catalog \(path): schedule \(job.name): \(error)")
+            }
+        }
+        return (catalog, jobs)
     }
 
     /// A scheduler that does not run: for status and manual fires.
