@@ -40,8 +40,13 @@ let package = Package(
         .target(name: "SluiceJobs", dependencies: [
             "SluiceCore", "SluiceCatalog", "Postgres", "ClientSupport", .product(name: "Logging", package: "swift-log"),
         ]),
+        // The job pipeline: topology, ledger, producer, worker pool, result store, leadership.
+        .target(name: "SluiceRuntime", dependencies: [
+            "SluiceCore", "SluiceCatalog", "Postgres", "RabbitMQ", "Redis", "ClientSupport",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "sluice", dependencies: [
-            "SluiceJobs", "SluiceCatalog",
+            "SluiceJobs", "SluiceCatalog", "SluiceRuntime",
             "Postgres", "RabbitMQ", "Redis", "SluiceCore", "ClientSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -56,5 +61,8 @@ let package = Package(
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
         .testTarget(name: "SluiceJobsTests", dependencies: ["SluiceJobs", "TestSupport"]),
         .testTarget(name: "SluiceCatalogTests", dependencies: ["SluiceCatalog", "TestSupport"]),
+        .testTarget(name: "SluiceRuntimeTests", dependencies: [
+            "SluiceRuntime", "TestSupport", .product(name: "Logging", package: "swift-log"),
+        ]),
     ]
 )

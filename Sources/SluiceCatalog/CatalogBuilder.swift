@@ -433,7 +433,7 @@ final class CatalogBuilder {
 
     private func schedule(_ node: Node, _ r: YAMLReader) {
         let start = sink.problems.count
-        let keys = ["name", "cron", "every", "time_zone", "kind", "args", "target", "unique_key", "missed"]
+        let keys = ["name", "cron", "every", "time_zone", "kind", "args", "target", "unique_key", "missed", "enabled"]
         guard let f = r.fields(node, "a schedule", allowed: keys, required: ["name", "kind"]) else { return }
         var name: SQLIdentifier?
         var trigger: CatalogSchedule.Trigger?
@@ -443,6 +443,7 @@ final class CatalogBuilder {
         var target: String?
         var uniqueKey: String?
         var missed = CatalogSchedule.Missed.skip
+        var enabled = true
         let ok = clean {
             name = f["name"].flatMap { r.name($0, "schedule name") }
             let what = "schedule \(name?.rawValue ?? "")"
@@ -451,11 +452,12 @@ final class CatalogBuilder {
             case (.some, .some(let n)): r.problem(.conflict, n, "\(what) has both 'cron' and 'every'; keep one")
             case (let n?, nil):
                 if let text = r.string(n, "\(what) cron") {
-                    if Self.isCron(text) {
+                    do {
+                        _ = try CronExpression(text)
                         trigger = .cron(text)
-                    } else {
+                    } catch {
                         r.problem(.invalidValue, n,
-                            "\(what) cron \(CatalogText.display(text)) is not five cron fields (minute hour day-of-month month day-of-week)")
+                            "\(what) cron \(CatalogText.display(text)) is not valid: \(error) (five fields minute hour day-of-month month day-of-week, or @hourly, @daily, @weekly, @monthly)")
                     }
                 }
             case (nil, let n?):
@@ -499,6 +501,7 @@ final class CatalogBuilder {
                     uniqueKey = text
                 }
             }
+            if let n = f["enabled"], let v = r.bool(n, "\(what) enabled") { enabled = v }
             if let n = f["missed"], let text = r.string(n, "\(what) missed") {
                 if let v = Self.missed(text) {
                     missed = v
@@ -510,9 +513,16 @@ final class CatalogBuilder {
         guard ok, sink.problems.count == start, let name, let trigger, let kind, let n = f["name"],
             claim("schedule", name.rawValue, at: r.location(n), "schedule \(name)")
         else { return }
-        schedules.append(CatalogSchedule(
+        let schedule = CatalogSchedule(
             name: name.rawValue, trigger: trigger, timeZone: timeZone, kind: kind, args: args, target: target,
-            uniqueKey: uniqueKey, missed: missed, location: r.location(node)))
+            uniqueKey: uniqueKey, missed: missed, enabled: enabled, location: r.location(node))
+        do {
+            _ = try schedule.definition()
+        } catch {
+            r.problem(.invalidValue, node, "schedule \(name): \(error)")
+            return
+        }
+        schedules.append(schedule)
     }
 
     /// Five whitespace-separated fields of digits, letters (JAN, MON), `*`, `,`, `-`, `/`.

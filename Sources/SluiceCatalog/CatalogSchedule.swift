@@ -1,14 +1,15 @@
 // CatalogSchedule: a periodic enqueue the scheduler performs (`schedules:`).
 //
-// The catalog checks the form only: a cron expression has five fields of cron characters, an
-// `every` is a duration, the kind is well formed, the target is declared, the time zone is
-// known. Whether the kind exists and its arguments fit is for the scheduler and the jobs.
+// The catalog checks the form: the cron expression parses (five fields or a macro such as
+// `@hourly`), an `every` is a duration, the kind is well formed, the target is declared, the
+// time zone is known, and the whole maps onto a `ScheduleDefinition` (`definition()`).
+// Whether the kind exists and its arguments fit is for the scheduler and the jobs.
 
 import SluiceCore
 
 public struct CatalogSchedule: Sendable, Equatable {
     public enum Trigger: Sendable, Equatable {
-        /// Five-field cron (`minute hour day-of-month month day-of-week`), as written.
+        /// Five-field cron (`minute hour day-of-month month day-of-week`) or a macro, as written.
         case cron(String)
         /// A fixed period, at least one second.
         case every(Duration)
@@ -41,14 +42,18 @@ public struct CatalogSchedule: Sendable, Equatable {
     public var args: JSONValue
     /// Target name; nil means the default target.
     public var target: String?
-    /// The envelope's `unique_key`; nil lets the scheduler derive one.
+    /// The envelope's `unique_key` template (`{name}`, `{kind}`, `{fire}`, `{args.KEY}`); nil
+    /// means `schedule:{name}`, so a fire never doubles a still-running previous one.
     public var uniqueKey: String?
     public var missed: Missed
+    /// A disabled schedule is listed but never fires.
+    public var enabled: Bool
     public var location: SourceLocation
 
     public init(
         name: String, trigger: Trigger, timeZone: String = "UTC", kind: JobKind, args: JSONValue = .object([:]),
-        target: String? = nil, uniqueKey: String? = nil, missed: Missed = .skip, location: SourceLocation
+        target: String? = nil, uniqueKey: String? = nil, missed: Missed = .skip, enabled: Bool = true,
+        location: SourceLocation
     ) {
         self.name = name
         self.trigger = trigger
@@ -58,6 +63,7 @@ public struct CatalogSchedule: Sendable, Equatable {
         self.target = target
         self.uniqueKey = uniqueKey
         self.missed = missed
+        self.enabled = enabled
         self.location = location
     }
 }

@@ -1,0 +1,212 @@
+// ResultStore: job status, results and the event stream in Redis (the dashboard contract).
+//
+// Keys (under a configurable prefix, `sluice:` by default):
+//   <prefix>job:<id>   hash: state, kind, class, attempt, enqueued_at, started_at, finished_at,
+//                      duration_ms, progress (JSON), error, result (JSON), worker; EXPIRE ttl
+//   <prefix>events     stream, XADD MAXLEN ~ 100000: id, kind, class, state, attempt, at [, error]
+// `record` only buffers (latest fields per job win; events in order, bounded) and never
+// blocks or fails a job; `flush` writes the buffer in one pipeline, one flush at a time. While
+// Redis is down the buffer is kept (up to `maxBuffered` jobs) and written when it returns:
+// `run()` retries with backoff. The ledger stays the truth; Redis is a cache.
+
+import ClientSupport
+import Foundation
+import Logging
+import Redis
+import SluiceCore
+import Synchronization
+
+public final class ResultStore: Sendable {
+    public struct Configuration: Sendable {
+        /// Prefix of every key. Default `sluice:`.
+        public var prefix: String
+        /// Lifetime of a job hash after its last update. Default 7 days.
+        public var ttl: Duration
+        /// Approximate cap of the events stream. Default 100 000.
+        public var streamLength: Int
+        /// Jobs (and events) kept while Redis is unreachable. Default 100 000.
+        public var maxBuffered: Int
+
+        public init(prefix: String = "sluice:", ttl: Duration = .seconds(7 * 86_400), streamLength: Int = 100_000,
+                    maxBuffered: Int = 100_000) {
+            self.prefix = prefix
+            self.ttl = ttl
+            self.streamLength = streamLength
+            self.maxBuffered = maxBuffered
+        }
+    }
+
+    private struct Pending {
+        var state: JobState
+        var stateIfAbsent: Bool
+        var fields: [String: String]
+    }
+
+    private struct Event {
+        var id: JobID
+        var state: JobState
+        var fields: [String: String]
+    }
+
+    private struct State {
+        var jobs: [JobID: Pending] = [:]
+        var order: [JobID] = []
+        var events: [Event] = []
+        var flushing = false
+        var droppedEvents = 0
+        var failing = false
+    }
+
+    public let configuration: Configuration
+    private let redis: RedisPool
+    private let logger: Logger
+    private let state = Mutex(State())
+    private let signal: AsyncStream<Void>.Continuation
+    private let signals: AsyncStream<Void>
+
+    public init(redis: RedisPool, configuration: Configuration = Configuration(), logger: Logger) {
+        self.redis = redis
+        self.configuration = configuration
+        self.logger = logger
+        (signals, signal) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    public func key(_ id: JobID) -> String { "\(configuration.prefix)job:\(id)" }
+    public var eventsKey: String { "\(configuration.prefix)events" }
+
+    /// Buffers an update; `run()` (or the next `flush()`) writes it.
+    public func record(_ update: JobStatusUpdate) {
+        state.withLock { s in
+            if var p = s.jobs[update.id] {
+                if !update.stateIfAbsent || p.stateIfAbsent {
+                    p.state = update.state
+                    p.stateIfAbsent = update.stateIfAbsent && p.stateIfAbsent
+                }
+                p.fields.merge(update.fields) { _, new in new }
+                s.jobs[update.id] = p
+            } else if s.jobs.count < configuration.maxBuffered {
+                s.jobs[update.id] = Pending(state: update.state, stateIfAbsent: update.stateIfAbsent, fields: update.fields)
+                s.order.append(update.id)
+            }
+            if s.events.count < configuration.maxBuffered {
+                var f: [String: String] = ["at": Timestamp.format(Date())]
+                for k in ["kind", "class", "attempt", "error"] { if let v = update.fields[k] { f[k] = String(v.prefix(1024)) } }
+                s.events.append(Event(id: update.id, state: update.state, fields: f))
+            } else {
+                s.droppedEvents += 1
+            }
+        }
+        signal.yield()
+    }
+
+    /// Jobs whose status waits to be written.
+    public var bufferedJobs: Int { state.withLock { $0.jobs.count } }
+
+    /// Writes what is buffered. Returns false when Redis failed (the updates stay buffered).
+    /// When another flush is running it picks up the new updates; this returns at once.
+    @discardableResult
+    public func flush() async -> Bool {
+        guard state.withLock({ s -> Bool in
+            if s.flushing { return false }
+            s.flushing = true
+            return true
+        }) else { return true }
+        defer { state.withLock { $0.flushing = false } }
+        while true {
+            let (jobs, order, events) = state.withLock { s in
+                let taken = (s.jobs, s.order, s.events)
+                s.jobs = [:]
+                s.order = []
+                s.events = []
+                return taken
+            }
+            if order.isEmpty && events.isEmpty { return true }
+            var commands: [[RedisArgument]] = []
+            commands.reserveCapacity(order.count * 3 + events.count)
+            let ttl = RedisArgument(max(1, Int(configuration.ttl.seconds)))
+            for id in order {
+                guard let p = jobs[id] else { continue }
+                let key = RedisArgument(key(id))
+                var hset: [RedisArgument] = ["HSET", key]
+                if p.stateIfAbsent {
+                    commands.append(["HSETNX", key, "state", RedisArgument(p.state.rawValue)])
+                } else {
+                    hset += ["state", RedisArgument(p.state.rawValue)]
+                }
+                for (k, v) in p.fields { hset += [RedisArgument(k), RedisArgument(v)] }
+                if hset.count > 2 { commands.append(hset) }
+                commands.append(["EXPIRE", key, ttl])
+            }
+            let stream = RedisArgument(eventsKey)
+            let maxLen = RedisArgument(configuration.streamLength)
+            for e in events {
+                var xadd: [RedisArgument] = ["XADD", stream, "MAXLEN", "~", maxLen, "*", "id", RedisArgument(e.id.description),
+                                             "state", RedisArgument(e.state.rawValue)]
+                for (k, v) in e.fields { xadd += [RedisArgument(k), RedisArgument(v)] }
+                commands.append(xadd)
+            }
+            do {
+                _ = try await redis.pipeline(commands)
+                let recovered = state.withLock { s -> Bool in
+                    defer { s.failing = false }
+                    return s.failing
+                }
+                if recovered { logger.info("redis is back; buffered job statuses written") }
+            } catch {
+                // Put the batch back behind anything newer, keeping the newer fields.
+                let first = state.withLock { s -> Bool in
+                    for id in order {
+                        guard let old = jobs[id] else { continue }
+                        if var newer = s.jobs[id] {
+                            newer.fields = old.fields.merging(newer.fields) { _, n in n }
+                            if newer.stateIfAbsent && !old.stateIfAbsent {
+                                newer.state = old.state
+                                newer.stateIfAbsent = false
+                            }
+                            s.jobs[id] = newer
+                        } else if s.jobs.count < configuration.maxBuffered {
+                            s.jobs[id] = old
+                            s.order.append(id)
+                        }
+                    }
+                    let room = max(0, configuration.maxBuffered - s.events.count)
+                    s.droppedEvents += max(0, events.count - room)
+                    s.events = Array(events.suffix(room)) + s.events
+                    defer { s.failing = true }
+                    return !s.failing
+                }
+                if first { logger.warning("redis unavailable; buffering job statuses", metadata: ["error": "\(error)"]) }
+                return false
+            }
+        }
+    }
+
+    /// Flushes whenever updates arrive, retrying with backoff while Redis is down, until the
+    /// task is cancelled; then flushes once more.
+    public func run() async {
+        let backoff = Backoff(base: .milliseconds(100), cap: .seconds(2), jitter: 0.2)
+        var failures = 0
+        var iterator = signals.makeAsyncIterator()
+        while !Task.isCancelled {
+            if failures == 0 {
+                guard await iterator.next() != nil else { break }
+            } else {
+                try? await Task.sleep(for: backoff.delay(attempt: failures))
+            }
+            failures = await flush() ? 0 : failures + 1
+        }
+        await flush()
+    }
+
+    /// Ends `run()` after its final flush.
+    public func finish() {
+        signal.finish()
+    }
+
+    /// The job hash, or nil when Redis has none (expired, or never written).
+    public func read(_ id: JobID) async throws -> [String: String]? {
+        let reply = try await redis.send(["HGETALL", RedisArgument(key(id))])
+        guard let dict = reply.dictionary, !dict.isEmpty else { return nil }
+        return dict
+    }
+}

@@ -1,0 +1,320 @@
+// `sluice bench throughput` and `sluice bench latency`: the whole pipeline end to end with
+// no-op jobs: enqueue with confirms (ledger insert, publish), a worker in its own process
+// (claim, ack, run, finish, Redis status), observed from outside. Each run uses its own schema,
+// queue prefix and Redis prefix and removes them afterwards. Prints figures; never fails on
+// them. Build with `-c release` for meaningful numbers.
+
+import ArgumentParser
+import ClientSupport
+import Foundation
+import Logging
+import Postgres
+import RabbitMQ
+import Redis
+import SluiceCore
+import SluiceRuntime
+
+struct BenchThroughput: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "throughput", abstract: "End-to-end no-op jobs/s: enqueue with confirms → worker process → result in Redis.")
+
+    @Option(help: "Jobs to run.") var jobs = 20_000
+    @Option(help: "Jobs per enqueue batch.") var batch = 500
+    @Option(help: "Enqueue batches in flight.") var inFlight = 4
+    @Option(help: "Worker slots.") var concurrency = 256
+    @Option(help: "Worker prefetch.") var prefetch = 1000
+    @Flag(help: "Print one JSON document.") var json = false
+
+    func run() async throws {
+        let bench = try await PipelineBench.start(concurrency: concurrency, prefetch: prefetch)
+        defer { bench.cleanUpSync() }
+        let clock = ContinuousClock()
+        let start = clock.now
+        var enqueueDone = start
+        let failures = Counter()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var next = 0
+            var running = 0
+            while next < jobs {
+                if running >= inFlight {
+                    try await group.next()
+                    running -= 1
+                }
+                let n = min(batch, jobs - next)
+                next += n
+                running += 1
+                group.addTask {
+                    let results = try await bench.producer.enqueue(batch: (0..<n).map { _ in JobRequest(kind: .noop, args: ["b": 1]) })
+                    failures.add(results.filter { if case .failure = $0 { return true } else { return false } }.count)
+                }
+            }
+            try await group.waitForAll()
+            enqueueDone = clock.now
+        }
+        // Completion: every job `completed` in the ledger and its status in Redis.
+        var completed = 0
+        while true {
+            completed = try await bench.completedCount()
+            if completed >= jobs - failures.value { break }
+            if clock.now - start > .seconds(600) { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let ledgerDone = clock.now
+        var redisDone = ledgerDone
+        while try await bench.redisCompletedEvents() < jobs - failures.value, clock.now - ledgerDone < .seconds(60) {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        redisDone = clock.now
+        let total = (redisDone - start).seconds
+        let report: [String: Any] = [
+            "build": PipelineBench.build, "ledger_async_commit": PipelineBench.asyncCommit, "jobs": jobs, "failed_enqueues": failures.value, "completed": completed,
+            "concurrency": concurrency, "prefetch": prefetch, "batch": batch,
+            "enqueue_jobs_per_s": (Double(jobs) / (enqueueDone - start).seconds).rounded(),
+            "end_to_end_jobs_per_s": (Double(completed) / total).rounded(),
+            "seconds": (total * 1000).rounded() / 1000,
+        ]
+        await bench.stop()
+        if json {
+            Output.json(report)
+        } else {
+            if PipelineBench.build == "debug" { print("note: debug build; use `swift build -c release` for real figures") }
+            print("enqueued \(jobs) no-op jobs (batches of \(batch), \(inFlight) in flight): \(report["enqueue_jobs_per_s"]!) jobs/s")
+            print("end to end (enqueue → worker → completed in ledger and Redis): \(report["end_to_end_jobs_per_s"]!) jobs/s in \(report["seconds"]!) s")
+        }
+    }
+}
+
+struct BenchLatency: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "latency", abstract: "Enqueue → result in Redis latency of no-op jobs at a fixed rate (p50/p95/p99).")
+
+    @Option(help: "Jobs per second.") var rate = 200
+    @Option(help: "Jobs to run.") var jobs = 2000
+    @Option(help: "Worker slots.") var concurrency = 16
+    @Flag(help: "Print one JSON document.") var json = false
+
+    func run() async throws {
+        let bench = try await PipelineBench.start(concurrency: concurrency, prefetch: max(concurrency, 50))
+        defer { bench.cleanUpSync() }
+        // Warm up: connections, prepared paths.
+        for _ in 0..<20 { _ = try await bench.producer.enqueue(JobRequest(kind: .noop)) }
+        try await Task.sleep(for: .milliseconds(300))
+        let watcher = RedisBlockingConnection(configuration: bench.redisConfiguration, logger: bench.logger)
+        let starts = Starts()
+        let latencies = Latencies()
+        let clock = ContinuousClock()
+        let origin = clock.now
+        let streamStart = try await watcher.send(["XADD", RedisArgument(bench.results.eventsKey), "*", "bench", "start"]).string ?? "$"
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            // The watcher: completed events, matched to their enqueue time.
+            group.addTask {
+                var last = streamStart
+                while latencies.count < jobs {
+                    let batches = try await watcher.xread(streams: [(bench.results.eventsKey, last)], count: 1000, block: .seconds(1))
+                    for (_, entries) in batches {
+                        for e in entries {
+                            last = e.id
+                            guard e[string: "state"] == "completed", let id = e[string: "id"], let t0 = starts.take(id) else { continue }
+                            latencies.add((clock.now - t0).seconds * 1000)
+                        }
+                    }
+                    if clock.now - origin > .seconds(Double(jobs) / Double(rate) + 60) { break }
+                }
+            }
+            // The producer: one job every 1/rate s, each enqueue on its own task.
+            let interval = Duration.seconds(1.0 / Double(rate))
+            for i in 0..<jobs {
+                let due = origin + interval * i
+                try await clock.sleep(until: due, tolerance: .microseconds(100))
+                group.addTask {
+                    var request = JobRequest(kind: .noop)
+                    let id = JobID.make()
+                    request.id = id
+                    starts.put(id.description, clock.now)
+                    _ = try await bench.producer.enqueue(request)
+                }
+            }
+            try await group.waitForAll()
+        }
+        await watcher.close()
+        await bench.stop()
+        let sorted = latencies.values.sorted()
+        func pct(_ p: Double) -> Double {
+            guard !sorted.isEmpty else { return .nan }
+            let v = sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+            return (v * 1000).rounded() / 1000
+        }
+        let report: [String: Any] = [
+            "build": PipelineBench.build, "ledger_async_commit": PipelineBench.asyncCommit, "rate": rate, "jobs": jobs, "observed": sorted.count,
+            "latency_ms": ["p50": pct(0.50), "p95": pct(0.95), "p99": pct(0.99), "max": sorted.last.map { ($0 * 1000).rounded() / 1000 } ?? .nan],
+        ]
+        if json {
+            Output.json(report)
+        } else {
+            if PipelineBench.build == "debug" { print("note: debug build; use `swift build -c release` for real figures") }
+            print("\(sorted.count)/\(jobs) no-op jobs at \(rate)/s, enqueue → completed status in Redis:")
+            print("p50 \(pct(0.5)) ms  p95 \(pct(0.95)) ms  p99 \(pct(0.99)) ms  max \(sorted.last.map { String(format: "%.3f", $0) } ?? "-") ms")
+        }
+    }
+}
+
+/// One benchmark run's private slice of the servers and its worker process.
+final class PipelineBench: Sendable {
+    #if DEBUG
+    static let build = "debug"
+    #else
+    static let build = "release"
+    #endif
+
+    static var asyncCommit: Bool { ProcessInfo.processInfo.environment["SLUICE_LEDGER_ASYNC_COMMIT"] == "1" }
+
+    let name: String
+    let settings: Settings
+    let logger: Logger
+    let pool: PostgresPool
+    let ledger: Ledger
+    let redis: RedisPool
+    let redisConfiguration: RedisConfiguration
+    let results: ResultStore
+    let publisher: JobPublisher
+    let producer: Producer
+    let topology: TopologyConfiguration
+    let amqp: AMQPConfiguration
+    let worker: Process
+
+    private init(name: String, settings: Settings, logger: Logger, pool: PostgresPool, ledger: Ledger, redis: RedisPool,
+                 redisConfiguration: RedisConfiguration, results: ResultStore, publisher: JobPublisher, producer: Producer,
+                 topology: TopologyConfiguration, amqp: AMQPConfiguration, worker: Process) {
+        self.name = name
+        self.settings = settings
+        self.logger = logger
+        self.pool = pool
+        self.ledger = ledger
+        self.redis = redis
+        self.redisConfiguration = redisConfiguration
+        self.results = results
+        self.publisher = publisher
+        self.producer = producer
+        self.topology = topology
+        self.amqp = amqp
+        self.worker = worker
+    }
+
+    static func start(concurrency: Int, prefetch: Int) async throws -> PipelineBench {
+        Sluice.bootstrapLogging()
+        let settings = Settings.fromEnvironment()
+        let logger = Logger(label: "sluice.bench")
+        let name = "sluice_bench_\(getpid())"
+        let postgres = try PostgresConfiguration(url: settings.postgresURL)
+        let amqp = try AMQPConfiguration(url: settings.amqpURL)
+        let redisConfiguration = try RedisConfiguration(url: settings.redisURL)
+        var ledgerConnection = postgres
+        if ProcessInfo.processInfo.environment["SLUICE_LEDGER_ASYNC_COMMIT"] == "1" { ledgerConnection.settings["synchronous_commit"] = "off" }
+        let pool = PostgresPool(configuration: .init(connection: ledgerConnection, maxConnections: 4), logger: logger)
+        let ledger = Ledger(pool: pool, schema: name, logger: logger)
+        try await ledger.migrate()
+        let redis = RedisPool(connection: redisConfiguration, size: 2, logger: logger)
+        let results = ResultStore(redis: redis, configuration: .init(prefix: name + ":", ttl: .seconds(3600)), logger: logger)
+        let topology = TopologyConfiguration(prefix: name)
+        let publisher = JobPublisher(configuration: amqp, topology: topology, logger: logger)
+        let producer = Producer(registry: .builtIn, ledger: ledger, publisher: publisher, results: results, logger: logger)
+        // Declare the topology before the worker starts consuming.
+        _ = try await producer.enqueue(JobRequest(kind: .noop))
+        let worker = Process()
+        worker.executableURL = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+        worker.arguments = ["worker", "--schema", name, "--queue-prefix", name, "--classes", "analytics",
+                            "--concurrency", String(concurrency), "--prefetch", String(prefetch), "--grace", "5s"]
+        var env = ProcessInfo.processInfo.environment
+        env["SLUICE_REDIS_PREFIX"] = name + ":"
+        worker.environment = env
+        worker.standardOutput = FileHandle.nullDevice
+        worker.standardError = FileHandle.nullDevice
+        try worker.run()
+        let bench = PipelineBench(name: name, settings: settings, logger: logger, pool: pool, ledger: ledger, redis: redis,
+                                  redisConfiguration: redisConfiguration, results: results, publisher: publisher,
+                                  producer: producer, topology: topology, amqp: amqp, worker: worker)
+        // Wait for the worker to consume the declaring job.
+        for _ in 0..<200 where try await bench.completedCount() < 1 { try await Task.sleep(for: .milliseconds(25)) }
+        return bench
+    }
+
+    func completedCount() async throws -> Int {
+        let rows = try await pool.withConnection { c in
+            try await c.query("SELECT count(*) FROM \(PostgresIdentifier.quote(schema: name, "jobs")) WHERE state = 'completed'")
+        }
+        return try rows[0].decode(0, as: Int.self) - 1
+    }
+
+    /// Jobs whose Redis status is `completed` (minus the topology job).
+    func redisCompletedEvents() async throws -> Int {
+        // Count the job hashes whose state is completed (server-side, one round trip).
+        let rows = try await redis.send(["EVAL", """
+            local n = 0
+            local cursor = "0"
+            repeat
+              local r = redis.call('SCAN', cursor, 'MATCH', ARGV[1], 'COUNT', 5000)
+              cursor = r[1]
+              for _, k in ipairs(r[2]) do
+                if redis.call('HGET', k, 'state') == 'completed' then n = n + 1 end
+              end
+            until cursor == "0"
+            return n
+            """, "0", RedisArgument(name + ":job:*")])
+        return (rows.int ?? 0) - 1
+    }
+
+    func stop() async {
+        kill(worker.processIdentifier, SIGTERM)
+        let deadline = Date().addingTimeInterval(15)
+        while worker.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        if worker.isRunning { kill(worker.processIdentifier, SIGKILL) }
+        await publisher.close()
+        if let connection = try? await AMQPConnection.connect(configuration: amqp, logger: logger),
+           let channel = try? await connection.openChannel() {
+            await Topology.delete(on: channel, topology)
+            await connection.close()
+        }
+        try? await ledger.dropSchema()
+        _ = try? await redis.send(["EVAL", """
+            local cursor = "0"
+            repeat
+              local r = redis.call('SCAN', cursor, 'MATCH', ARGV[1], 'COUNT', 5000)
+              cursor = r[1]
+              for _, k in ipairs(r[2]) do redis.call('DEL', k) end
+            until cursor == "0"
+            return 1
+            """, "0", RedisArgument(name + ":*")])
+        await redis.close()
+        await pool.close()
+    }
+
+    /// Last resort if the command throws: do not leave the worker process behind.
+    func cleanUpSync() {
+        if worker.isRunning { kill(worker.processIdentifier, SIGKILL) }
+    }
+}
+
+final class Counter: @unchecked Sendable {
+    // @unchecked Sendable: `n` only under `lock`.
+    private let lock = NSLock()
+    private var n = 0
+    func add(_ k: Int) { lock.lock(); n += k; lock.unlock() }
+    var value: Int { lock.lock(); defer { lock.unlock() }; return n }
+}
+
+final class Starts: @unchecked Sendable {
+    // @unchecked Sendable: the dictionary only under `lock`.
+    private let lock = NSLock()
+    private var map: [String: ContinuousClock.Instant] = [:]
+    func put(_ id: String, _ t: ContinuousClock.Instant) { lock.lock(); map[id] = t; lock.unlock() }
+    func take(_ id: String) -> ContinuousClock.Instant? { lock.lock(); defer { lock.unlock() }; return map.removeValue(forKey: id) }
+}
+
+final class Latencies: @unchecked Sendable {
+    // @unchecked Sendable: the array only under `lock`.
+    private let lock = NSLock()
+    private var list: [Double] = []
+    func add(_ ms: Double) { lock.lock(); list.append(ms); lock.unlock() }
+    var values: [Double] { lock.lock(); defer { lock.unlock() }; return list }
+    var count: Int { lock.lock(); defer { lock.unlock() }; return list.count }
+}

@@ -1,0 +1,58 @@
+// `sluice scheduler [--tick 1s] [--lease 15s] [--json]`: runs a scheduler replica until SIGTERM
+// or SIGINT. Run as many as you like: one leads (a lease row in the ledger schema) and fires
+// the catalog's schedules; the others take over within the lease length if it dies. On a signal
+// the replica gives its lease up, so a standby takes over at its next tick.
+
+import ArgumentParser
+import Dispatch
+import Foundation
+import SluiceCatalog
+import SluiceCore
+import SluiceRuntime
+
+struct SchedulerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "scheduler", abstract: "Run a scheduler replica.")
+
+    @OptionGroup var options: RuntimeOptions
+    @Option(help: "The catalog folder (default: SLUICE_CATALOG or jobs).") var catalog: String?
+    @Option(help: "How often due fires are computed.") var tick = "1s"
+    @Option(help: "Leadership lease length; a takeover after a crash takes at most this plus a tick.") var lease = "15s"
+    @Option(help: "How late a fire may be and still count as on time.") var grace = "60s"
+    @Option(help: "Re-enqueue a recorded fire whose enqueue did not confirm after this long.") var recoveryAge = "10s"
+    @Option(help: "Replica name in the lease row (default host:pid:random).") var name: String?
+
+    func run() async throws {
+        let services = try RuntimeServices(options, label: "sluice.scheduler")
+        let loaded = try ScheduleCommand.loadJobs(catalog, settings: services.settings)
+        var configuration = SchedulerConfiguration(
+            tick: try parseDuration(tick, option: "tick"), leaseTTL: try parseDuration(lease, option: "lease"),
+            grace: try parseDuration(grace, option: "grace"), recoveryAge: try parseDuration(recoveryAge, option: "recovery-age"))
+        if let name { configuration.name = name }
+        guard configuration.leaseTTL >= .seconds(1), configuration.tick >= .milliseconds(10) else {
+            throw ValidationError("--lease must be at least 1s and --tick at least 10ms")
+        }
+        try await services.ledger.migrate()
+        let producer = Producer(registry: .withDatabaseKinds(catalog: loaded.catalog), ledger: services.ledger,
+                                publisher: services.publisher, results: services.results, logger: services.logger)
+        let scheduler = try Scheduler(jobs: loaded.jobs, configuration: configuration, pool: services.pool, schema: services.schema,
+                                      producer: producer, logger: services.logger)
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
+        let sources = [SIGTERM, SIGINT].map { sig -> DispatchSourceSignal in
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { scheduler.stop() }
+            source.resume()
+            return source
+        }
+        if !options.json {
+            FileHandle.standardError.write(Data(
+                "sluice scheduler \(configuration.name): \(loaded.jobs.count) schedules, lease \(lease), pid \(getpid())\n".utf8))
+        }
+        await scheduler.run()
+        sources.forEach { $0.cancel() }
+        if options.json {
+            printJSON(["scheduler": .string(configuration.name), "fires_enqueued": .int(Int64(scheduler.firesEnqueued))])
+        }
+        await services.close()
+    }
+}

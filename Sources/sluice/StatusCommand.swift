@@ -1,0 +1,54 @@
+// `sluice status`: per class queue: depth and consumers (passive declare), waiting and running
+// jobs, completed and failed in the last hour (ledger); and the dead-letter count.
+
+import ArgumentParser
+import Logging
+import RabbitMQ
+import SluiceCore
+import SluiceRuntime
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Queues and jobs at a glance.")
+    @OptionGroup var options: RuntimeOptions
+
+    func run() async throws {
+        let s = try RuntimeServices(options, label: "sluice.status", ledgerConnections: 1)
+        let connection = try await AMQPConnection.connect(configuration: s.amqp, logger: s.logger)
+        let channel = try await connection.openChannel()
+        var queues: [String: AMQPQueueState?] = [:]
+        for c in WorkloadClass.allCases {
+            queues[c.rawValue] = try? await channel.declareQueuePassive(s.topology.queue(for: c.rawValue))
+        }
+        let dead = try? await channel.declareQueuePassive(s.topology.deadQueue)
+        await connection.close()
+        let counts = try await s.ledger.statusCounts()
+        await s.close()
+        if options.json {
+            var classes: [String: JSONValue] = [:]
+            for c in WorkloadClass.allCases {
+                let q = queues[c.rawValue] ?? nil
+                let n = counts[c.rawValue]
+                classes[c.rawValue] = .object([
+                    "queue": .string(s.topology.queue(for: c.rawValue)),
+                    "depth": q.map { .int(Int64($0.messageCount)) } ?? .null,
+                    "consumers": q.map { .int(Int64($0.consumerCount)) } ?? .null,
+                    "waiting": .int(Int64(n?.waiting ?? 0)), "running": .int(Int64(n?.running ?? 0)),
+                    "completed_last_hour": .int(Int64(n?.completedLastHour ?? 0)),
+                    "failed_last_hour": .int(Int64(n?.failedLastHour ?? 0)),
+                ])
+            }
+            printJSON(["classes": .object(classes), "dead": dead.map { .int(Int64($0.messageCount)) } ?? .null])
+            return
+        }
+        print("class        queue depth  consumers  waiting  running  completed/1h  failed/1h")
+        for c in WorkloadClass.allCases {
+            let q = queues[c.rawValue] ?? nil
+            let n = counts[c.rawValue]
+            func col(_ v: String, _ w: Int) -> String { v.count >= w ? v : v + String(repeating: " ", count: w - v.count) }
+            print(col(c.rawValue, 13) + col(q.map { String($0.messageCount) } ?? "missing", 13) + col(q.map { String($0.consumerCount) } ?? "-", 11)
+                  + col(String(n?.waiting ?? 0), 9) + col(String(n?.running ?? 0), 9) + col(String(n?.completedLastHour ?? 0), 14)
+                  + String(n?.failedLastHour ?? 0))
+        }
+        print("dead letters: \(dead.map { String($0.messageCount) } ?? "queue missing (run a worker or enqueue once)")")
+    }
+}

@@ -1,0 +1,72 @@
+// `sluice worker --classes analytics,refresh [--concurrency N] [--prefetch N]`: runs jobs until
+// SIGTERM or SIGINT, then drains (stop consuming, let running jobs finish within the grace
+// period, requeue the rest) and exits 0.
+
+import ArgumentParser
+import Dispatch
+import Foundation
+import SluiceCatalog
+import SluiceCore
+import SluiceRuntime
+
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "worker", abstract: "Run jobs of the given classes.")
+
+    @OptionGroup var options: RuntimeOptions
+    @Option(help: "Comma-separated classes: maintenance, refresh, import, analytics.") var classes = "analytics"
+    @Option(help: "Slots per class (default: the class's setting).") var concurrency: Int?
+    @Option(help: "Prefetch per class (default: the class's setting, at least the concurrency).") var prefetch: Int?
+    @Option(help: "Lease length (heartbeat every third of it).") var lease = "30s"
+    @Option(help: "Shutdown grace period for running jobs.") var grace = "30s"
+    @Option(help: "How often the elected leader rescues expired leases.") var rescueInterval = "5s"
+    @Option(help: "Worker name in the ledger (default host:pid:random).") var name: String?
+
+    func run() async throws {
+        let services = try RuntimeServices(options, label: "sluice.worker")
+        let workloadClasses: [WorkloadClass]
+        do {
+            workloadClasses = try WorkloadClass.parseList(classes)
+        } catch {
+            throw ValidationError("--classes: \(error.reason)")
+        }
+        let settings = workloadClasses.map { c -> ClassSettings in
+            var s = ClassSettings.defaults(for: c)
+            if let concurrency {
+                s.concurrency = concurrency
+                s.poolSize = max(s.poolSize, min(concurrency, 50))
+            }
+            s.prefetch = prefetch ?? max(s.prefetch, s.concurrency)
+            return s
+        }
+        var configuration = WorkerConfiguration(
+            classes: settings, postgres: services.postgres, amqp: services.amqp,
+            lease: try parseDuration(lease, option: "lease"), shutdownGrace: try parseDuration(grace, option: "grace"),
+            rescueInterval: try parseDuration(rescueInterval, option: "rescue-interval"))
+        if let name { configuration.name = name }
+        try await services.ledger.migrate()
+        let worker = Worker(configuration: configuration, registry: services.registry, ledger: services.ledger,
+                            publisher: services.publisher, results: services.results, topology: services.topology,
+                            logger: services.logger)
+        // SIGTERM / SIGINT → drain. The handlers run on a dispatch queue and only call stop().
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
+        let sources = [SIGTERM, SIGINT].map { sig -> DispatchSourceSignal in
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { worker.stop() }
+            source.resume()
+            return source
+        }
+        if !options.json {
+            FileHandle.standardError.write(Data("sluice worker \(configuration.name): classes \(workloadClasses.map(\.rawValue).joined(separator: ",")), pid \(getpid())\n".utf8))
+        }
+        try await worker.run()
+        sources.forEach { $0.cancel() }
+        let s = worker.statistics
+        if options.json {
+            printJSON(["worker": .string(configuration.name), "completed": .int(Int64(s.completed)), "retried": .int(Int64(s.retried)),
+                       "discarded": .int(Int64(s.discarded)), "cancelled": .int(Int64(s.cancelled)),
+                       "requeued": .int(Int64(s.requeued)), "dead_lettered": .int(Int64(s.deadLettered))])
+        }
+        await services.close()
+    }
+}

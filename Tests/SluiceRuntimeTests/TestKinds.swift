@@ -1,0 +1,35 @@
+// Test-only job kinds: one that fails until a given attempt, one that always fails, one that
+// fails for good.
+
+import SluiceCore
+import SluiceRuntime
+
+/// Fails attempts before `succeed_at`, then returns the attempt.
+struct FlakyJob: JobWorker {
+    struct Arguments: Decodable, Sendable { var succeed_at: Int }
+    static let kind: JobKind = "test.flaky"
+    static let defaultClass = WorkloadClass.analytics
+    func run(_ arguments: Arguments, context: JobContext) async throws -> JSONValue {
+        if context.attempt < arguments.succeed_at { throw JobError("flaky failure at attempt \(context.attempt)") }
+        return ["attempt": .int(Int64(context.attempt))]
+    }
+}
+
+/// Always fails; retryable or not.
+struct FailingJob: JobWorker {
+    struct Arguments: Decodable, Sendable { var retryable: Bool }
+    static let kind: JobKind = "test.fail"
+    static let defaultClass = WorkloadClass.analytics
+    func run(_ arguments: Arguments, context: JobContext) async throws -> JSONValue {
+        throw JobError("planned failure", retryable: arguments.retryable)
+    }
+}
+
+extension JobRegistry {
+    static var forTests: JobRegistry {
+        var r = JobRegistry.builtIn
+        r.register(FlakyJob())
+        r.register(FailingJob())
+        return r
+    }
+}
