@@ -52,8 +52,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
-        // Shared by the integration tests: server URLs, unique names, a fault-injecting TCP proxy.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // Shared by the integration tests: server URLs, unique names, offPool for blocking test code.
+        .target(name: "TestSupport", dependencies: ["ClientSupport"], path: "Tests/TestSupport"),
         .testTarget(name: "ClientSupportTests", dependencies: ["ClientSupport"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "RabbitMQTests", dependencies: ["RabbitMQ", "TestSupport"]),

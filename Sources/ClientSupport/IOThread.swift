@@ -106,6 +106,10 @@ public final class IOThread: @unchecked Sendable {
             if head == pending.count {
                 pending.removeAll(keepingCapacity: true)
                 head = 0
+            } else if head >= 1024 && head * 2 >= pending.count {
+                // Never drained under sustained load: drop the consumed prefix now and then.
+                pending.removeFirst(head)
+                head = 0
             }
             condition.unlock()
             work()

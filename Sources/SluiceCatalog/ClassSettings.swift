@@ -48,10 +48,10 @@ public struct ClassSettings: Sendable, Equatable {
         switch workloadClass {
         case .maintenance:
             ClassSettings(workloadClass: .maintenance, poolSize: 2, readOnly: false,
-                statementTimeout: .seconds(6 * 3600), lockTimeout: .seconds(5), concurrency: 2, prefetch: 1)
+                statementTimeout: .seconds(6 * 3600), lockTimeout: .seconds(2), concurrency: 2, prefetch: 1)
         case .refresh:
             ClassSettings(workloadClass: .refresh, poolSize: 2, readOnly: false,
-                statementTimeout: .seconds(3600), lockTimeout: .seconds(10), concurrency: 2, prefetch: 1)
+                statementTimeout: .seconds(3600), lockTimeout: .seconds(2), concurrency: 2, prefetch: 1)
         case .import:
             ClassSettings(workloadClass: .import, poolSize: 2, readOnly: false,
                 statementTimeout: .seconds(2 * 3600), lockTimeout: .seconds(10), concurrency: 2, prefetch: 1)

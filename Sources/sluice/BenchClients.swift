@@ -13,7 +13,7 @@ import Redis
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure throughput and latency (prints figures; build with -c release).",
-        subcommands: [BenchClients.self, BenchThroughput.self, BenchLatency.self])
+        subcommands: [BenchClients.self, BenchRefresh.self, BenchThroughput.self, BenchLatency.self])
 }
 
 struct BenchClients: AsyncParsableCommand {

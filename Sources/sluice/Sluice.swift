@@ -13,8 +13,8 @@ struct Sluice: AsyncParsableCommand {
             Servers come from SLUICE_POSTGRES_URL, SLUICE_AMQP_URL and SLUICE_REDIS_URL \
             (local defaults: see the README). Log level: SLUICE_LOG_LEVEL (default warning).
             """,
-        subcommands: [Doctor.self, Bench.self, MigrateCommand.self, WorkerCommand.self, EnqueueCommand.self, JobCommand.self,
-                      StatusCommand.self, DeadCommand.self, CancelCommand.self])
+        subcommands: [Doctor.self, Bench.self, CatalogCommand.self, DemoCommand.self, MigrateCommand.self, WorkerCommand.self,
+                      EnqueueCommand.self, JobCommand.self, StatusCommand.self, DeadCommand.self, CancelCommand.self])
 
     static func bootstrapLogging() {
         let level = ProcessInfo.processInfo.environment["SLUICE_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning

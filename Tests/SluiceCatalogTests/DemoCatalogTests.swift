@@ -70,7 +70,7 @@ import Testing
         }
         let analytics = catalog.settings(for: .analytics)
         #expect(analytics.concurrency == 8 && analytics.prefetch >= 50 && analytics.readOnly)
-        #expect(catalog.settings(for: .maintenance).lockTimeout == .seconds(5))
+        #expect(catalog.settings(for: .maintenance).lockTimeout == .seconds(2))
         let main = try #require(catalog.target(named: "main"))
         #expect(main.source == .environment("SLUICE_POSTGRES_URL"))
         #expect(main.resolveURL(environment: ["SLUICE_POSTGRES_URL": "postgresql://h/db"]) == "postgresql://h/db")

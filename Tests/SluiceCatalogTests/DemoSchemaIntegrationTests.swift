@@ -16,7 +16,7 @@ import TestSupport
 
     /// Runs psql against `url` with `sql` as one -c string; returns unaligned, tuples-only output.
     @discardableResult
-    static func psql(_ url: String, _ sql: String) throws -> String {
+    static func psqlBlocking(_ url: String, _ sql: String) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql]
@@ -35,8 +35,14 @@ import TestSupport
         return output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    static func rows(_ url: String, _ sql: String) throws -> [String] {
-        try psql(url, sql).split(separator: "\n").map(String.init)
+    /// psql off the cooperative pool: a blocked pool thread would stall the parallel tests.
+    @discardableResult
+    static func psql(_ url: String, _ sql: String) async throws -> String {
+        try await offPool { try psqlBlocking(url, sql) }
+    }
+
+    static func rows(_ url: String, _ sql: String) async throws -> [String] {
+        try await psql(url, sql).split(separator: "\n").map(String.init)
     }
 
     /// `url` with its database replaced.
@@ -46,23 +52,23 @@ import TestSupport
         return try #require(components.string)
     }
 
-    @Test func schemaBuildsTheDeclaredObjects() throws {
+    @Test func schemaBuildsTheDeclaredObjects() async throws {
         let database = TestEnvironment.uniqueName("demo_check")
         let admin = TestEnvironment.postgresURL
-        try Self.psql(admin, "CREATE DATABASE \(database)")
-        defer { _ = try? Self.psql(admin, "DROP DATABASE IF EXISTS \(database) WITH (FORCE)") }
+        try await Self.psql(admin, "CREATE DATABASE \(database)")
+        defer { _ = try? Self.psqlBlocking(admin, "DROP DATABASE IF EXISTS \(database) WITH (FORCE)") }
         let db = try Self.url(admin, database: database)
 
         let schema = try String(
             contentsOf: Fixtures.repositoryRoot.appendingPathComponent("jobs/demo/schema.sql"), encoding: .utf8)
-        try Self.psql(db, schema)
+        try await Self.psql(db, schema)
         // Re-running is a no-op, not an error.
-        try Self.psql(db, schema)
+        try await Self.psql(db, schema)
 
         let catalog = try CatalogLoader.load(directory: Fixtures.jobsFolder)
 
         // The three partitioned tables: RANGE on the catalog's column, with a DEFAULT partition.
-        let partitioned = try Self.rows(db, """
+        let partitioned = try await Self.rows(db, """
             SELECT c.relname || '|' || pg_get_partkeydef(c.oid) || '|' || (p.partdefid <> 0)
             FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid
             JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -78,11 +84,11 @@ import TestSupport
 
         // The initial months use the partitions job's names: the current UTC month exists, and
         // the DEFAULT partition is named as the catalog expects.
-        let now = try Self.psql(db, "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY MM')").split(separator: " ")
+        let now = try await Self.psql(db, "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY MM')").split(separator: " ")
         let (year, month) = (Int(now[0])!, Int(now[1])!)
         for table in catalog.partitionedTables {
             let current = table.partitionName(year: year, month: month, day: 1)
-            let found = try Self.psql(db, """
+            let found = try await Self.psql(db, """
                 SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
                 WHERE i.inhparent = '\(table.table.quoted)'::regclass
                   AND c.relname IN ('\(current)', '\(table.defaultPartitionName)')
@@ -92,7 +98,7 @@ import TestSupport
 
         // The four views: populated, each with a valid unique index on plain columns and no
         // WHERE clause, so REFRESH ... CONCURRENTLY works; and it does.
-        let views = try Self.rows(db, """
+        let views = try await Self.rows(db, """
             SELECT m.matviewname FROM pg_matviews m
             WHERE m.schemaname = 'demo' AND m.ispopulated AND EXISTS (
                 SELECT 1 FROM pg_index i
@@ -103,7 +109,7 @@ import TestSupport
         #expect(views == ["campaign_analytics", "email_deliverability_metrics", "lead_engagement_scores", "workspace_usage_analytics"])
         for view in catalog.materializedViews {
             #expect(views.contains(view.view.name.rawValue))
-            try Self.psql(db, "REFRESH MATERIALIZED VIEW CONCURRENTLY \(Catalog.quoted(view.view))")
+            try await Self.psql(db, "REFRESH MATERIALIZED VIEW CONCURRENTLY \(Catalog.quoted(view.view))")
         }
 
         // Every other table, index and column the catalog names exists in the schema.
@@ -114,12 +120,12 @@ import TestSupport
         relations.formUnion(catalog.reindexPolicies.flatMap(\.indexes))
         relations.formUnion(catalog.cleanupPolicies.map(\.table))
         for name in relations.sorted() {
-            #expect(try Self.psql(db, "SELECT to_regclass('\(name.quoted)') IS NOT NULL") == "t", "\(name)")
+            #expect(try await Self.psql(db, "SELECT to_regclass('\(name.quoted)') IS NOT NULL") == "t", "\(name)")
         }
         for policy in catalog.cleanupPolicies {
             let columns = [policy.column] + policy.key + policy.match.map(\.column)
             let list = columns.map { "'\($0)'" }.joined(separator: ",")
-            let found = try Self.psql(db, """
+            let found = try await Self.psql(db, """
                 SELECT count(DISTINCT column_name) FROM information_schema.columns
                 WHERE table_schema = '\(policy.table.schema)' AND table_name = '\(policy.table.name)'
                   AND column_name IN (\(list))
@@ -127,7 +133,7 @@ import TestSupport
             #expect(found == "\(Set(columns).count)", "\(policy.name)")
         }
         for table in catalog.partitionedTables where table.retentionMode == .archive {
-            #expect(try Self.psql(db, "SELECT to_regnamespace('\(table.archiveSchema!.quoted)') IS NOT NULL") == "t")
+            #expect(try await Self.psql(db, "SELECT to_regnamespace('\(table.archiveSchema!.quoted)') IS NOT NULL") == "t")
         }
     }
 }
