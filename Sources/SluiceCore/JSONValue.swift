@@ -77,11 +77,7 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
 extension JSONValue {
     /// Parses JSON text. Throws `JSONValueError` with a readable reason.
     public static func parse(_ bytes: some Collection<UInt8>) throws -> JSONValue {
-        do {
-            return try JSONCoding.decoder.decode(JSONValue.self, from: Data(bytes))
-        } catch let error as DecodingError {
-            throw JSONValueError(reason: JSONCoding.describe(error))
-        }
+        try JSONParser.parse(bytes)
     }
 
     public static func parse(_ text: String) throws -> JSONValue { try parse(Array(text.utf8)) }

@@ -87,9 +87,15 @@ public struct DeadLetters: Sendable {
     /// Deletes every dead letter; returns how many.
     public func purge() async throws -> Int {
         let connection = try await AMQPConnection.connect(configuration: amqp, logger: logger)
-        defer { Task { await connection.close() } }
-        let channel = try await connection.openChannel()
-        return Int(try await channel.purgeQueue(topology.deadQueue))
+        do {
+            let channel = try await connection.openChannel()
+            let n = Int(try await channel.purgeQueue(topology.deadQueue))
+            await connection.close()
+            return n
+        } catch {
+            await connection.close()
+            throw error
+        }
     }
 
     /// Reads up to `limit` messages; `take` may claim one (it is then acked and the scan ends).

@@ -15,7 +15,15 @@ struct JobCommand: AsyncParsableCommand {
         guard let jobID = JobID(id) else { throw ValidationError("'\(id)' is not a job id (UUID)") }
         let services = try RuntimeServices(options, label: "sluice.job", ledgerConnections: 1)
         defer { Task { await services.close() } }
-        if !ledger, let hash = try? await services.results.read(jobID) {
+        // Redis first (what dashboards see); the ledger when Redis has nothing, or when Redis
+        // still shows a live state the ledger has moved past (a worker killed between its
+        // ledger write and its Redis write).
+        var fromRedis = ledger ? nil : try? await services.results.read(jobID)
+        if let hash = fromRedis, let s = hash["state"].flatMap(JobState.init(rawValue:)), !s.isFinal,
+           let row = try? await services.ledger.job(jobID), row.state.isFinal {
+            fromRedis = nil
+        }
+        if let hash = fromRedis {
             if options.json {
                 var o: [String: JSONValue] = ["id": .string(jobID.description), "source": "redis"]
                 for (k, v) in hash {

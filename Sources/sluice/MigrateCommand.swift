@@ -11,8 +11,13 @@ struct MigrateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let services = try RuntimeServices(options, label: "sluice.migrate", ledgerConnections: 1)
-        defer { Task { await services.close() } }
-        let applied = try await services.ledger.migrate()
+        let applied: [Int]
+        do {
+            applied = try await services.ledger.migrate()
+        } catch {
+            await services.close()
+            throw error
+        }
         if options.json {
             printJSON(["schema": .string(services.schema), "applied": .array(applied.map { .int(Int64($0)) })])
         } else if applied.isEmpty {
