@@ -74,6 +74,27 @@ public final class ResultStore: Sendable {
     public func key(_ id: JobID) -> String { "\(configuration.prefix)job:\(id)" }
     public var eventsKey: String { "\(configuration.prefix)events" }
 
+    /// Replaces the fields of the hash `<prefix><name>` at once (dashboard outputs such as a
+    /// view's `refreshed_at`). Best effort: returns false, and logs, when Redis is unavailable.
+    @discardableResult
+    public func writeOutput(_ name: String, fields: [String: String]) async -> Bool {
+        let key = configuration.prefix + name
+        var hset: [RedisArgument] = ["HSET", .init(key)]
+        for (k, v) in fields.sorted(by: { $0.key < $1.key }) {
+            hset.append(.init(k))
+            hset.append(.init(v))
+        }
+        do {
+            // DEL + HSET in MULTI so a reader never sees a half-written output.
+            let replies = try await redis.pipeline([["MULTI"], ["DEL", .init(key)], hset, ["EXEC"]])
+            for r in replies { _ = try r.get() }
+            return true
+        } catch {
+            logger.warning("redis output not written", metadata: ["redis.key": .string(key), "error": "\(error)"])
+            return false
+        }
+    }
+
     /// Buffers an update; `run()` (or the next `flush()`) writes it.
     public func record(_ update: JobStatusUpdate) {
         state.withLock { s in

@@ -294,10 +294,15 @@ public final class Worker: Sendable {
         var jobLogger = logger
         jobLogger[metadataKey: "job.id"] = .string(id.description)
         jobLogger[metadataKey: "job.kind"] = .string(envelope.kind.rawValue)
-        let context = JobContext(envelope: envelope, logger: jobLogger, pool: pool) { [results, running, ledger] value in
-            results.record(JobStatusUpdate(id: id, state: .running, fields: ["progress": value.jsonString]))
-            if running.progressDue(id, interval: .seconds(2)) { try? await ledger.progress(id, value) }
-        }
+        let producer = Producer(registry: registry, ledger: ledger, publisher: publisher, results: results, logger: logger)
+        let context = JobContext(
+            envelope: envelope, logger: jobLogger, pool: pool,
+            progress: { [results, running, ledger] value in
+                results.record(JobStatusUpdate(id: id, state: .running, fields: ["progress": value.jsonString]))
+                if running.progressDue(id, interval: .seconds(2)) { try? await ledger.progress(id, value) }
+            },
+            output: { [results] name, fields in await results.writeOutput(name, fields: fields) },
+            enqueue: { request in try await producer.enqueue(request) })
         let entry = registry.entry(envelope.kind)!
         let timeout = Duration.seconds(envelope.timeoutSeconds)
         let outcome: Outcome = await withTaskGroup(of: Outcome?.self) { group in

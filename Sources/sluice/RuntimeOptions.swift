@@ -54,6 +54,9 @@ struct RuntimeServices {
     let results: ResultStore
     let publisher: JobPublisher
     let registry: JobRegistry
+    /// The catalog under SLUICE_CATALOG (nil when that folder does not exist: then only the
+    /// built-in `sys.*` kinds are registered).
+    let catalog: Catalog?
     let logger: Logger
 
     init(_ options: RuntimeOptions, label: String, ledgerConnections: Int = 4) throws {
@@ -82,7 +85,25 @@ struct RuntimeServices {
         ledger = Ledger(pool: pool, schema: schema, logger: logger)
         results = ResultStore(redis: redis, configuration: .init(prefix: settings.redisPrefix), logger: logger)
         publisher = JobPublisher(configuration: amqp, topology: topology, logger: logger)
-        registry = JobRegistry.builtIn
+        catalog = try Self.loadCatalog(settings.catalogPath, logger: logger)
+        registry = catalog.map { JobRegistry.withDatabaseKinds(catalog: $0) } ?? .builtIn
+    }
+
+    /// Loads and checks the catalog. An invalid catalog is an error naming every problem with its
+    /// file and line: no command (a worker least of all) runs on one. A missing folder is not an
+    /// error (the built-in kinds still work), but it is logged.
+    static func loadCatalog(_ path: String, logger: Logger) throws -> Catalog? {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            logger.warning("no catalog folder: only the built-in sys.* kinds are available", metadata: ["catalog.path": .string(path)])
+            return nil
+        }
+        let check = CatalogLoader.check(directory: path)
+        guard check.isValid else {
+            let lines = check.problems.map { "  \($0)" }.joined(separator: "\n")
+            throw CommandFailure(description: "catalog \(path) is invalid (\(check.problems.count) problems; see `sluice catalog check`):\n\(lines)")
+        }
+        return check.catalog
     }
 
     var producer: Producer {

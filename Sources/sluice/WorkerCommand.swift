@@ -30,7 +30,8 @@ struct WorkerCommand: AsyncParsableCommand {
             throw ValidationError("--classes: \(error.reason)")
         }
         let settings = workloadClasses.map { c -> ClassSettings in
-            var s = ClassSettings.defaults(for: c)
+            // The catalog's class settings (pool size, role, timeouts, slots, prefetch), else defaults.
+            var s = services.catalog?.settings(for: c) ?? ClassSettings.defaults(for: c)
             if let concurrency {
                 s.concurrency = concurrency
                 s.poolSize = max(s.poolSize, min(concurrency, 50))

@@ -38,19 +38,19 @@ import Testing
                     catalog: catalog, pool: db.pool, arguments: .init(table: table.table.description), progress: log.reporter,
                     logger: db.logger, now: now)
                 let current = PartitionPeriod.containing(now, table: table)
-                // The schema made months up to +4; the job adds +5 and +6.
-                let expectedNew = [5, 6].map { "demo." + current.advanced(by: $0, table: table).name.rawValue }
+                // The schema made months up to +1; the job adds +2 … +6.
+                let expectedNew = (2...6).map { "demo." + current.advanced(by: $0, table: table).name.rawValue }
                 #expect(report.created == expectedNew, "\(table.table)")
-                #expect(report.existing.count == 5)
+                #expect(report.existing.count == 2)
                 #expect(report.analyzed)
                 #expect(report.skipped.isEmpty)
                 #expect(report.defaultPartitionRows == 0)
                 #expect(report.defaultPartition == "demo.\(table.defaultPartitionName)")
                 #expect(report.detachMode.hasPrefix("plain"))
-                // Months -12 … -4 end at or before now - 3 months; month -3 does not.
+                // Months -14 … -4 end at or before now - 3 months; month -3 does not.
                 let oldest = PartitionPeriod.containing(now, table: table).advanced(by: 0, table: table)
                 let calendar = PartitionPeriod.calendar
-                let retiredNames = (4...12).map { k in
+                let retiredNames = (4...14).map { k in
                     PartitionPeriod.containing(calendar.date(byAdding: .month, value: -k, to: oldest.start)!, table: table).name.rawValue
                 }
                 #expect(Set(report.retired.map(\.name)) == Set(retiredNames.map { "demo.\($0)" }), "\(table.table)")
@@ -105,7 +105,7 @@ import Testing
                 catalog: catalog, pool: db.pool, arguments: .init(table: "email_events"), progress: { _ in }, logger: db.logger, now: now)
             #expect(report.skipped.map(\.name) == ["demo.\(sixth.name)"])
             #expect(report.skipped.first?.rowsInDefault == 2)
-            #expect(report.created == ["demo." + PartitionPeriod.containing(now, table: table).advanced(by: 5, table: table).name.rawValue])
+            #expect(report.created == (2...5).map { "demo." + PartitionPeriod.containing(now, table: table).advanced(by: $0, table: table).name.rawValue })
             #expect(report.defaultPartitionRows == 2)
             #expect(!(try await Self.attached(db, "demo.email_events")).contains(sixth.name.rawValue))
         }
@@ -122,8 +122,8 @@ import Testing
                 now: now)
             #expect(report.detachMode == "concurrently")
             #expect(report.defaultPartition == nil)
-            #expect(report.retired.count == 9 && report.retired.allSatisfy { $0.action == "detached" })
-            #expect(report.created.count == 2)
+            #expect(report.retired.count == 11 && report.retired.allSatisfy { $0.action == "detached" })
+            #expect(report.created.count == 5)
             // Detached for good (no pending detach), and still there as plain tables.
             #expect(try await db.value("SELECT count(*) FROM pg_inherits WHERE inhdetachpending", as: Int.self) == 0)
             let oldest = PartitionPeriod.containing(now, table: table).advanced(by: 0, table: table)
@@ -142,8 +142,8 @@ import Testing
             let errors = outcomes.compactMap { if case .failure(let e) = $0 { e } else { nil } }
             #expect(errors.allSatisfy { $0.code == .busy }, "\(errors)")
             // Whether the runs overlapped or not, each partition was created and retired once.
-            #expect(reports.flatMap(\.created).count == 2)
-            #expect(reports.flatMap(\.retired).count == 9)
+            #expect(reports.flatMap(\.created).count == 5)
+            #expect(reports.flatMap(\.retired).count == 11)
         }
     }
 
@@ -168,12 +168,12 @@ import Testing
             #expect(error?.code == .busy)
             #expect(error?.isRetryable == true)
             // Nothing was created while the other run held the table.
-            #expect(try await db.value("SELECT count(*) FROM pg_inherits WHERE inhparent = 'demo.email_sends'::regclass", as: Int.self) == 18)
+            #expect(try await db.value("SELECT count(*) FROM pg_inherits WHERE inhparent = 'demo.email_sends'::regclass", as: Int.self) == 17)
             await holder.close()
             // Once released, a run goes through.
             let report = try await PartitionsJob.run(
                 catalog: catalog, pool: db.pool, arguments: .init(table: "demo.email_sends"), progress: { _ in }, logger: db.logger)
-            #expect(report.created.count == 2)
+            #expect(report.created.count == 5)
         }
     }
 

@@ -11,7 +11,7 @@
 --
 -- Partitions: email_sends, email_events and lead_activities are partitioned by RANGE on created_at
 -- into calendar months (UTC boundaries), each with a DEFAULT partition. The DO block at the end
--- creates the months from 12 months ago to 4 months ahead, named `<table>_pYYYY_MM`, the names the
+-- creates the months from 14 months ago to 1 month ahead, named `<table>_pYYYY_MM`, the names the
 -- partitions job uses too. Creating them here rather than leaving it all to the job keeps demo
 -- data out of the default partition: once the default holds rows of a month, that month's
 -- partition can no longer be created without moving them.
@@ -211,18 +211,20 @@ CREATE INDEX IF NOT EXISTS idx_lead_activities_workspace_lead_created
 CREATE INDEX IF NOT EXISTS idx_lead_activities_type_created
     ON demo.lead_activities (activity_type, created_at DESC);
 
--- Initial monthly partitions: 12 months back to 4 months ahead, UTC month boundaries ----------
+-- Initial monthly partitions: 14 months back to 1 month ahead, UTC month boundaries -----------
+-- (as a platform running for over a year would have: the partitions job makes the rest ahead
+-- and retires what is past retention)
 
 DO $partitions$
 DECLARE
     parent text;
-    first_month timestamp := date_trunc('month', now() AT TIME ZONE 'UTC') - interval '12 months';
+    first_month timestamp := date_trunc('month', now() AT TIME ZONE 'UTC') - interval '14 months';
     lo timestamp;
     hi timestamp;
     child text;
 BEGIN
     FOREACH parent IN ARRAY ARRAY['email_sends', 'email_events', 'lead_activities'] LOOP
-        FOR i IN 0..16 LOOP
+        FOR i IN 0..15 LOOP
             lo := first_month + make_interval(months => i);
             hi := lo + interval '1 month';
             child := parent || '_p' || to_char(lo, 'YYYY_MM');
