@@ -5,6 +5,7 @@
 // (backlog 0) is filled by one parked connection first, so the kernel drops further SYNs and a
 // client's connect itself hangs (a connect timeout).
 
+import TestSupport
 import Glibc
 
 final class BlackholeListener: @unchecked Sendable {

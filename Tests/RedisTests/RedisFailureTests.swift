@@ -1,6 +1,7 @@
 // Connection failures: refused, timeouts against a listener that never answers, AUTH on a private
 // server with a password, and a private server that dies mid-use and comes back.
 
+import TestSupport
 import ClientSupport
 import Redis
 import Testing

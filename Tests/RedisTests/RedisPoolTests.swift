@@ -1,5 +1,6 @@
 // RedisPool against the shared server: concurrency, waiting, acquire timeout, close.
 
+import TestSupport
 import ClientSupport
 import Redis
 import Testing

@@ -1,6 +1,7 @@
 // Lua scripts: the local SHA-1, EVALSHA, and the NOSCRIPT fallback after SCRIPT FLUSH (on a
 // private server: flushing the shared one would disturb other tests).
 
+import TestSupport
 import Redis
 import Testing
 

@@ -1,4 +1,5 @@
-// PrivateRedisServer: a redis-server child process on an ephemeral port, owned by one test.
+// PrivateRedisServer: a redis-server child process on an ephemeral port, owned by one test
+// (shared by the Redis client's and the runtime's failure tests).
 //
 // Tests that kill Redis, restart it or set a password use one of these, never the shared server.
 // No persistence (`--save ''`, `--appendonly no`); the process is killed by `stop()` (call it in
@@ -7,16 +8,16 @@
 import Foundation
 import Glibc
 
-final class PrivateRedisServer: @unchecked Sendable {
+public final class PrivateRedisServer: @unchecked Sendable {
     // @unchecked Sendable: `process` is only touched under `lock`; the rest is immutable.
-    let port: Int
+    public let port: Int
     private let extraArguments: [String]
     private let directory: String
     private let lock = NSLock()
     private var process: Process?
 
     /// Starts a server with `extraArguments` (e.g. ["--requirepass", "x"]).
-    init(_ extraArguments: [String] = []) throws {
+    public init(_ extraArguments: [String] = []) throws {
         self.extraArguments = extraArguments
         directory = NSTemporaryDirectory() + "sluice-redis-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -42,10 +43,10 @@ final class PrivateRedisServer: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    var url: String { "redis://127.0.0.1:\(port)/0" }
+    public var url: String { "redis://127.0.0.1:\(port)/0" }
 
     /// Starts the server again on the same port (after `kill()`).
-    func start() throws {
+    public func start() throws {
         let p = try Self.launch(port: port, extra: extraArguments, directory: directory)
         lock.lock()
         process = p
@@ -53,7 +54,7 @@ final class PrivateRedisServer: @unchecked Sendable {
     }
 
     /// SIGKILL: the server dies at once, as in a crash.
-    func kill() {
+    public func kill() {
         lock.lock()
         let p = process
         process = nil
@@ -63,7 +64,7 @@ final class PrivateRedisServer: @unchecked Sendable {
         p.waitUntilExit()
     }
 
-    func stop() { kill() }
+    public func stop() { kill() }
 
     private static func launch(port: Int, extra: [String], directory: String) throws -> Process {
         let p = Process()
@@ -87,13 +88,14 @@ final class PrivateRedisServer: @unchecked Sendable {
     }
 }
 
-struct ServerError: Error, CustomStringConvertible {
-    let message: String
-    var description: String { message }
+public struct ServerError: Error, CustomStringConvertible {
+    public let message: String
+    public init(message: String) { self.message = message }
+    public var description: String { message }
 }
 
 /// A loopback TCP port that was free a moment ago.
-func freeLoopbackPort() throws -> Int {
+public func freeLoopbackPort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw ServerError(message: "socket() failed") }
     defer { close(fd) }
@@ -105,7 +107,7 @@ func freeLoopbackPort() throws -> Int {
     return try boundPort(fd)
 }
 
-func boundPort(_ fd: Int32) throws -> Int {
+public func boundPort(_ fd: Int32) throws -> Int {
     var addr = sockaddr_in()
     var len = socklen_t(MemoryLayout<sockaddr_in>.size)
     let ok = withUnsafeMutablePointer(to: &addr) {
@@ -115,7 +117,7 @@ func boundPort(_ fd: Int32) throws -> Int {
     return Int(UInt16(bigEndian: addr.sin_port))
 }
 
-func loopbackAddress(port: Int) -> sockaddr_in {
+public func loopbackAddress(port: Int) -> sockaddr_in {
     var addr = sockaddr_in()
     addr.sin_family = sa_family_t(AF_INET)
     addr.sin_port = UInt16(port).bigEndian
@@ -124,7 +126,7 @@ func loopbackAddress(port: Int) -> sockaddr_in {
 }
 
 /// True when a TCP connection to 127.0.0.1:`port` succeeds.
-func canConnect(port: Int) -> Bool {
+public func canConnect(port: Int) -> Bool {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { return false }
     defer { close(fd) }
