@@ -2,7 +2,9 @@
 // no-op jobs: enqueue with confirms (ledger insert, publish), a worker in its own process
 // (claim, ack, run, finish, Redis status), observed from outside. Each run uses its own schema,
 // queue prefix and Redis prefix and removes them afterwards. Prints figures; never fails on
-// them. Build with `-c release` for meaningful numbers.
+// them. Build with `-c release` for meaningful numbers. `bench latency --stages` splits the
+// latency at the ledger's claim and finish times (`now()` of those transactions, i.e. before
+// their commit; same host clock as the bench).
 
 import ArgumentParser
 import ClientSupport
@@ -92,6 +94,7 @@ struct BenchLatency: AsyncParsableCommand {
     @Option(help: "Jobs to run.") var jobs = 2000
     @Option(help: "Worker slots.") var concurrency = 16
     @Flag(help: "Print one JSON document.") var json = false
+    @Flag(help: "Also split the latency into stages (p50/p99) at the ledger's claim and finish times.") var stages = false
 
     func run() async throws {
         let bench = try await PipelineBench.start(concurrency: concurrency, prefetch: max(concurrency, 50))
@@ -102,6 +105,7 @@ struct BenchLatency: AsyncParsableCommand {
         let watcher = RedisBlockingConnection(configuration: bench.redisConfiguration, logger: bench.logger)
         let starts = Starts()
         let latencies = Latencies()
+        let walls = Walls()
         let clock = ContinuousClock()
         let origin = clock.now
         let streamStart = try await watcher.send(["XADD", RedisArgument(bench.results.eventsKey), "*", "bench", "start"]).string ?? "$"
@@ -116,6 +120,7 @@ struct BenchLatency: AsyncParsableCommand {
                             last = e.id
                             guard e[string: "state"] == "completed", let id = e[string: "id"], let t0 = starts.take(id) else { continue }
                             latencies.add((clock.now - t0).seconds * 1000)
+                            walls.set(id, 2, Date().timeIntervalSince1970)
                         }
                     }
                     if clock.now - origin > .seconds(Double(jobs) / Double(rate) + 60) { break }
@@ -130,13 +135,17 @@ struct BenchLatency: AsyncParsableCommand {
                     var request = JobRequest(kind: .noop)
                     let id = JobID.make()
                     request.id = id
+                    walls.set(id.description, 0, Date().timeIntervalSince1970)
                     starts.put(id.description, clock.now)
                     _ = try await bench.producer.enqueue(request)
+                    walls.set(id.description, 1, Date().timeIntervalSince1970)
                 }
             }
             try await group.waitForAll()
         }
         await watcher.close()
+        var stageReport: [String: Any] = [:]
+        if stages { stageReport = try await bench.stages(walls.snapshot) }
         await bench.stop()
         let sorted = latencies.values.sorted()
         func pct(_ p: Double) -> Double {
@@ -144,16 +153,18 @@ struct BenchLatency: AsyncParsableCommand {
             let v = sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
             return (v * 1000).rounded() / 1000
         }
-        let report: [String: Any] = [
+        var report: [String: Any] = [
             "build": PipelineBench.build, "ledger_async_commit": PipelineBench.asyncCommit, "rate": rate, "jobs": jobs, "observed": sorted.count,
             "latency_ms": ["p50": pct(0.50), "p95": pct(0.95), "p99": pct(0.99), "max": sorted.last.map { ($0 * 1000).rounded() / 1000 } ?? .nan],
         ]
+        if stages { report["stages_ms_p50_p99"] = stageReport }
         if json {
             Output.json(report)
         } else {
             if PipelineBench.build == "debug" { print("note: debug build; use `swift build -c release` for real figures") }
             print("\(sorted.count)/\(jobs) no-op jobs at \(rate)/s, enqueue → completed status in Redis:")
             print("p50 \(pct(0.5)) ms  p95 \(pct(0.95)) ms  p99 \(pct(0.99)) ms  max \(sorted.last.map { String(format: "%.3f", $0) } ?? "-") ms")
+            for (k, v) in stageReport.sorted(by: { $0.key < $1.key }) { print("  \(k): p50/p99 \(v) ms") }
         }
     }
 }
@@ -263,6 +274,35 @@ final class PipelineBench: Sendable {
         return (rows.int ?? 0) - 1
     }
 
+    /// p50 and p99 (ms) of each stage, per completed job: `walls[id]` holds the wall times of
+    /// the enqueue call's start and return and of the completed event's arrival; the ledger
+    /// gives `started_at` (claim) and `finished_at` (finish). a: the enqueue call (ledger insert,
+    /// publish with confirm, producer status flush); b: enqueue start → claim statement; c: claim
+    /// statement → finish statement (claim commit, ack, run); d: finish statement → completed
+    /// event read from Redis (finish commit, status flush, XREAD).
+    func stages(_ walls: [String: [Double]]) async throws -> [String: Any] {
+        let rows = try await pool.withConnection { c in
+            try await c.query("SELECT id::text, extract(epoch from started_at)::float8, extract(epoch from finished_at)::float8 FROM \(PostgresIdentifier.quote(schema: name, "jobs")) WHERE state = 'completed'")
+        }
+        var parts: [String: [Double]] = [:]
+        for row in rows {
+            let id = try row.decode(0, as: String.self)
+            guard let w = walls[id], w.count == 3, w[0] > 0, w[1] > 0, w[2] > 0 else { continue }
+            let started = try row.decode(1, as: Double.self), finished = try row.decode(2, as: Double.self)
+            parts["a_enqueue_call", default: []].append((w[1] - w[0]) * 1000)
+            parts["b_start_to_claim_tx", default: []].append((started - w[0]) * 1000)
+            parts["c_claim_tx_to_finish_tx", default: []].append((finished - started) * 1000)
+            parts["d_finish_tx_to_observed", default: []].append((w[2] - finished) * 1000)
+            parts["e_total", default: []].append((w[2] - w[0]) * 1000)
+        }
+        var out: [String: Any] = [:]
+        for (k, v) in parts {
+            let s = v.sorted()
+            out[k] = [(s[s.count / 2] * 1000).rounded() / 1000, (s[min(s.count - 1, s.count * 99 / 100)] * 1000).rounded() / 1000]
+        }
+        return out
+    }
+
     func stop() async {
         kill(worker.processIdentifier, SIGTERM)
         let deadline = Date().addingTimeInterval(15)
@@ -317,4 +357,12 @@ final class Latencies: @unchecked Sendable {
     func add(_ ms: Double) { lock.lock(); list.append(ms); lock.unlock() }
     var values: [Double] { lock.lock(); defer { lock.unlock() }; return list }
     var count: Int { lock.lock(); defer { lock.unlock() }; return list.count }
+}
+
+final class Walls: @unchecked Sendable {
+    // @unchecked Sendable: the dictionary only under `lock`.
+    private let lock = NSLock()
+    private var map: [String: [Double]] = [:]
+    func set(_ id: String, _ i: Int, _ t: Double) { lock.lock(); map[id, default: [0, 0, 0]][i] = t; lock.unlock() }
+    var snapshot: [String: [Double]] { lock.lock(); defer { lock.unlock() }; return map }
 }
