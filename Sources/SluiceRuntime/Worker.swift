@@ -23,6 +23,8 @@ public final class Worker: Sendable {
     private let ledger: Ledger
     private let publisher: JobPublisher
     private let results: ResultStore
+    /// Follow-up enqueues from running jobs (`JobContext.enqueue`): one producer for the worker.
+    private let producer: Producer
     private let topology: TopologyConfiguration
     private let logger: Logger
     private let running = RunningJobs()
@@ -47,6 +49,7 @@ public final class Worker: Sendable {
         self.publisher = publisher
         self.results = results
         self.topology = topology
+        self.producer = Producer(registry: registry, ledger: ledger, publisher: publisher, results: results, logger: logger)
         var logger = logger
         logger[metadataKey: "worker"] = .string(configuration.name)
         self.logger = logger
@@ -294,7 +297,6 @@ public final class Worker: Sendable {
         var jobLogger = logger
         jobLogger[metadataKey: "job.id"] = .string(id.description)
         jobLogger[metadataKey: "job.kind"] = .string(envelope.kind.rawValue)
-        let producer = Producer(registry: registry, ledger: ledger, publisher: publisher, results: results, logger: logger)
         let context = JobContext(
             envelope: envelope, logger: jobLogger, pool: pool,
             progress: { [results, running, ledger] value in
@@ -302,7 +304,7 @@ public final class Worker: Sendable {
                 if running.progressDue(id, interval: .seconds(2)) { try? await ledger.progress(id, value) }
             },
             output: { [results] name, fields in await results.writeOutput(name, fields: fields) },
-            enqueue: { request in try await producer.enqueue(request) })
+            enqueue: { [producer] request in try await producer.enqueue(request) })
         let entry = registry.entry(envelope.kind)!
         let timeout = Duration.seconds(envelope.timeoutSeconds)
         let outcome: Outcome = await withTaskGroup(of: Outcome?.self) { group in

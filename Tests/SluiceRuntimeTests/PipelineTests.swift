@@ -5,6 +5,7 @@ import Foundation
 import Glibc
 import Postgres
 import RabbitMQ
+import Redis
 import SluiceCore
 import SluiceRuntime
 import TestSupport
@@ -47,6 +48,31 @@ struct PipelineTests {
             let events = try await h.redis.send(["XLEN", .init(h.results.eventsKey)])
             #expect((events.int ?? 0) >= 150)  // enqueued, running, completed per job
             #expect(worker.statistics.completed == 50)
+        }
+    }
+
+    @Test("a job publishes a dashboard output to Redis and enqueues a follow-up; an unknown follow-up kind fails the job")
+    func outputsAndFollowUps() async throws {
+        try await withHarness { h in
+            let worker = h.makeWorker(h.workerConfiguration())
+            try await h.withWorker(worker) {
+                let ok = try await h.producer.enqueue(JobRequest(kind: FollowUpJob.kind, args: ["output": "out:a", "follow_up": "sys.noop"]))
+                let bad = try await h.producer.enqueue(JobRequest(
+                    kind: FollowUpJob.kind, args: ["output": "out:b", "follow_up": "no.such_kind"], maxAttempts: 1))
+                let first = try await h.waitFinal([ok.id, bad.id])
+                #expect(first[ok.id]?.state == .completed)
+                let followID = try #require(first[ok.id]?.result?["follow_up"]?.stringValue.flatMap(JobID.init))
+                let follow = try await h.waitFinal([followID])
+                #expect(follow[followID]?.state == .completed)
+                #expect(follow[followID]?.result?["from"]?.stringValue == ok.id.description)
+                let hash = try await h.redis.send(["HGETALL", RedisArgument(h.redisPrefix + "out:a")])
+                #expect(hash.dictionary?["by"] == ok.id.description)
+                #expect(hash.dictionary?["value"] == "42")
+                // The unknown kind is refused by the producer inside the job: the job fails with the
+                // reason, and nothing was enqueued for it.
+                #expect(first[bad.id]?.state == .discarded)
+                #expect(first[bad.id]?.error?.contains("no.such_kind") == true)
+            }
         }
     }
 

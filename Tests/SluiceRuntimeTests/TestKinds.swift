@@ -25,11 +25,25 @@ struct FailingJob: JobWorker {
     }
 }
 
+/// Publishes a dashboard output and enqueues a follow-up job of `follow_up` kind (as
+/// `refresh.matview` and `maintenance.plan` do); returns the follow-up's id.
+struct FollowUpJob: JobWorker {
+    struct Arguments: Decodable, Sendable { var output: String; var follow_up: String }
+    static let kind: JobKind = "test.follow_up"
+    static let defaultClass = WorkloadClass.analytics
+    func run(_ arguments: Arguments, context: JobContext) async throws -> JSONValue {
+        await context.publishOutput(arguments.output, fields: ["by": context.id.description, "value": "42"])
+        let r = try await context.enqueue(JobRequest(kind: JobKind(arguments.follow_up), args: ["from": .string(context.id.description)]))
+        return ["follow_up": .string(r.id.description)]
+    }
+}
+
 extension JobRegistry {
     static var forTests: JobRegistry {
         var r = JobRegistry.builtIn
         r.register(FlakyJob())
         r.register(FailingJob())
+        r.register(FollowUpJob())
         return r
     }
 }
