@@ -21,6 +21,7 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         .target(name: "ClientSupport"),
         .target(name: "Postgres", dependencies: [
@@ -38,7 +39,7 @@ let package = Package(
             "SluiceCore", "ClientSupport", .product(name: "Yams", package: "Yams"),
         ]),
         .target(name: "SluiceJobs", dependencies: [
-            "SluiceCore", "SluiceCatalog", "Postgres", "ClientSupport", .product(name: "Logging", package: "swift-log"),
+            "SluiceCore", "SluiceCatalog", "Postgres", "ClientSupport", "CZlib", .product(name: "Logging", package: "swift-log"),
         ]),
         // The job pipeline: topology, ledger, producer, worker pool, result store, leadership.
         .target(name: "SluiceRuntime", dependencies: [
@@ -59,7 +60,7 @@ let package = Package(
         .testTarget(name: "RabbitMQTests", dependencies: ["RabbitMQ", "TestSupport"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"]),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
-        .testTarget(name: "SluiceJobsTests", dependencies: ["SluiceJobs", "TestSupport"]),
+        .testTarget(name: "SluiceJobsTests", dependencies: ["SluiceJobs", "SluiceRuntime", "TestSupport"]),
         .testTarget(name: "SluiceCatalogTests", dependencies: ["SluiceCatalog", "TestSupport"]),
         .testTarget(name: "SluiceRuntimeTests", dependencies: [
             "SluiceRuntime", "TestSupport", .product(name: "Logging", package: "swift-log"),

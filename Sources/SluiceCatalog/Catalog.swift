@@ -22,6 +22,10 @@ public struct Catalog: Sendable {
     public var schedules: [CatalogSchedule]
     /// The catalog files read, relative to the catalog folder, in load order.
     public var files: [String]
+    /// Import specs (`imports:`): what `import.file` may load into which table.
+    public var imports: [ImportSpec] = []
+    /// Bulk statements (`statements:`) that `import.statement` runs in batches.
+    public var statements: [CatalogStatement] = []
 
     public init(
         targets: [CatalogTarget] = [Catalog.builtInMainTarget], classes: [WorkloadClass: ClassSettings] = Catalog.defaultClasses,

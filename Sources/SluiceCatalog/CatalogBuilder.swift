@@ -19,6 +19,9 @@ final class CatalogBuilder {
     private var reindexPolicies: [ReindexPolicy] = []
     private var cleanupPolicies: [CleanupPolicy] = []
     private var schedules: [CatalogSchedule] = []
+    /// `imports:` and `statements:` (CatalogBuilder+Imports.swift).
+    var imports: [ImportSpec] = []
+    var statements: [CatalogStatement] = []
     /// First declaration of each name, per namespace, so a duplicate can say where the first is.
     private var seen: [String: [String: SourceLocation]] = [:]
     /// Target names used by declarations, checked once every file has declared its targets.
@@ -26,7 +29,7 @@ final class CatalogBuilder {
 
     static let sections = [
         "version", "targets", "classes", "partitioned_tables", "materialized_views", "vacuum", "analyze", "reindex",
-        "cleanup", "schedules",
+        "cleanup", "schedules", "imports", "statements",
     ]
 
     // MARK: Files
@@ -78,6 +81,8 @@ final class CatalogBuilder {
         if let n = f["reindex"] { for item in r.items(n, "reindex") { reindexPolicy(item, r) } }
         if let n = f["cleanup"] { for item in r.items(n, "cleanup") { cleanupPolicy(item, r) } }
         if let n = f["schedules"] { for item in r.items(n, "schedules") { schedule(item, r) } }
+        if let n = f["imports"] { for item in r.items(n, "imports") { importSpec(item, r) } }
+        if let n = f["statements"] { for item in r.items(n, "statements") { statement(item, r) } }
     }
 
     // MARK: Shared checks
@@ -85,7 +90,7 @@ final class CatalogBuilder {
     /// Records the first declaration of `key` in `namespace`; reports a duplicate (and returns
     /// false) when it was declared before.
     @discardableResult
-    private func claim(_ namespace: String, _ key: String, at location: SourceLocation, _ what: String) -> Bool {
+    func claim(_ namespace: String, _ key: String, at location: SourceLocation, _ what: String) -> Bool {
         if let first = seen[namespace]?[key] {
             sink.add(.duplicate, location, "\(what) is declared twice; the first is at \(first)")
             return false
@@ -94,7 +99,7 @@ final class CatalogBuilder {
         return true
     }
 
-    private func targetList(_ node: Node?, _ r: YAMLReader) -> [String] {
+    func targetList(_ node: Node?, _ r: YAMLReader) -> [String] {
         guard let node else { return [] }
         guard case .sequence(let sequence) = node else {
             r.wrongType(node, "targets", expected: "a list of target names")
@@ -110,7 +115,7 @@ final class CatalogBuilder {
     }
 
     /// Runs `body`, and says whether it added no problem: a declaration is kept only then.
-    private func clean(_ body: () -> Void) -> Bool {
+    func clean(_ body: () -> Void) -> Bool {
         let before = sink.problems.count
         body()
         return sink.problems.count == before
@@ -561,10 +566,12 @@ final class CatalogBuilder {
         }
         var allClasses = Catalog.defaultClasses
         for (c, s) in classes { allClasses[c] = s }
-        let catalog = Catalog(
+        var catalog = Catalog(
             targets: allTargets, classes: allClasses, partitionedTables: partitionedTables,
             materializedViews: materializedViews, vacuumPolicies: vacuumPolicies, analyzePolicies: analyzePolicies,
             reindexPolicies: reindexPolicies, cleanupPolicies: cleanupPolicies, schedules: schedules, files: files)
+        catalog.imports = imports
+        catalog.statements = statements
         let problems = sink.problems.enumerated().sorted { a, b in
             a.element.location == b.element.location ? a.offset < b.offset : a.element.location < b.element.location
         }.map(\.element)

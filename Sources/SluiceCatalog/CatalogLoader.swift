@@ -24,8 +24,32 @@ public enum CatalogLoader {
     public static func check(directory: String) -> CatalogCheck {
         let (sources, problems) = readSources(directory: directory)
         var result = check(sources: sources)
-        result.problems = problems + result.problems
+        result.problems = problems + result.problems + readStatementFiles(&result.catalog, directory: directory)
         return result
+    }
+
+    /// Reads each statement's SQL file (relative to `directory`) into the catalog, checking its
+    /// named parameters; a statement whose file is missing or uses an undeclared name is dropped.
+    static func readStatementFiles(_ catalog: inout Catalog, directory: String) -> [CatalogProblem] {
+        var problems: [CatalogProblem] = []
+        var kept: [CatalogStatement] = []
+        for var statement in catalog.statements {
+            let url = URL(fileURLWithPath: directory).appendingPathComponent(statement.file)
+            guard let data = FileManager.default.contents(atPath: url.path), let text = String(data: data, encoding: .utf8) else {
+                problems.append(CatalogProblem(.unreadable, at: statement.location,
+                    "statement \(statement.name) file \(statement.file) cannot be read as UTF-8 text"))
+                continue
+            }
+            statement.sql = text
+            if let unknown = statement.positionalSQL().unknown {
+                problems.append(CatalogProblem(.invalidValue, at: statement.location,
+                    "statement \(statement.name) SQL uses :\(unknown), which is not a declared parameter (nor batch_after, batch_size)"))
+                continue
+            }
+            kept.append(statement)
+        }
+        catalog.statements = kept
+        return problems
     }
 
     /// Validates catalog files given as text (paths are used in messages only).

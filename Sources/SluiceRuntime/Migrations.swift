@@ -93,5 +93,35 @@ public enum Migrations {
             -- The recovery scan: fires whose enqueue never confirmed.
             CREATE INDEX schedule_fires_pending ON {schema}.schedule_fires (fired_at) WHERE job_id IS NULL;
             """),
+        Migration(version: 3, name: "imports", sql: """
+            -- Files uploaded for import.file, stored where every worker can read them, in chunks
+            -- of about 1 MiB so no side holds a whole file in memory. Deleted when the job ends;
+            -- kept until expires_at when it failed.
+            CREATE TABLE {schema}.uploads (
+                id          uuid PRIMARY KEY,
+                spec        text NOT NULL,
+                file_name   text NOT NULL,
+                bytes       bigint NOT NULL DEFAULT 0,
+                chunks      integer NOT NULL DEFAULT 0,
+                complete    boolean NOT NULL DEFAULT false,
+                job_id      uuid,
+                created_at  timestamptz NOT NULL DEFAULT now(),
+                expires_at  timestamptz
+            );
+            CREATE TABLE {schema}.upload_chunks (
+                upload_id   uuid NOT NULL REFERENCES {schema}.uploads (id) ON DELETE CASCADE,
+                seq         integer NOT NULL,
+                data        bytea NOT NULL,
+                PRIMARY KEY (upload_id, seq)
+            );
+            -- Every row an import rejected, by job, for `sluice import rejects ID`.
+            CREATE TABLE {schema}.import_rejects (
+                job_id      uuid NOT NULL,
+                line        bigint NOT NULL,
+                column_name text,
+                reason      text NOT NULL
+            );
+            CREATE INDEX import_rejects_job ON {schema}.import_rejects (job_id, line);
+            """),
     ]
 }

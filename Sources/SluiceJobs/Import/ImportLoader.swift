@@ -1,0 +1,225 @@
+// ImportLoader: the database half of an import: a staging table shaped like the target's
+// columns, COPY of the checked rows into it, then one upsert statement into the target, all in
+// one transaction on one connection of the target's import pool.
+//
+// Deduplication is `DISTINCT ON (key) … ORDER BY key, line DESC` (the last line of a key
+// wins). Columns the file leaves empty that are NOT NULL with a default in the table get the
+// default (read from pg_attrdef, never from the file). The update compares the row with
+// `IS DISTINCT FROM` so unchanged rows are not rewritten (no dead tuple, no WAL).
+
+import Foundation
+import Logging
+import Postgres
+import SluiceCatalog
+import SluiceCore
+
+struct ImportLoader {
+    let spec: ImportSpec
+    let columns: [ImportColumn]
+    let catalog: Catalog
+
+    struct Outcome {
+        var counts: FileImporter.Report
+        var rejects: [ImportReject]
+    }
+
+    /// Thrown by the row source when rejects pass the spec's limit; aborts the COPY.
+    struct RejectLimit: Error {
+        var rejects: [ImportReject]
+    }
+
+    /// Thrown inside the transaction to roll a dry run back.
+    private struct DryRun: Error {
+        var outcome: Outcome
+    }
+
+    static let stage = "sluice_import_stage"
+
+    func load<S: ImportByteSource>(
+        reader: inout ImportRowReader<S>, pool: PostgresPool, dryRun: Bool, state: ImportProgressState,
+        progress: @escaping ProgressReporter, logger: Logger
+    ) async throws -> Outcome {
+        let rows = RowSource(reader: reader, maxRejects: spec.maxRejects, state: state, progress: progress)
+        defer { reader = rows.reader }
+        let guardrails = JobGuardrails(catalog: catalog, workloadClass: .import)
+        do {
+            return try await guardrails.withSession(pool, logger: logger) { c in
+                try await c.withTransaction { c in
+                    let outcome = try await loadInTransaction(rows: rows, on: c, progress: progress)
+                    if dryRun { throw DryRun(outcome: outcome) }
+                    return outcome
+                }
+            }
+        } catch let e as DryRun {
+            return e.outcome
+        } catch let e as RejectLimit {
+            throw e
+        } catch let e as JobError {
+            throw e
+        } catch {
+            throw JobError.wrap(error, object: spec.table.description)
+        }
+    }
+
+    private func loadInTransaction<S: ImportByteSource>(
+        rows: RowSource<S>, on c: PostgresConnection, progress: @escaping ProgressReporter
+    ) async throws -> Outcome {
+        let table = spec.table.quoted
+        let target = try await targetColumns(on: c)
+        let names = columns.map(\.column.quoted)
+        let staged = (["NULL::bigint AS sluice_line"] + names).joined(separator: ", ")
+        try await c.simpleQuery("CREATE TEMP TABLE \(Self.stage) ON COMMIT DROP AS SELECT \(staged) FROM \(table) WITH NO DATA")
+        let readStart = ContinuousClock.now
+        let copied = try await c.copyIn(into: "COPY \(Self.stage) FROM STDIN", rows: rows)
+        let readSeconds = FileImporter.seconds(ContinuousClock.now - readStart)
+        await progress(rows.state.fields(phase: "upserting", rows: rows.reader.rowsRead, bytes: rows.reader.bytesRead,
+                                         rejected: rows.rejects.count))
+        let upsertStart = ContinuousClock.now
+        try await c.simpleQuery("ANALYZE \(Self.stage)")
+        let (distinct, inserted, updated) = try await upsert(on: c, target: target)
+        let upsertSeconds = FileImporter.seconds(ContinuousClock.now - upsertStart)
+        var counts = FileImporter.Report(
+            spec: "", table: "", format: "", dryRun: false, bytesRead: rows.reader.bytesRead, rowsRead: rows.reader.rowsRead,
+            inserted: inserted, updated: updated, unchanged: 0, skipped: 0, rejected: rows.rejects.count,
+            duplicates: copied - distinct, rejects: [], readSeconds: readSeconds, upsertSeconds: upsertSeconds, seconds: 0)
+        switch spec.onConflict {
+        case .update: counts.unchanged = distinct - inserted - updated
+        case .skip: counts.skipped = distinct - inserted
+        case .error: break
+        }
+        return Outcome(counts: counts, rejects: rows.rejects)
+    }
+
+    struct TargetColumn {
+        var type: String
+        var notNull: Bool
+        var defaultExpression: String?
+    }
+
+    /// The target's columns; refuses a missing table or a spec column the table lacks.
+    private func targetColumns(on c: PostgresConnection) async throws -> [String: TargetColumn] {
+        let exists = try await c.query("SELECT to_regclass($1)::text", [.text(spec.table.quoted)])
+        if try exists[0].isNull(0) {
+            throw JobError(.missingObject, "import \(spec.name)'s table does not exist", object: spec.table.description)
+        }
+        let rows = try await c.query(
+            """
+            SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid)
+            FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+            WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped
+            """, [.text(spec.table.quoted)])
+        var out: [String: TargetColumn] = [:]
+        for row in rows {
+            out[try row.decode(0)] = TargetColumn(type: try row.decode(1), notNull: try row.decode(2), defaultExpression: try row.decode(3))
+        }
+        let missing = spec.columns.filter { out[$0.column.rawValue] == nil }.map(\.column.rawValue)
+        if !missing.isEmpty {
+            throw JobError(.missingObject, "import \(spec.name) names column(s) the table lacks: \(missing.joined(separator: ", "))",
+                           object: spec.table.description)
+        }
+        return out
+    }
+
+    /// The upsert; returns (distinct keys, inserted, updated).
+    private func upsert(on c: PostgresConnection, target: [String: TargetColumn]) async throws -> (Int, Int, Int) {
+        let table = spec.table.quoted
+        let key = spec.key.map(\.quoted).joined(separator: ", ")
+        let keySet = Set(spec.key)
+        let names = columns.map(\.column.quoted)
+        let selected = columns.map { col -> String in
+            let t = target[col.column.rawValue]!
+            if t.notNull, let d = t.defaultExpression { return "coalesce(s.\(col.column.quoted), \(d)) AS \(col.column.quoted)" }
+            return "s.\(col.column.quoted)"
+        }
+        let nonKey = columns.filter { !keySet.contains($0.column) }.map(\.column.quoted)
+        let conflict: String
+        switch spec.onConflict {
+        case .update where !nonKey.isEmpty:
+            let sets = nonKey.map { "\($0) = EXCLUDED.\($0)" }.joined(separator: ", ")
+            let old = nonKey.map { "t.\($0)" }.joined(separator: ", ")
+            let new = nonKey.map { "EXCLUDED.\($0)" }.joined(separator: ", ")
+            conflict = "ON CONFLICT (\(key)) DO UPDATE SET \(sets) WHERE (\(old)) IS DISTINCT FROM (\(new))"
+        case .update, .skip:
+            conflict = "ON CONFLICT (\(key)) DO NOTHING"
+        case .error:
+            conflict = ""
+        }
+        let sql = """
+            WITH src AS MATERIALIZED (
+                SELECT DISTINCT ON (\(key)) \(selected.joined(separator: ", "))
+                FROM \(Self.stage) s ORDER BY \(key), s.sluice_line DESC
+            ), ins AS (
+                INSERT INTO \(table) AS t (\(names.joined(separator: ", ")))
+                SELECT \(names.joined(separator: ", ")) FROM src ORDER BY \(key)
+                \(conflict)
+                RETURNING (t.xmax = 0) AS inserted
+            )
+            SELECT (SELECT count(*) FROM src)::bigint,
+                   count(*) FILTER (WHERE inserted)::bigint, count(*) FILTER (WHERE NOT inserted)::bigint FROM ins
+            """
+        do throws(PostgresError) {
+            let row = try await c.query(sql)[0]
+            return (try row.decode(0), try row.decode(1), try row.decode(2))
+        } catch where error.sqlState == PostgresError.uniqueViolation && spec.onConflict == .error {
+            let e = error
+            throw JobError(.invalidArguments,
+                "rows of the file already exist in \(spec.table) (import \(spec.name) has on_conflict: error); nothing was written",
+                object: spec.table.description, sqlState: e.sqlState)
+        } catch where error.sqlState == "42P10" {
+            let e = error
+            throw JobError(.missingObject,
+                "\(spec.table) has no unique index or constraint on (\(spec.key.map(\.rawValue).joined(separator: ", "))), import \(spec.name)'s key",
+                object: spec.table.description, sqlState: e.sqlState)
+        } catch {
+            throw error
+        }
+    }
+}
+
+/// The checked rows as an async sequence for COPY; rejects are kept aside (up to the limit,
+/// then the import aborts), progress is reported as the rows go by.
+final class RowSource<S: ImportByteSource>: AsyncSequence, @unchecked Sendable {
+    // @unchecked Sendable: iterated by the one task running the COPY; read after it ends.
+    typealias Element = [PostgresValue]
+    var reader: ImportRowReader<S>
+    var rejects: [ImportReject] = []
+    let maxRejects: Int
+    let state: ImportProgressState
+    let progress: ProgressReporter
+    private var sinceCheck = 0
+
+    init(reader: ImportRowReader<S>, maxRejects: Int, state: ImportProgressState, progress: @escaping ProgressReporter) {
+        self.reader = reader
+        self.maxRejects = maxRejects
+        self.state = state
+        self.progress = progress
+    }
+
+    func next() async throws -> [PostgresValue]? {
+        while true {
+            sinceCheck += 1
+            if sinceCheck >= 2048 {
+                sinceCheck = 0
+                try Task.checkCancellation()
+                if state.due() {
+                    await progress(state.fields(phase: "reading", rows: reader.rowsRead, bytes: reader.bytesRead, rejected: rejects.count))
+                }
+            }
+            guard let item = try await reader.next() else { return nil }
+            switch item {
+            case .row(let values):
+                return values
+            case .reject(let reject):
+                rejects.append(reject)
+                if rejects.count > maxRejects { throw ImportLoader.RejectLimit(rejects: rejects) }
+            }
+        }
+    }
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let source: RowSource
+        mutating func next() async throws -> [PostgresValue]? { try await source.next() }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(source: self) }
+}

@@ -1,0 +1,110 @@
+// StatementRunner: the work of `import.statement`: a catalog statement run batch after batch,
+// each batch its own transaction, until the statement says it is done or the time budget is
+// spent. A run cut short (budget, cancel, crash) loses nothing: the statement is idempotent and
+// a re-run schedules only what is missing.
+
+import Foundation
+import Logging
+import Postgres
+import SluiceCatalog
+import SluiceCore
+
+public struct StatementRunner: Sendable {
+    public struct Arguments: Codable, Sendable, Equatable {
+        public var name: String
+        public var params: [String: JSONValue]
+        public init(name: String, params: [String: JSONValue] = [:]) {
+            self.name = name
+            self.params = params
+        }
+    }
+
+    public struct Report: Codable, Sendable, Equatable {
+        public var statement: String
+        public var batches: Int
+        /// Rows the statement wrote (for schedule_campaign_sends: sends scheduled).
+        public var affected: Int
+        /// False when the time budget ran out first; a re-run continues.
+        public var complete: Bool
+        public var seconds: Double
+    }
+
+    public let catalog: Catalog
+
+    public init(catalog: Catalog) { self.catalog = catalog }
+
+    /// Checks the statement's name and every parameter (declared, present, of its type).
+    public static func validate(_ a: Arguments, against catalog: Catalog) throws(JobError) {
+        guard let s = catalog.statement(named: a.name) else { throw JobError.undeclared("statement", a.name) }
+        _ = try binds(a, s)
+    }
+
+    static func binds(_ a: Arguments, _ s: CatalogStatement) throws(JobError) -> [PostgresValue] {
+        let declared = Set(s.parameters.map(\.name.rawValue))
+        if let unknown = a.params.keys.sorted().first(where: { !declared.contains($0) }) {
+            throw JobError(.invalidArguments, "statement \(s.name) has no parameter \(ImportRowReader<MemoryByteSource>.shown(unknown)); "
+                + "its parameters are \(s.parameters.map(\.name.rawValue).joined(separator: ", "))")
+        }
+        var out: [PostgresValue] = []
+        for p in s.parameters {
+            let name = p.name.rawValue
+            guard let value = a.params[name], value != .null else {
+                throw JobError(.invalidArguments, "statement \(s.name) needs the parameter \(name) (\(p.type.rawValue))")
+            }
+            let bad = JobError(.invalidArguments, "statement \(s.name) parameter \(name) must be \(p.type.rawValue)")
+            switch p.type {
+            case .uuid:
+                guard let t = value.stringValue, let u = UUID(uuidString: t) else { throw bad }
+                out.append(.uuid(u))
+            case .text:
+                guard let t = value.stringValue, !t.utf8.contains(0) else { throw bad }
+                out.append(.text(t))
+            case .integer:
+                guard let i = value.intValue else { throw bad }
+                out.append(.int(Int(i)))
+            case .boolean:
+                guard case .bool(let b) = value else { throw bad }
+                out.append(.bool(b))
+            case .timestamp:
+                guard let t = value.stringValue, let d = Timestamp.parse(t) else { throw bad }
+                out.append(.timestamp(d))
+            }
+        }
+        return out
+    }
+
+    public func run(_ a: Arguments, pool: PostgresPool, progress: @escaping ProgressReporter, logger: Logger) async throws -> Report {
+        guard let s = catalog.statement(named: a.name) else { throw JobError.undeclared("statement", a.name) }
+        let params = try Self.binds(a, s)
+        let (sql, _, unknown) = s.positionalSQL()
+        if let unknown { throw JobError(.invalidArguments, "statement \(s.name) uses :\(unknown), which is not declared") }
+        let started = ContinuousClock.now
+        var after: String?
+        var batches = 0
+        var affected = 0
+        var complete = false
+        let guardrails = JobGuardrails(catalog: catalog, workloadClass: .import)
+        do {
+            try await guardrails.withSession(pool, logger: logger) { c in
+                while true {
+                    try Task.checkCancellation()
+                    let row = try await c.query(sql, params + [after.map { .text($0) } ?? .null, .int(s.batchSize)])[0]
+                    batches += 1
+                    affected += try row.decode(0, as: Int.self)
+                    after = try row.decode(1, as: String?.self)
+                    await progress(["statement": s.name.rawValue, "batches": String(batches), "affected": String(affected),
+                                    "last_key": after ?? ""])
+                    if after == nil {
+                        complete = true
+                        break
+                    }
+                    if let budget = s.timeBudget, ContinuousClock.now - started > budget { break }
+                }
+            }
+        } catch {
+            throw JobError.wrap(error, object: s.name.rawValue)
+        }
+        return Report(statement: s.name.rawValue, batches: batches, affected: affected, complete: complete,
+                      seconds: FileImporter.seconds(ContinuousClock.now - started))
+    }
+}
