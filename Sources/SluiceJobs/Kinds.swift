@@ -7,7 +7,8 @@ import SluiceRuntime
 
 extension JobRegistry {
     /// Every kind: the built-in `sys.*` kinds and the database kinds, validating against `catalog`.
-    public static func standard(catalog: Catalog) -> JobRegistry {
+    /// `importDirectory` is where `import.file` may read files by path (SLUICE_IMPORT_DIR).
+    public static func standard(catalog: Catalog, importDirectory: String? = nil) -> JobRegistry {
         var r = JobRegistry(catalog: catalog).withBuiltIns()
         r.register(PartitionsJob())
         r.register(VacuumJob())
@@ -16,6 +17,8 @@ extension JobRegistry {
         r.register(CleanupJob())
         r.register(PlanJob())
         r.register(MatviewRefreshJob())
+        r.register(ImportFileJob(importDirectory: importDirectory))
+        r.register(ImportStatementJob())
         return r
     }
 }

@@ -81,7 +81,9 @@ struct RuntimeServices {
             throw CommandFailure(description: "bad server URL: \(error)")
         }
         catalog = try Self.loadCatalog(catalogPath ?? settings.catalogPath, logger: logger)
-        runtime = Runtime(configuration: configuration, registry: JobRegistry.standard(catalog: catalog ?? Catalog()), logger: logger)
+        runtime = Runtime(configuration: configuration, registry: JobRegistry.standard(
+            catalog: catalog ?? Catalog(), importDirectory: ProcessInfo.processInfo.environment["SLUICE_IMPORT_DIR"].flatMap { $0.isEmpty ? nil : $0 }),
+            logger: logger)
     }
 
     /// How a worker reaches every target of the catalog (just `main` without one).
