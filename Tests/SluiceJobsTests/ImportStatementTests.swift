@@ -1,0 +1,62 @@
+// import.statement with the demo's schedule_campaign_sends: one queued send per active or
+// verified lead of the campaign's workspace, in several committed batches; a second run
+// schedules nobody twice; bad parameters and undeclared statements are refused.
+
+import Foundation
+import Postgres
+import SluiceCatalog
+@testable import SluiceJobs
+import SluiceCore
+import Testing
+
+@Suite struct ImportStatementTests {
+    @Test func campaignSendsTwiceSchedulesNobodyTwice() async throws {
+        var catalog = try TestCatalog.demo()
+        let i = catalog.statements.firstIndex { $0.name.rawValue == "schedule_campaign_sends" }!
+        catalog.statements[i].batchSize = 7
+        try await ScratchDatabase.with("imp_statement") { db in
+            let campaign = try await db.value(
+                "SELECT c.id::text FROM demo.campaigns c JOIN demo.workspaces w ON w.id = c.workspace_id ORDER BY w.slug, c.name LIMIT 1",
+                as: String.self)
+            let eligible = try await db.value(
+                """
+                SELECT count(*)::bigint FROM demo.leads l JOIN demo.campaigns c ON c.workspace_id = l.workspace_id
+                WHERE c.id = $1::uuid AND l.status IN ('active', 'verified')
+                """, [.text(campaign)], as: Int.self)
+            #expect(eligible == 67)
+            let before = try await db.value("SELECT count(*)::bigint FROM demo.email_sends WHERE campaign_id = $1::uuid", [.text(campaign)], as: Int.self)
+            let runner = StatementRunner(catalog: catalog)
+            let args = StatementRunner.Arguments(name: "schedule_campaign_sends", params: ["campaign_id": .string(campaign)])
+            let progress = ProgressLog()
+            let first = try await runner.run(args, pool: db.pool, progress: progress.reporter, logger: db.logger)
+            #expect(first.affected == eligible && first.complete && first.batches == 67 / 7 + 2)
+            #expect(progress.count == first.batches)
+            let second = try await runner.run(args, pool: db.pool, progress: { _ in }, logger: db.logger)
+            #expect(second.affected == 0 && second.complete)
+            let after = try await db.value("SELECT count(*)::bigint FROM demo.email_sends WHERE campaign_id = $1::uuid", [.text(campaign)], as: Int.self)
+            #expect(after == before + eligible)
+            let queuedTwice = try await db.value(
+                """
+                SELECT count(*)::bigint FROM (SELECT lead_id FROM demo.email_sends WHERE campaign_id = $1::uuid AND status = 'queued'
+                GROUP BY lead_id HAVING count(*) > 1) d
+                """, [.text(campaign)], as: Int.self)
+            #expect(queuedTwice == 0)
+        }
+    }
+
+    @Test func badArgumentsAreRefusedBeforeAnySQL() throws {
+        let catalog = try TestCatalog.demo()
+        func message(_ a: StatementRunner.Arguments) -> String? {
+            do {
+                try StatementRunner.validate(a, against: catalog)
+                return nil
+            } catch { return error.description }
+        }
+        #expect(message(.init(name: "drop_everything"))?.contains("declares no statement") == true)
+        #expect(message(.init(name: "schedule_campaign_sends"))?.contains("needs the parameter campaign_id") == true)
+        #expect(message(.init(name: "schedule_campaign_sends", params: ["campaign_id": "42"]))?.contains("must be uuid") == true)
+        #expect(message(.init(name: "schedule_campaign_sends", params: ["campaign_id": .string(UUID().uuidString), "x": 1]))?
+            .contains("has no parameter \"x\"") == true)
+        #expect(message(.init(name: "schedule_campaign_sends", params: ["campaign_id": .string(UUID().uuidString)])) == nil)
+    }
+}
