@@ -344,4 +344,20 @@ import Testing
             #expect(try await w.count("SELECT count(*) FROM demo.leads WHERE email LIKE 'new%@import.test'") == 11_000)
         }
     }
+
+    @Test func catalogCheckFindsMissingColumnsAndKeysWithoutUniqueIndex() async throws {
+        var catalog = try TestCatalog.demo()
+        try await ImportWorld.with("imp_live", catalog: catalog) { w in
+            let c = try await w.db.connect()
+            let clean = try await CatalogLiveCheck(catalog: catalog).run(on: c)
+            #expect(!clean.problems.contains { $0.message.contains("import leads") }, "\(clean.problems)")
+            catalog.imports[0].key = [SQLIdentifier("email")!]
+            catalog.imports[0].columns.append(ImportColumn(column: SQLIdentifier("shoe_size")!, type: .integer))
+            let broken = try await CatalogLiveCheck(catalog: catalog).run(on: c)
+            await c.close()
+            let text = broken.problems.map(\.description).joined(separator: "\n")
+            #expect(text.contains("import leads: column shoe_size does not exist in demo.leads"), "\(text)")
+            #expect(text.contains("import leads: no unique index of demo.leads is on exactly (email)"), "\(text)")
+        }
+    }
 }

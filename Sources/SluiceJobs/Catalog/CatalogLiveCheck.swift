@@ -52,6 +52,9 @@ public struct CatalogLiveCheck: Sendable {
         for policy in catalog.cleanupPolicies where policy.applies(to: target) {
             try await checkCleanup(policy, db, &report)
         }
+        for spec in catalog.imports where spec.applies(to: target) {
+            try await checkImport(spec, db, &report)
+        }
         try await checkRoles(db, &report)
         if try await !db.hasExtension("pg_stat_statements") {
             report.problems.append(CatalogProblem(.missingExtension, at: targetLocation,
