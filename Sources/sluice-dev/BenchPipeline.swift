@@ -7,6 +7,7 @@
 // their commit; same host clock as the bench).
 
 import ArgumentParser
+import SluiceCLI
 import ClientSupport
 import Foundation
 import Logging
@@ -212,7 +213,7 @@ final class PipelineBench: Sendable {
     }
 
     static func start(concurrency: Int, prefetch: Int) async throws -> PipelineBench {
-        Sluice.bootstrapLogging()
+        SluiceLogging.bootstrap()
         let settings = Settings.fromEnvironment()
         let logger = Logger(label: "sluice.bench")
         let name = "sluice_bench_\(getpid())"
