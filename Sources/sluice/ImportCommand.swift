@@ -7,6 +7,7 @@
 import ArgumentParser
 import Foundation
 import SluiceCatalog
+import SluiceCLI
 import SluiceCore
 import SluiceJobs
 import SluiceRuntime
