@@ -14,7 +14,7 @@ import Redis
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure throughput and latency (prints figures; build with -c release).",
-        subcommands: [BenchClients.self, BenchThroughput.self, BenchLatency.self, BenchRefresh.self])
+        subcommands: [BenchClients.self, BenchThroughput.self, BenchLatency.self, BenchRefresh.self, BenchImport.self])
 }
 
 struct BenchClients: AsyncParsableCommand {
