@@ -3,7 +3,7 @@
 // one transaction on one connection of the target's import pool.
 //
 // Deduplication is `DISTINCT ON (key) … ORDER BY key, line DESC` (the last line of a key
-// wins). Columns the file leaves empty that are NOT NULL with a default in the table get the
+// wins), run only when two rows' key hashes collided while streaming. Columns the file leaves empty that are NOT NULL with a default in the table get the
 // default (read from pg_attrdef, never from the file). The update compares the row with
 // `IS DISTINCT FROM` so unchanged rows are not rewritten (no dead tuple, no WAL).
 
@@ -39,7 +39,8 @@ struct ImportLoader {
         reader: inout ImportRowReader<S>, pool: PostgresPool, dryRun: Bool, state: ImportProgressState,
         progress: @escaping ProgressReporter, logger: Logger
     ) async throws -> Outcome {
-        let rows = RowSource(reader: reader, maxRejects: spec.maxRejects, state: state, progress: progress)
+        let keyIndexes = spec.key.compactMap { k in columns.firstIndex { $0.column == k }.map { $0 + 1 } }
+        let rows = RowSource(reader: reader, maxRejects: spec.maxRejects, keyIndexes: keyIndexes, state: state, progress: progress)
         defer { reader = rows.reader }
         let guardrails = JobGuardrails(catalog: catalog, workloadClass: .import)
         do {
@@ -75,8 +76,8 @@ struct ImportLoader {
         await progress(rows.state.fields(phase: "upserting", rows: rows.reader.rowsRead, bytes: rows.reader.bytesRead,
                                          rejected: rows.rejects.count))
         let upsertStart = ContinuousClock.now
-        try await c.simpleQuery("ANALYZE \(Self.stage)")
-        let (distinct, inserted, updated) = try await upsert(on: c, target: target)
+        let (distinct, inserted, updated) = try await upsert(on: c, target: target, mayHaveDuplicates: rows.mayHaveDuplicates,
+                                                             staged: copied)
         let upsertSeconds = FileImporter.seconds(ContinuousClock.now - upsertStart)
         var counts = FileImporter.Report(
             spec: "", table: "", format: "", dryRun: false, bytesRead: rows.reader.bytesRead, rowsRead: rows.reader.rowsRead,
@@ -120,8 +121,11 @@ struct ImportLoader {
         return out
     }
 
-    /// The upsert; returns (distinct keys, inserted, updated).
-    private func upsert(on c: PostgresConnection, target: [String: TargetColumn]) async throws -> (Int, Int, Int) {
+    /// The upsert; returns (distinct keys, inserted, updated). When no two rows of the file can
+    /// share a key (their key hashes all differ), the DISTINCT ON pass and its materialization are
+    /// skipped: every staged row is its own key.
+    private func upsert(on c: PostgresConnection, target: [String: TargetColumn], mayHaveDuplicates: Bool,
+                        staged: Int) async throws -> (Int, Int, Int) {
         let table = spec.table.quoted
         let key = spec.key.map(\.quoted).joined(separator: ", ")
         let keySet = Set(spec.key)
@@ -144,7 +148,16 @@ struct ImportLoader {
         case .error:
             conflict = ""
         }
-        let sql = """
+        let fast = """
+            WITH ins AS (
+                INSERT INTO \(table) AS t (\(names.joined(separator: ", ")))
+                SELECT \(selected.joined(separator: ", ")) FROM \(Self.stage) s ORDER BY \(key)
+                \(conflict)
+                RETURNING (t.xmax = 0) AS inserted
+            )
+            SELECT \(staged)::bigint, count(*) FILTER (WHERE inserted)::bigint, count(*) FILTER (WHERE NOT inserted)::bigint FROM ins
+            """
+        let sql = mayHaveDuplicates ? """
             WITH src AS MATERIALIZED (
                 SELECT DISTINCT ON (\(key)) \(selected.joined(separator: ", "))
                 FROM \(Self.stage) s ORDER BY \(key), s.sluice_line DESC
@@ -156,7 +169,7 @@ struct ImportLoader {
             )
             SELECT (SELECT count(*) FROM src)::bigint,
                    count(*) FILTER (WHERE inserted)::bigint, count(*) FILTER (WHERE NOT inserted)::bigint FROM ins
-            """
+            """ : fast
         do throws(PostgresError) {
             let row = try await c.query(sql)[0]
             return (try row.decode(0), try row.decode(1), try row.decode(2))
@@ -184,13 +197,20 @@ final class RowSource<S: ImportByteSource>: AsyncSequence, @unchecked Sendable {
     var reader: ImportRowReader<S>
     var rejects: [ImportReject] = []
     let maxRejects: Int
+    /// Positions of the key's values in a row, and a hash of every key seen: two rows of one key
+    /// always collide, so no collision means no duplicates (a collision only costs the exact pass).
+    let keyIndexes: [Int]
+    private var keyHashes: Set<Int> = []
+    private(set) var mayHaveDuplicates = false
     let state: ImportProgressState
     let progress: ProgressReporter
     private var sinceCheck = 0
 
-    init(reader: ImportRowReader<S>, maxRejects: Int, state: ImportProgressState, progress: @escaping ProgressReporter) {
+    init(reader: ImportRowReader<S>, maxRejects: Int, keyIndexes: [Int], state: ImportProgressState,
+         progress: @escaping ProgressReporter) {
         self.reader = reader
         self.maxRejects = maxRejects
+        self.keyIndexes = keyIndexes
         self.state = state
         self.progress = progress
     }
@@ -208,6 +228,14 @@ final class RowSource<S: ImportByteSource>: AsyncSequence, @unchecked Sendable {
             guard let item = try await reader.next() else { return nil }
             switch item {
             case .row(let values):
+                if !mayHaveDuplicates {
+                    var h = Hasher()
+                    for i in keyIndexes { h.combine(values[i]) }
+                    if !keyHashes.insert(h.finalize()).inserted {
+                        mayHaveDuplicates = true
+                        keyHashes = []
+                    }
+                }
                 return values
             case .reject(let reject):
                 rejects.append(reject)
