@@ -34,6 +34,8 @@ struct ImportLoader {
     }
 
     static let stage = "sluice_import_stage"
+    /// work_mem for the import's transaction (the key sort of a million rows fits).
+    static let workMem = "256MB"
 
     func load<S: ImportByteSource>(
         reader: inout ImportRowReader<S>, pool: PostgresPool, dryRun: Bool, state: ImportProgressState,
@@ -66,6 +68,8 @@ struct ImportLoader {
         rows: RowSource<S>, on c: PostgresConnection, progress: @escaping ProgressReporter
     ) async throws -> Outcome {
         let table = spec.table.quoted
+        // The upsert sorts the file by key (lock order, index locality): in memory, not on disk.
+        try await c.simpleQuery("SET LOCAL work_mem = '\(Self.workMem)'")
         let target = try await targetColumns(on: c)
         let names = columns.map(\.column.quoted)
         let staged = (["NULL::bigint AS sluice_line"] + names).joined(separator: ", ")
