@@ -60,3 +60,37 @@ import Testing
         #expect(message(.init(name: "schedule_campaign_sends", params: ["campaign_id": .string(UUID().uuidString)])) == nil)
     }
 }
+
+/// The import kinds as the runtime sees them: names checked against the catalog at enqueue,
+/// each refusal naming the argument at fault.
+@Suite struct ImportKindTests {
+    @Test func validateNamesTheField() throws {
+        let catalog = try TestCatalog.demo()
+        let file = ImportFileJob()
+        func refusal(_ a: FileImporter.Arguments) -> String? {
+            do {
+                try file.validate(a, against: catalog)
+                return nil
+            } catch { return "\(error.field ?? ""): \(error.reason)" }
+        }
+        #expect(refusal(.init(spec: "leads", source: .init(upload: UUID().uuidString))) == nil)
+        #expect(refusal(.init(spec: "leads", source: .init(path: "in/leads.csv"))) == nil)
+        #expect(refusal(.init(spec: "contacts", source: .init(path: "x.csv")))?.hasPrefix("args.spec: ") == true)
+        #expect(refusal(.init(spec: "leads", source: .init()))?.hasPrefix("args.source: source needs exactly one") == true)
+        #expect(refusal(.init(spec: "leads", source: .init(upload: "nope")))?.contains("upload id") == true)
+        #expect(refusal(.init(spec: "leads", source: .init(path: "x.csv"), options: .init(delimiter: "ab")))?
+            .hasPrefix("args.options: ") == true)
+        #expect(ImportFileJob.kind.rawValue == "import.file" && ImportFileJob.defaultClass == .import)
+
+        let statement = ImportStatementJob()
+        func refusal(_ a: StatementRunner.Arguments) -> String? {
+            do {
+                try statement.validate(a, against: catalog)
+                return nil
+            } catch { return "\(error.field ?? ""): \(error.reason)" }
+        }
+        #expect(refusal(.init(name: "nope"))?.hasPrefix("args.name: ") == true)
+        #expect(refusal(.init(name: "schedule_campaign_sends", params: ["campaign_id": 7]))?.hasPrefix("args.params: ") == true)
+        #expect(ImportStatementJob.kind.rawValue == "import.statement")
+    }
+}
