@@ -21,10 +21,14 @@ WITH batch AS (
     FROM batch b CROSS JOIN demo.campaigns c
     LEFT JOIN LATERAL (
         -- LIMIT keeps this a per-lead index probe (a hash of every send of the campaign would be
-        -- rebuilt for each batch); the created_at constant prunes it to one partition.
+        -- rebuilt for each batch); the created_at constant prunes it to one partition. The
+        -- campaign test is written `IS TRUE` so the planner probes idx_email_sends_lead and never
+        -- the campaign's index, which it prefers for a campaign with no sends yet and which then
+        -- scans every send the campaign gets.
         SELECT 1 AS found FROM demo.email_sends s
-        WHERE s.lead_id = b.id AND s.campaign_id = :campaign_id
+        WHERE s.lead_id = b.id
           AND s.created_at = (SELECT created_at FROM demo.campaigns WHERE id = :campaign_id)
+          AND (s.campaign_id = :campaign_id) IS TRUE
         LIMIT 1) sent ON true
     WHERE c.id = :campaign_id AND sent.found IS NULL
     RETURNING 1
