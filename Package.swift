@@ -38,7 +38,7 @@ let package = Package(
             "SluiceCore", "ClientSupport", .product(name: "Yams", package: "Yams"),
         ]),
         .target(name: "SluiceJobs", dependencies: [
-            "SluiceCore", "SluiceCatalog", "Postgres", "ClientSupport", .product(name: "Logging", package: "swift-log"),
+            "SluiceCore", "SluiceCatalog", "Postgres", "Redis", "ClientSupport", .product(name: "Logging", package: "swift-log"),
         ]),
         // The job pipeline: topology, ledger, producer, worker pool, result store, leadership.
         .target(name: "SluiceRuntime", dependencies: [

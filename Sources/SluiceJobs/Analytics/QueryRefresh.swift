@@ -1,0 +1,132 @@
+// QueryRefresh: the work of `analytics.query`: run a catalog query with its normalised params on
+// the analytics pool and write the output to the cache, or record why it failed.
+//
+// Stampede-free together with the job's unique key (`analytics.query:{name}:{hash}`, at most one
+// queued or running): when the cached output was computed after the job was enqueued, a readers'
+// burst already got its refresh and the job returns without running the query. A failure (the
+// statement timeout, a broken connection) leaves the last good rows readable with `last_error`.
+
+import Foundation
+import Logging
+import Postgres
+import Redis
+import SluiceCatalog
+import SluiceCore
+
+public enum QueryRefresh {
+    public struct Report: Codable, Sendable, Equatable {
+        public var query: String
+        public var key: String
+        /// `computed`, or `fresh` when an output newer than the request was already cached.
+        public var outcome: String
+        public var rows: Int
+        public var durationMs: Double
+        /// False when a newer version was already there (this output was not written).
+        public var written: Bool
+    }
+
+    /// The cache key and unique key of one (query, params).
+    public static func uniqueKey(query: String, params: QueryParameters) -> String {
+        "analytics.query:\(query):\(QueryCache.paramsHash(params))"
+    }
+
+    public static func run(
+        query: CatalogQuery, params: QueryParameters, pool: PostgresPool, cache: QueryCache, jobID: String,
+        enqueuedAt: Date?, logger: Logger
+    ) async throws -> Report {
+        let key = cache.key(query: query.name.rawValue, params: params)
+        if let enqueuedAt, let current = try await cache.read(key: key), let computed = current.computedAt,
+            computed >= enqueuedAt, current.lastError == nil {
+            return Report(query: query.name.rawValue, key: key, outcome: "fresh", rows: current.rowCount,
+                          durationMs: current.durationMS, written: false)
+        }
+        let started = Date()
+        let version = Int64(started.timeIntervalSince1970 * 1_000_000)
+        let clock = ContinuousClock.now
+        let rows: JSONValue
+        let count: Int
+        do {
+            (rows, count) = try await execute(query, params: params, pool: pool)
+        } catch {
+            let failure = JobError.wrap(error, object: query.name.rawValue)
+            let reason = failure.code == .statementTimeout
+                ? "statement timeout: the query ran longer than the analytics class's statement_timeout (\(failure.message))"
+                : failure.description
+            do {
+                try await cache.recordFailure(key: key, error: reason, at: Date(), jobID: jobID, staleAfter: query.staleAfter)
+            } catch {
+                logger.warning("cannot record the failure of \(query.name) in Redis: \(error)")
+            }
+            throw JobError(failure.code, reason, object: query.name.rawValue, sqlState: failure.sqlState,
+                           transient: failure.transient)
+        }
+        let elapsed = ContinuousClock.now - clock
+        let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        let computed = Date()
+        let output = CachedOutput(
+            query: query.name.rawValue, params: params.json, version: version, computedAt: computed,
+            staleAfter: computed.addingTimeInterval(QueryCache.seconds(query.staleAfter)),
+            expiresAt: computed.addingTimeInterval(QueryCache.seconds(query.ttl)), rows: rows, rowCount: count,
+            durationMS: (ms * 1000).rounded() / 1000, jobID: jobID)
+        // Redis errors propagate: the job is retried and writes the output when Redis is back.
+        let written = try await cache.write(output, key: key, ttl: query.ttl)
+        return Report(query: query.name.rawValue, key: key, outcome: "computed", rows: count, durationMs: output.durationMS,
+                      written: written)
+    }
+
+    /// Runs the query and returns its rows as JSON objects.
+    public static func execute(_ query: CatalogQuery, params: QueryParameters, pool: PostgresPool) async throws -> (JSONValue, Int) {
+        let binds = zip(query.params, params.values).map { declared, given -> PostgresValue in
+            guard let text = given.value else { return .null }
+            switch declared.type {
+            case .integer: return Int(text).map { .int($0) } ?? .text(text)
+            case .boolean: return .bool(text == "true")
+            case .uuid: return UUID(uuidString: text).map { .uuid($0) } ?? .text(text)
+            case .timestamp: return QueryParameters.parseTimestamp(text).map { .timestamp($0) } ?? .text(text)
+            case .text, .date: return .text(text)
+            }
+        }
+        return try await pool.withConnection { c in
+            let result = try await c.query(query.sql, binds)
+            guard result.count <= query.maxRows else {
+                throw JobError(.unsupported, "query \(query.name) returned \(result.count) rows, more than its max_rows \(query.maxRows)",
+                               object: query.name.rawValue)
+            }
+            return (.array(try result.map { try RowJSON.object($0, columns: result.columns) }), result.count)
+        }
+    }
+}
+
+/// Postgres rows as JSON: integers and floats as numbers, numeric as a number, booleans, json and
+/// jsonb as JSON, everything else (dates, uuids, text, arrays) as its text.
+public enum RowJSON {
+    public static func object(_ row: PostgresRow, columns: [String]) throws -> JSONValue {
+        var o: [String: JSONValue] = [:]
+        for (i, name) in columns.enumerated() { o[name] = try value(row.cell(i)) }
+        return .object(o)
+    }
+
+    public static func value(_ cell: PostgresCell) -> JSONValue {
+        if cell.isNull { return .null }
+        let text = cell.string
+        switch cell.typeOID {
+        case PostgresTypeOID.int2, PostgresTypeOID.int4, PostgresTypeOID.int8, PostgresTypeOID.oid:
+            return Int64(text).map { .int($0) } ?? .string(text)
+        case PostgresTypeOID.float4, PostgresTypeOID.float8, PostgresTypeOID.numeric:
+            if let i = Int64(text) { return .int(i) }
+            return Double(text).flatMap { $0.isFinite ? .double($0) : nil } ?? .string(text)
+        case PostgresTypeOID.bool: return .bool(text == "t")
+        case PostgresTypeOID.json, PostgresTypeOID.jsonb: return (try? JSONValue.parse(text)) ?? .string(text)
+        case PostgresTypeOID.timestamptz:
+            // Postgres text `2026-01-31 10:00:00.123+00` → ISO 8601.
+            return .string(isoTimestamp(text))
+        default: return .string(text)
+        }
+    }
+
+    static func isoTimestamp(_ text: String) -> String {
+        var s = text.replacingOccurrences(of: " ", with: "T")
+        if s.hasSuffix("+00") { s = String(s.dropLast(3)) + "Z" }
+        return s
+    }
+}
