@@ -253,7 +253,7 @@ final class AnalyticsDeclarations {
 
     static let thresholdKeys = [
         "connection_utilisation", "slow_query", "cache_hit_ratio", "dead_tuple_ratio", "min_dead_tuples", "long_query",
-        "idle_in_transaction", "wraparound_ratio", "sequence_ratio", "matview_age",
+        "idle_in_transaction", "wraparound_ratio", "sequence_ratio", "matview_age", "lock_wait",
     ]
 
     private func read(_ f: [String: Node], into t: inout HealthThresholds, _ r: YAMLReader, _ what: String) {
@@ -267,6 +267,7 @@ final class AnalyticsDeclarations {
         if let n = f["wraparound_ratio"], let v = r.ratio(n, "\(what) wraparound_ratio") { t.wraparoundRatio = v }
         if let n = f["sequence_ratio"], let v = r.ratio(n, "\(what) sequence_ratio") { t.sequenceRatio = v }
         if let n = f["matview_age"], let v = r.duration(n, "\(what) matview_age") { t.matviewAge = v }
+        if let n = f["lock_wait"], let v = r.duration(n, "\(what) lock_wait") { t.lockWait = v }
     }
 }
 

@@ -25,11 +25,13 @@ public struct HealthThresholds: Sendable, Equatable {
     public var sequenceRatio: Double
     /// A materialized view last refreshed longer ago than this is stale.
     public var matviewAge: Duration
+    /// A session waiting for a lock longer than this (a blocking chain).
+    public var lockWait: Duration
 
     public init(connectionUtilisation: Double = 0.8, slowQuery: Duration = .seconds(1), cacheHitRatio: Double = 0.9,
                 deadTupleRatio: Double = 0.2, minDeadTuples: Int = 1000, longQuery: Duration = .seconds(30),
                 idleInTransaction: Duration = .seconds(60), wraparoundRatio: Double = 0.5, sequenceRatio: Double = 0.8,
-                matviewAge: Duration = .seconds(86_400)) {
+                matviewAge: Duration = .seconds(86_400), lockWait: Duration = .seconds(10)) {
         self.connectionUtilisation = connectionUtilisation
         self.slowQuery = slowQuery
         self.cacheHitRatio = cacheHitRatio
@@ -40,6 +42,7 @@ public struct HealthThresholds: Sendable, Equatable {
         self.wraparoundRatio = wraparoundRatio
         self.sequenceRatio = sequenceRatio
         self.matviewAge = matviewAge
+        self.lockWait = lockWait
     }
 
     /// Seed 002's thresholds.
