@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
     ],
     targets: [
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
@@ -37,13 +38,17 @@ let package = Package(
         .target(name: "SluiceCatalog", dependencies: [
             "SluiceCore", "ClientSupport", .product(name: "Yams", package: "Yams"),
         ]),
+        // The job kinds (maintenance/, refresh/, …: one kind per file) and their registry (Kinds.swift).
         .target(name: "SluiceJobs", dependencies: [
-            "SluiceCore", "SluiceCatalog", "Postgres", "Redis", "ClientSupport", .product(name: "Logging", package: "swift-log"),
+            "SluiceCore", "SluiceCatalog", "SluiceRuntime", "Postgres", "Redis", "ClientSupport",
+            .product(name: "Logging", package: "swift-log"),
         ]),
         // The job pipeline: topology, ledger, producer, worker pool, result store, leadership.
         .target(name: "SluiceRuntime", dependencies: [
             "SluiceCore", "SluiceCatalog", "Postgres", "RabbitMQ", "Redis", "ClientSupport",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "sluice", dependencies: [
             "SluiceJobs", "SluiceCatalog", "SluiceRuntime",
@@ -59,7 +64,9 @@ let package = Package(
         .testTarget(name: "RabbitMQTests", dependencies: ["RabbitMQ", "TestSupport"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"]),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
-        .testTarget(name: "SluiceJobsTests", dependencies: ["SluiceJobs", "TestSupport"]),
+        .testTarget(name: "SluiceJobsTests", dependencies: [
+            "SluiceJobs", "SluiceRuntime", "TestSupport", .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "SluiceCatalogTests", dependencies: ["SluiceCatalog", "TestSupport"]),
         .testTarget(name: "SluiceRuntimeTests", dependencies: [
             "SluiceRuntime", "TestSupport", .product(name: "Logging", package: "swift-log"),

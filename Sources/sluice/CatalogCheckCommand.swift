@@ -71,23 +71,11 @@ struct CatalogCheckCommand: AsyncParsableCommand {
                     findings.append(Finding(problem: CatalogProblem(.targetUnavailable, at: at, message), warning: false,
                                             target: target.name))
                 }
-                let url: String?
-                if case .environment(let variable) = target.source, variable == CatalogTarget.defaultEnvironmentVariable {
-                    url = settings.postgresURL
-                } else {
-                    url = target.resolveURL(environment: environment)
-                }
-                guard let url else {
-                    if case .environment(let variable) = target.source {
-                        unavailable("target \(target.name): environment variable \(variable) is not set")
-                    }
-                    continue
-                }
                 var configuration: PostgresConfiguration
-                do {
-                    configuration = try PostgresConfiguration(url: url)
-                } catch {
-                    unavailable("target \(target.name): its URL is not valid: \(error)")
+                switch TargetResolution.resolve(target, settings: settings, environment: environment) {
+                case .success(let c): configuration = c
+                case .failure(let reason):
+                    unavailable(reason.description)
                     continue
                 }
                 configuration.applicationName = "sluice catalog check"

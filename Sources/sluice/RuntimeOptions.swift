@@ -12,6 +12,7 @@ import RabbitMQ
 import Redis
 import SluiceCatalog
 import SluiceCore
+import SluiceJobs
 import SluiceRuntime
 
 struct RuntimeOptions: ParsableArguments {
@@ -41,52 +42,51 @@ struct RuntimeOptions: ParsableArguments {
     }
 }
 
-/// The clients one command needs; `close()` when done.
+/// The runtime one command needs, assembled by the library (`Runtime`) from the environment's
+/// settings and the catalog; `close()` when done, or `runtime.run(services)` for long-running
+/// commands.
 struct RuntimeServices {
     let settings: Settings
-    let schema: String
-    let topology: TopologyConfiguration
-    let postgres: PostgresConfiguration
-    let amqp: AMQPConfiguration
-    let pool: PostgresPool
-    let ledger: Ledger
-    let redis: RedisPool
-    let results: ResultStore
-    let publisher: JobPublisher
-    let registry: JobRegistry
+    let runtime: Runtime
     /// The catalog under SLUICE_CATALOG (nil when that folder does not exist: then only the
-    /// built-in `sys.*` kinds are registered).
+    /// built-in `sys.*` kinds and the `main` target are available).
     let catalog: Catalog?
-    let logger: Logger
 
-    init(_ options: RuntimeOptions, label: String, ledgerConnections: Int = 4) throws {
+    var schema: String { runtime.configuration.schema }
+    var topology: TopologyConfiguration { runtime.configuration.topology }
+    var postgres: PostgresConfiguration { runtime.configuration.postgres }
+    var amqp: AMQPConfiguration { runtime.configuration.amqp }
+    var pool: PostgresPool { runtime.pool }
+    var ledger: Ledger { runtime.ledger }
+    var redis: RedisPool { runtime.redis }
+    var results: ResultStore { runtime.results }
+    var publisher: JobPublisher { runtime.publisher }
+    var registry: JobRegistry { runtime.registry }
+    var logger: Logger { runtime.logger }
+    var producer: Producer { runtime.producer }
+
+    init(_ options: RuntimeOptions, label: String, ledgerConnections: Int = 4, catalogPath: String? = nil) throws {
         Sluice.bootstrapLogging()
         settings = Settings.fromEnvironment()
-        (schema, topology) = try options.resolved()
-        logger = Logger(label: label)
+        let (schema, topology) = try options.resolved()
+        let logger = Logger(label: label)
+        let configuration: RuntimeConfiguration
         do {
-            postgres = try PostgresConfiguration(url: settings.postgresURL)
-            amqp = try AMQPConfiguration(url: settings.amqpURL)
-            let redisConfiguration = try RedisConfiguration(url: settings.redisURL)
-            redis = RedisPool(connection: redisConfiguration, size: 4, logger: logger)
+            configuration = RuntimeConfiguration(
+                postgres: try PostgresConfiguration(url: settings.postgresURL), amqp: try AMQPConfiguration(url: settings.amqpURL),
+                redis: try RedisConfiguration(url: settings.redisURL), schema: schema, topology: topology,
+                redisPrefix: settings.redisPrefix, ledgerConnections: ledgerConnections,
+                ledgerAsyncCommit: ProcessInfo.processInfo.environment["SLUICE_LEDGER_ASYNC_COMMIT"] == "1")
         } catch {
             throw CommandFailure(description: "bad server URL: \(error)")
         }
-        var ledgerConnection = postgres
-        ledgerConnection.applicationName = "sluice-ledger"
-        // SLUICE_LEDGER_ASYNC_COMMIT=1: ledger commits do not wait for the WAL flush. A Postgres
-        // crash may then forget the last few hundred ms of ledger writes; delivery stays
-        // at-least-once (a lost insert is re-created by the claim, a lost finish is rescued and
-        // the job runs again), and the hot path loses one fsync per statement.
-        if ProcessInfo.processInfo.environment["SLUICE_LEDGER_ASYNC_COMMIT"] == "1" {
-            ledgerConnection.settings["synchronous_commit"] = "off"
-        }
-        pool = PostgresPool(configuration: .init(connection: ledgerConnection, maxConnections: ledgerConnections), logger: logger)
-        ledger = Ledger(pool: pool, schema: schema, logger: logger)
-        results = ResultStore(redis: redis, configuration: .init(prefix: settings.redisPrefix), logger: logger)
-        publisher = JobPublisher(configuration: amqp, topology: topology, logger: logger)
-        catalog = try Self.loadCatalog(settings.catalogPath, logger: logger)
-        registry = catalog.map { JobRegistry.withDatabaseKinds(catalog: $0) } ?? .builtIn
+        catalog = try Self.loadCatalog(catalogPath ?? settings.catalogPath, logger: logger)
+        runtime = Runtime(configuration: configuration, registry: JobRegistry.standard(catalog: catalog ?? Catalog()), logger: logger)
+    }
+
+    /// How a worker reaches every target of the catalog (just `main` without one).
+    var targets: [String: TargetPools.Connection] {
+        TargetResolution.connections(catalog ?? Catalog(), settings: settings)
     }
 
     /// Loads and checks the catalog. An invalid catalog is an error naming every problem with its
@@ -106,14 +106,8 @@ struct RuntimeServices {
         return check.catalog
     }
 
-    var producer: Producer {
-        Producer(registry: registry, ledger: ledger, publisher: publisher, results: results, logger: logger)
-    }
-
     func close() async {
-        await publisher.close()
-        await redis.close()
-        await pool.close()
+        await runtime.close()
     }
 }
 
