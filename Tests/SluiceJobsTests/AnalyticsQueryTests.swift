@@ -160,25 +160,28 @@ struct AnalyticsQueryTests {
             let query = try #require(catalog.query(named: "workspace_campaigns"))
             let params = try QueryParameters.normalise(["workspace_id": .string(ws), "limit": 3], for: query)
             let report = try await QueryRefresh.run(query: query, params: params, pool: db.pool, cache: cache, jobID: "j1",
-                                                    enqueuedAt: nil, logger: db.logger)
+                                                    ifVersion: nil, logger: db.logger)
             #expect(report.outcome == "computed" && report.rows == 3 && report.written)
             let out = try #require(try await cache.read(key: report.key))
             #expect(out.rowCount == 3 && out.jobID == "j1" && !out.isStale() && out.lastError == nil)
             #expect(out.rows.arrayCount == 3)
             #expect(out.params == ["limit": "3", "workspace_id": .string(ws)])
-            // The same request again: the output is newer than the request, so nothing runs.
+            // A reader that saw an older version (or none): a newer one is there, so nothing runs.
             let again = try await QueryRefresh.run(query: query, params: params, pool: db.pool, cache: cache, jobID: "j2",
-                                                   enqueuedAt: Date().addingTimeInterval(-60), logger: db.logger)
-            #expect(again.outcome == "fresh")
+                                                   ifVersion: out.version - 1, logger: db.logger)
+            #expect(again.outcome == "fresh" && !again.written)
+            let same = try await QueryRefresh.run(query: query, params: params, pool: db.pool, cache: cache, jobID: "j2",
+                                                  ifVersion: out.version, logger: db.logger)
+            #expect(same.outcome == "computed" && same.written)
             // A query over its statement timeout: the job fails naming the timeout, rows stay.
             var slow = query
             slow.sql = "SELECT pg_sleep(2), $1::uuid, $2::int"
             await #expect(throws: JobError.self) {
                 _ = try await QueryRefresh.run(query: slow, params: params, pool: db.pool, cache: cache, jobID: "j3",
-                                               enqueuedAt: nil, logger: db.logger)
+                                               ifVersion: nil, logger: db.logger)
             }
             let after = try #require(try await cache.read(key: report.key))
-            #expect(after.rowCount == 3 && after.jobID == "j1")
+            #expect(after.rowCount == 3 && after.jobID == "j2")
             #expect(after.lastError?.contains("statement timeout") == true)
             _ = try await redis.send(["DEL", RedisArgument(report.key), RedisArgument(report.key + ":version")])
         }

@@ -29,7 +29,11 @@ public struct QueryCache: Sendable {
 
     public func key(query: String, hash: String) -> String { "\(prefix)cache:\(query):\(hash)" }
 
-    public func key(query: String, params: QueryParameters) -> String { key(query: query, hash: Self.paramsHash(params)) }
+    /// The key of one output. Outputs of a target other than `main` are kept apart under
+    /// `{name}@{target}`: `sluice:cache:workspace_usage@eu:{hash}`.
+    public func key(query: String, target: String = "main", params: QueryParameters) -> String {
+        key(query: target == "main" ? query : "\(query)@\(target)", hash: Self.paramsHash(params))
+    }
 
     /// The cached output, or nil when there is none (never computed, or expired).
     public func read(key: String) async throws(RedisError) -> CachedOutput? {

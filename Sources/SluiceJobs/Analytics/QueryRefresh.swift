@@ -2,8 +2,9 @@
 // the analytics pool and write the output to the cache, or record why it failed.
 //
 // Stampede-free together with the job's unique key (`analytics.query:{name}:{hash}`, at most one
-// queued or running): when the cached output was computed after the job was enqueued, a readers'
-// burst already got its refresh and the job returns without running the query. A failure (the
+// queued or running): a reader that found the output missing or stale enqueues with the version
+// it saw (`if_version`, 0 for missing); when the cache already holds a newer version, a refresh
+// for that reader's burst has run and the job returns without running the query. A failure (the
 // statement timeout, a broken connection) leaves the last good rows readable with `last_error`.
 
 import Foundation
@@ -31,12 +32,11 @@ public enum QueryRefresh {
     }
 
     public static func run(
-        query: CatalogQuery, params: QueryParameters, pool: PostgresPool, cache: QueryCache, jobID: String,
-        enqueuedAt: Date?, logger: Logger
+        query: CatalogQuery, params: QueryParameters, target: String = "main", pool: PostgresPool, cache: QueryCache,
+        jobID: String, ifVersion: Int64?, logger: Logger
     ) async throws -> Report {
-        let key = cache.key(query: query.name.rawValue, params: params)
-        if let enqueuedAt, let current = try await cache.read(key: key), let computed = current.computedAt,
-            computed >= enqueuedAt, current.lastError == nil {
+        let key = cache.key(query: query.name.rawValue, target: target, params: params)
+        if let ifVersion, let current = try await cache.read(key: key), current.computedAt != nil, current.version > ifVersion {
             return Report(query: query.name.rawValue, key: key, outcome: "fresh", rows: current.rowCount,
                           durationMs: current.durationMS, written: false)
         }

@@ -125,7 +125,8 @@ extension MatviewRefreshJob: JobWorker {
     }
 
     /// Refreshes, then publishes `<prefix>matview:<schema.view>` (a Redis hash of the report's
-    /// fields and the job id) so dashboards can show how fresh the view is.
+    /// fields and the job id) so dashboards can show how fresh the view is, and enqueues a
+    /// refresh of the cached query outputs that depend on the view.
     public func run(_ arguments: Arguments, context: JobContext) async throws -> Report {
         let report = try await Self.run(catalog: context.catalog, pool: context.pool, arguments: arguments,
                                         progress: context.progressReporter, logger: context.logger)
@@ -142,6 +143,10 @@ extension MatviewRefreshJob: JobWorker {
             }
         }
         await context.publishOutput("matview:\(report.view)", fields: fields)
+        // Then the cached queries that read the view (depends_on in the catalog).
+        if let view = context.catalog.materializedView(named: report.view)?.view {
+            _ = await DependentQueries.enqueue(after: view, context: context)
+        }
         return report
     }
 }
