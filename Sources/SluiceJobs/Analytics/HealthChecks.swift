@@ -156,7 +156,7 @@ public enum HealthChecks {
                    n_live_tup AS live_tuples, n_dead_tup AS dead_tuples,
                    round(n_dead_tup::numeric / nullif(n_live_tup + n_dead_tup, 0), 4) AS dead_tuple_ratio,
                    CASE WHEN relpages > 0 AND reltuples > 0 AND width IS NOT NULL
-                        THEN greatest(0, round(1 - ceil(reltuples * (width + 28) / (bs * ff / 100.0 - 24)) / relpages, 4)) END
+                        THEN greatest(0, round((1 - ceil(reltuples * (width + 28) / (bs * ff / 100.0 - 24)) / relpages)::numeric, 4)) END
                         AS estimated_bloat_ratio,
                    analyzed_at, n_mod_since_analyze AS modified_since_analyze,
                    CASE WHEN analyzed_at IS NULL OR width IS NULL OR columns_with_stats < columns THEN 'low'
@@ -186,7 +186,7 @@ public enum HealthChecks {
             )
             SELECT format('%I.%I', nspname, index) AS index, format('%I.%I', nspname, tbl) AS "table", relpages::bigint AS pages,
                    CASE WHEN reltuples > 0 AND width IS NOT NULL
-                        THEN greatest(0, round(1 - ceil(reltuples * (width + 12) / ((bs - 40) * 0.9)) / relpages, 4)) END
+                        THEN greatest(0, round((1 - ceil(reltuples * (width + 12) / ((bs - 40) * 0.9)) / relpages)::numeric, 4)) END
                         AS estimated_bloat_ratio,
                    CASE WHEN width IS NULL OR columns_with_stats < columns THEN 'low' ELSE 'high' END AS confidence
             FROM x
