@@ -187,6 +187,18 @@ struct AnalyticsQueryTests {
         }
     }
 
+    @Test func rowsBecomeJSON() async throws {
+        let c = try await PostgresConnection.connect(try PostgresConfiguration(url: TestEnvironment.postgresURL), logger: Logger(label: "t"))
+        defer { Task { await c.close() } }
+        let r = try await c.query("""
+            SELECT 1::int AS i, 2.5::numeric AS n, true AS b, '{"k": [1]}'::jsonb AS j, ARRAY['a', 'b,c', 'say "hi"', NULL]::text[] AS t,
+                   '{}'::text[] AS e, timestamptz '2026-01-31 10:00:00+00' AS ts, NULL::text AS z
+            """)
+        let row = try RowJSON.object(r[0], columns: r.columns)
+        #expect(row == ["i": 1, "n": 2.5, "b": true, "j": ["k": [1]], "t": ["a", "b,c", "say \"hi\"", nil], "e": [],
+                        "ts": "2026-01-31T10:00:00Z", "z": nil])
+    }
+
     @Test func everyDemoQueryRuns() async throws {
         try await ScratchDatabase.with("queries") { db in
             let catalog = try TestCatalog.demo()

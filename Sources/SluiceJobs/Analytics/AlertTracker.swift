@@ -67,7 +67,7 @@ public struct AlertTracker: Sendable {
         func s(_ k: String) -> String {
             switch finding[k] {
             case .string(let v)?: return v
-            case .double(let d)?: return String(d)
+            case .double(let d)?: return d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)) : String(d)
             case .int(let i)?: return String(i)
             case let v?: return v.jsonString
             case nil: return ""

@@ -117,11 +117,47 @@ public enum RowJSON {
             return Double(text).flatMap { $0.isFinite ? .double($0) : nil } ?? .string(text)
         case PostgresTypeOID.bool: return .bool(text == "t")
         case PostgresTypeOID.json, PostgresTypeOID.jsonb: return (try? JSONValue.parse(text)) ?? .string(text)
+        case PostgresTypeOID.textArray, PostgresTypeOID.varcharArray:
+            return textArray(text).map { .array($0.map { $0.map(JSONValue.string) ?? .null }) } ?? .string(text)
         case PostgresTypeOID.timestamptz:
             // Postgres text `2026-01-31 10:00:00.123+00` → ISO 8601.
             return .string(isoTimestamp(text))
         default: return .string(text)
         }
+    }
+
+    /// A one-dimensional text array literal (`{a,"b c",NULL}`) as strings; nil when it is not one.
+    static func textArray(_ text: String) -> [String?]? {
+        let b = Array(text.utf8)
+        guard b.first == UInt8(ascii: "{"), b.last == UInt8(ascii: "}") else { return nil }
+        var out: [String?] = []
+        var i = 1
+        if b.count == 2 { return [] }
+        while i < b.count - 1 {
+            var item: [UInt8] = []
+            var quoted = false
+            if b[i] == UInt8(ascii: "\"") {
+                quoted = true
+                i += 1
+                while i < b.count - 1 && b[i] != UInt8(ascii: "\"") {
+                    if b[i] == UInt8(ascii: "\\") { i += 1 }
+                    item.append(b[i])
+                    i += 1
+                }
+                i += 1
+            } else {
+                while i < b.count - 1 && b[i] != UInt8(ascii: ",") {
+                    if b[i] == UInt8(ascii: "{") { return nil }  // nested: not one-dimensional
+                    item.append(b[i])
+                    i += 1
+                }
+            }
+            let s = String(decoding: item, as: UTF8.self)
+            out.append(!quoted && s == "NULL" ? nil : s)
+            guard i >= b.count - 1 || b[i] == UInt8(ascii: ",") else { return nil }
+            i += 1
+        }
+        return out
     }
 
     static func isoTimestamp(_ text: String) -> String {
