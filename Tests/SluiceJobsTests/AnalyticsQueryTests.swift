@@ -187,6 +187,43 @@ struct AnalyticsQueryTests {
         }
     }
 
+    /// Redis goes away while the query runs: the job fails retryably (the rows were computed, the
+    /// write was not), a reader fails fast rather than hanging, and the retry writes the output.
+    @Test func redisDownThenBack() async throws {
+        try await ScratchDatabase.with("query_redis") { db in
+            let server = try PrivateRedisServer()
+            defer { server.stop() }
+            var configuration = try RedisConfiguration(url: server.url)
+            configuration.connectTimeout = .seconds(1)
+            configuration.commandTimeout = .seconds(1)
+            let redis = RedisPool(configuration: RedisPoolConfiguration(connection: configuration, size: 1, acquireTimeout: .seconds(1)))
+            defer { Task { await redis.close() } }
+            let cache = QueryCache(redis: redis, prefix: Self.prefix())
+            let query = try #require(try TestCatalog.demo().query(named: "workspace_usage"))
+            try await db.run("REFRESH MATERIALIZED VIEW demo.workspace_usage_analytics")
+            let ws = try await db.value("SELECT id::text FROM demo.workspaces ORDER BY slug LIMIT 1", as: String.self)
+            let params = try QueryParameters.normalise(["workspace_id": .string(ws)], for: query)
+            server.kill()
+            let started = ContinuousClock.now
+            await #expect(throws: RedisError.self) {
+                _ = try await QueryRefresh.run(query: query, params: params, pool: db.pool, cache: cache, jobID: "j1", ifVersion: nil,
+                                               logger: db.logger)
+            }
+            await #expect(throws: RedisError.self) { _ = try await cache.read(key: cache.key(query: query.name.rawValue, params: params)) }
+            #expect(ContinuousClock.now - started < .seconds(10), "Redis down fails fast")
+            try server.start()
+            var report: QueryRefresh.Report?
+            for _ in 0..<50 where report == nil {
+                report = try? await QueryRefresh.run(query: query, params: params, pool: db.pool, cache: cache, jobID: "j2", ifVersion: nil,
+                                                     logger: db.logger)
+                if report == nil { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            let written = try #require(report)
+            #expect(written.written && written.rows == 1)
+            #expect(try await cache.read(key: written.key)?.jobID == "j2")
+        }
+    }
+
     @Test func rowsBecomeJSON() async throws {
         let c = try await PostgresConnection.connect(try PostgresConfiguration(url: TestEnvironment.postgresURL), logger: Logger(label: "t"))
         defer { Task { await c.close() } }
