@@ -76,6 +76,11 @@ public enum QueryRefresh {
 
     /// Runs the query and returns its rows as JSON objects.
     public static func execute(_ query: CatalogQuery, params: QueryParameters, pool: PostgresPool) async throws -> (JSONValue, Int) {
+        try await pool.withConnection { c in try await execute(query, params: params, on: c) }
+    }
+
+    /// Runs the query on `c` and returns its rows as JSON objects.
+    public static func execute(_ query: CatalogQuery, params: QueryParameters, on c: PostgresConnection) async throws -> (JSONValue, Int) {
         let binds = zip(query.params, params.values).map { declared, given -> PostgresValue in
             guard let text = given.value else { return .null }
             switch declared.type {
@@ -86,14 +91,12 @@ public enum QueryRefresh {
             case .text, .date: return .text(text)
             }
         }
-        return try await pool.withConnection { c in
-            let result = try await c.query(query.sql, binds)
-            guard result.count <= query.maxRows else {
-                throw JobError(.unsupported, "query \(query.name) returned \(result.count) rows, more than its max_rows \(query.maxRows)",
-                               object: query.name.rawValue)
-            }
-            return (.array(try result.map { try RowJSON.object($0, columns: result.columns) }), result.count)
+        let result = try await c.query(query.sql, binds)
+        guard result.count <= query.maxRows else {
+            throw JobError(.unsupported, "query \(query.name) returned \(result.count) rows, more than its max_rows \(query.maxRows)",
+                           object: query.name.rawValue)
         }
+        return (.array(try result.map { try RowJSON.object($0, columns: result.columns) }), result.count)
     }
 }
 
