@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "sluice", targets: ["sluice"]),
+        .executable(name: "sluice-dev", targets: ["sluice-dev"]),
         .library(name: "Postgres", targets: ["Postgres"]),
         .library(name: "RabbitMQ", targets: ["RabbitMQ"]),
         .library(name: "Redis", targets: ["Redis"]),
@@ -50,8 +51,25 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
+        // The demo platform's data loader (not linked by `sluice`).
+        .target(name: "SluiceDemo", dependencies: [
+            "SluiceCore", "SluiceCatalog", "Postgres", "ClientSupport", .product(name: "Logging", package: "swift-log"),
+        ]),
+        // What both executables share: settings from the environment, runtime options and assembly.
+        .target(name: "SluiceCLI", dependencies: [
+            "SluiceJobs", "SluiceCatalog", "SluiceRuntime", "Postgres", "RabbitMQ", "Redis", "SluiceCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "sluice", dependencies: [
-            "SluiceJobs", "SluiceCatalog", "SluiceRuntime",
+            "SluiceCLI", "SluiceJobs", "SluiceCatalog", "SluiceRuntime",
+            "Postgres", "RabbitMQ", "Redis", "SluiceCore", "ClientSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Demo data and benchmarks: `sluice demo …` / `sluice bench …` exec this.
+        .executableTarget(name: "sluice-dev", dependencies: [
+            "SluiceCLI", "SluiceDemo", "SluiceJobs", "SluiceCatalog", "SluiceRuntime",
             "Postgres", "RabbitMQ", "Redis", "SluiceCore", "ClientSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -65,7 +83,7 @@ let package = Package(
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"]),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
         .testTarget(name: "SluiceJobsTests", dependencies: [
-            "SluiceJobs", "SluiceRuntime", "TestSupport", .product(name: "Logging", package: "swift-log"),
+            "SluiceJobs", "SluiceDemo", "SluiceRuntime", "TestSupport", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "SluiceCatalogTests", dependencies: ["SluiceCatalog", "TestSupport"]),
         .testTarget(name: "SluiceRuntimeTests", dependencies: [

@@ -3,6 +3,7 @@
 // refresh enqueued if it is missing or stale. A Redis that does not answer fails fast.
 
 import ArgumentParser
+import SluiceCLI
 import Foundation
 import Redis
 import SluiceCatalog

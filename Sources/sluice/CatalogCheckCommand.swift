@@ -4,6 +4,7 @@
 // marked as such; exits 1 when there is any problem (warnings alone do not fail).
 
 import ArgumentParser
+import SluiceCLI
 import Foundation
 import Logging
 import Postgres
@@ -49,7 +50,7 @@ struct CatalogCheckCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        Sluice.bootstrapLogging()
+        SluiceLogging.bootstrap()
         let settings = Settings.fromEnvironment()
         let logger = Logger(label: "sluice.catalog")
         let directory = catalog ?? settings.catalogPath

@@ -4,6 +4,7 @@
 // is reachable from here. Exits 1 when any check fails.
 
 import ArgumentParser
+import SluiceCLI
 import ClientSupport
 import Foundation
 import Logging
@@ -37,7 +38,7 @@ struct Doctor: AsyncParsableCommand {
     }
 
     func run() async throws {
-        Sluice.bootstrapLogging()
+        SluiceLogging.bootstrap()
         let settings = Settings.fromEnvironment()
         let logger = Logger(label: "sluice.doctor")
         let connectTimeout = Duration.seconds(max(1, timeout))

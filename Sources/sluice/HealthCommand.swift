@@ -3,6 +3,7 @@
 // records alert changes exactly as the analytics.health job does, then prints it.
 
 import ArgumentParser
+import SluiceCLI
 import Foundation
 import Postgres
 import SluiceCatalog

@@ -3,6 +3,7 @@
 // (one job, keyed `NAME@manual@<now>`), whether or not a scheduler runs, and prints the job id.
 
 import ArgumentParser
+import SluiceCLI
 import Foundation
 import SluiceCatalog
 import SluiceCore

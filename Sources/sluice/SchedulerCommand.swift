@@ -4,6 +4,7 @@
 // the replica gives its lease up, so a standby takes over at its next tick.
 
 import ArgumentParser
+import SluiceCLI
 import Foundation
 import SluiceCatalog
 import SluiceCore

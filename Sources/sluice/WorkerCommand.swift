@@ -4,6 +4,7 @@
 // the grace period, requeue the rest) and exits 0.
 
 import ArgumentParser
+import SluiceCLI
 import Foundation
 import SluiceCatalog
 import SluiceCore

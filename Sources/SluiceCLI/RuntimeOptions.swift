@@ -15,16 +15,18 @@ import SluiceCore
 import SluiceJobs
 import SluiceRuntime
 
-struct RuntimeOptions: ParsableArguments {
+package struct RuntimeOptions: ParsableArguments {
     @Option(name: .customLong("schema"), help: "Ledger schema (env SLUICE_SCHEMA, default sluice).")
-    var schema: String?
+    package var schema: String?
     @Option(name: .customLong("queue-prefix"), help: "Prefix of exchange and queue names (env SLUICE_QUEUE_PREFIX, default sluice).")
-    var queuePrefix: String?
+    package var queuePrefix: String?
     @Option(name: .customLong("queue-type"), help: "classic or quorum (env SLUICE_QUEUE_TYPE, default classic).")
-    var queueType: String?
-    @Flag(help: "Print one JSON document.") var json = false
+    package var queueType: String?
+    @Flag(help: "Print one JSON document.") package var json = false
 
-    func resolved() throws -> (schema: String, topology: TopologyConfiguration) {
+    package init() {}
+
+    package func resolved() throws -> (schema: String, topology: TopologyConfiguration) {
         let env = ProcessInfo.processInfo.environment
         func pick(_ flag: String?, _ key: String, _ fallback: String) -> String {
             if let flag, !flag.isEmpty { return flag }
@@ -45,28 +47,28 @@ struct RuntimeOptions: ParsableArguments {
 /// The runtime one command needs, assembled by the library (`Runtime`) from the environment's
 /// settings and the catalog; `close()` when done, or `runtime.run(services)` for long-running
 /// commands.
-struct RuntimeServices {
-    let settings: Settings
-    let runtime: Runtime
+package struct RuntimeServices {
+    package let settings: Settings
+    package let runtime: Runtime
     /// The catalog under SLUICE_CATALOG (nil when that folder does not exist: then only the
     /// built-in `sys.*` kinds and the `main` target are available).
-    let catalog: Catalog?
+    package let catalog: Catalog?
 
-    var schema: String { runtime.configuration.schema }
-    var topology: TopologyConfiguration { runtime.configuration.topology }
-    var postgres: PostgresConfiguration { runtime.configuration.postgres }
-    var amqp: AMQPConfiguration { runtime.configuration.amqp }
-    var pool: PostgresPool { runtime.pool }
-    var ledger: Ledger { runtime.ledger }
-    var redis: RedisPool { runtime.redis }
-    var results: ResultStore { runtime.results }
-    var publisher: JobPublisher { runtime.publisher }
-    var registry: JobRegistry { runtime.registry }
-    var logger: Logger { runtime.logger }
-    var producer: Producer { runtime.producer }
+    package var schema: String { runtime.configuration.schema }
+    package var topology: TopologyConfiguration { runtime.configuration.topology }
+    package var postgres: PostgresConfiguration { runtime.configuration.postgres }
+    package var amqp: AMQPConfiguration { runtime.configuration.amqp }
+    package var pool: PostgresPool { runtime.pool }
+    package var ledger: Ledger { runtime.ledger }
+    package var redis: RedisPool { runtime.redis }
+    package var results: ResultStore { runtime.results }
+    package var publisher: JobPublisher { runtime.publisher }
+    package var registry: JobRegistry { runtime.registry }
+    package var logger: Logger { runtime.logger }
+    package var producer: Producer { runtime.producer }
 
-    init(_ options: RuntimeOptions, label: String, ledgerConnections: Int = 4, catalogPath: String? = nil) throws {
-        Sluice.bootstrapLogging()
+    package init(_ options: RuntimeOptions, label: String, ledgerConnections: Int = 4, catalogPath: String? = nil) throws {
+        SluiceLogging.bootstrap()
         settings = Settings.fromEnvironment()
         let (schema, topology) = try options.resolved()
         let logger = Logger(label: label)
@@ -85,14 +87,14 @@ struct RuntimeServices {
     }
 
     /// How a worker reaches every target of the catalog (just `main` without one).
-    var targets: [String: TargetPools.Connection] {
+    package var targets: [String: TargetPools.Connection] {
         TargetResolution.connections(catalog ?? Catalog(), settings: settings)
     }
 
     /// Loads and checks the catalog. An invalid catalog is an error naming every problem with its
     /// file and line: no command (a worker least of all) runs on one. A missing folder is not an
     /// error (the built-in kinds still work), but it is logged.
-    static func loadCatalog(_ path: String, logger: Logger) throws -> Catalog? {
+    package static func loadCatalog(_ path: String, logger: Logger) throws -> Catalog? {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
             logger.warning("no catalog folder: only the built-in sys.* kinds are available", metadata: ["catalog.path": .string(path)])
@@ -106,13 +108,13 @@ struct RuntimeServices {
         return check.catalog
     }
 
-    func close() async {
+    package func close() async {
         await runtime.close()
     }
 }
 
 /// Parses `30s`, `250ms`, `5m`, `2h`, `1d` for an option named `name`.
-func parseDuration(_ text: String, option name: String) throws -> Duration {
+package func parseDuration(_ text: String, option name: String) throws -> Duration {
     guard let d = DurationSyntax.parse(text) else {
         throw ValidationError("--\(name): '\(text)' is not \(DurationSyntax.expectedForm)")
     }
@@ -120,6 +122,6 @@ func parseDuration(_ text: String, option name: String) throws -> Duration {
 }
 
 /// Prints a JSONValue as one pretty-enough document.
-func printJSON(_ value: JSONValue) {
+package func printJSON(_ value: JSONValue) {
     print(value.jsonString)
 }

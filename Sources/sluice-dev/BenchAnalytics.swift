@@ -10,6 +10,7 @@
 // output through the real pipeline (an in-process worker on private queues): computations.
 
 import ArgumentParser
+import SluiceCLI
 import Foundation
 import Logging
 import Postgres
@@ -71,7 +72,7 @@ struct BenchSegment: AsyncParsableCommand {
     ]
 
     func run() async throws {
-        Sluice.bootstrapLogging()
+        SluiceLogging.bootstrap()
         let settings = Settings.fromEnvironment()
         let logger = Logger(label: "sluice.bench.segment")
         let catalog = try BenchSupport.catalog(settings)
@@ -139,7 +140,7 @@ struct BenchCache: AsyncParsableCommand {
     @Option(help: "Concurrent readers of the expired output.") var readers = 100
 
     func run() async throws {
-        Sluice.bootstrapLogging()
+        SluiceLogging.bootstrap()
         let settings = Settings.fromEnvironment()
         let logger: Logger = {
             var l = Logger(label: "sluice.bench.cache")
@@ -303,7 +304,7 @@ struct BenchQuery: AsyncParsableCommand {
     @Option(help: "Jobs (and direct runs).") var jobs = 1000
 
     func run() async throws {
-        Sluice.bootstrapLogging()
+        SluiceLogging.bootstrap()
         let settings = Settings.fromEnvironment()
         let logger: Logger = {
             var l = Logger(label: "sluice.bench.query")

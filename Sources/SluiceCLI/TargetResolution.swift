@@ -7,16 +7,16 @@ import Postgres
 import SluiceCatalog
 import SluiceRuntime
 
-enum TargetResolution {
+package enum TargetResolution {
     /// Why a target cannot be reached from this process.
-    struct Unreachable: Error, CustomStringConvertible {
-        var description: String
-        init(_ description: String) { self.description = description }
+    package struct Unreachable: Error, CustomStringConvertible {
+        package var description: String
+        package init(_ description: String) { self.description = description }
     }
 
     /// The configuration of `target`, or why this process cannot reach it. The default
     /// `SLUICE_POSTGRES_URL` target falls back to the built-in local URL like every command.
-    static func resolve(_ target: CatalogTarget, settings: Settings,
+    package static func resolve(_ target: CatalogTarget, settings: Settings,
                         environment: [String: String] = ProcessInfo.processInfo.environment) -> Result<PostgresConfiguration, Unreachable> {
         let url: String?
         if case .environment(let variable) = target.source, variable == CatalogTarget.defaultEnvironmentVariable {
@@ -38,7 +38,7 @@ enum TargetResolution {
     }
 
     /// Every declared target as a worker's pools see it.
-    static func connections(_ catalog: Catalog, settings: Settings) -> [String: TargetPools.Connection] {
+    package static func connections(_ catalog: Catalog, settings: Settings) -> [String: TargetPools.Connection] {
         var out: [String: TargetPools.Connection] = [:]
         for target in catalog.targets {
             switch resolve(target, settings: settings) {
