@@ -1,5 +1,6 @@
 // HealthChecks: the SQL of each health report and how its rows become findings against the
-// thresholds. Reads statistics views only; every statement is fixed text, and the few names it
+// thresholds. Sessions (long queries, idle in transaction, locks) are the target database's;
+// connections and wraparound are the server's. Reads statistics views only; every statement is fixed text, and the few names it
 // puts in SQL (a DEFAULT partition to count) come quoted from the server's own catalog.
 //
 // Estimates say how they were made: table bloat compares relpages with the pages reltuples ×
@@ -278,7 +279,7 @@ public enum HealthChecks {
         out.rows = try await rows(c, """
             WITH blocked AS (
                 SELECT a.pid, pg_blocking_pids(a.pid) AS blocked_by FROM pg_stat_activity a
-                WHERE cardinality(pg_blocking_pids(a.pid)) > 0
+                WHERE cardinality(pg_blocking_pids(a.pid)) > 0 AND a.datname = current_database()
             )
             SELECT a.pid, CASE WHEN b.pid IS NOT NULL THEN 'blocked' ELSE 'blocking' END AS role,
                    to_jsonb(b.blocked_by) AS blocked_by, a.state, a.wait_event_type, a.wait_event,
@@ -309,6 +310,7 @@ public enum HealthChecks {
                    left(query, 500) AS query, wait_event_type, wait_event
             FROM pg_stat_activity
             WHERE backend_type = 'client backend' AND state = 'active' AND pid <> pg_backend_pid()
+              AND datname = current_database()
               AND now() - query_start > make_interval(secs => $1::float8)
             ORDER BY running_s DESC LIMIT 50
             """, [.double(limit)])
@@ -331,6 +333,7 @@ public enum HealthChecks {
                    left(query, 500) AS last_query
             FROM pg_stat_activity
             WHERE backend_type = 'client backend' AND state IN ('idle in transaction', 'idle in transaction (aborted)')
+              AND datname = current_database()
               AND now() - state_change > make_interval(secs => $1::float8)
             ORDER BY idle_s DESC LIMIT 50
             """, [.double(limit)])
