@@ -75,6 +75,10 @@ final class AnalyticsDeclarations {
             if q.file == nil, f["sql"] != nil { checkPlaceholders(q, node, r, what) }
         }
         guard ok, let name else { return }
+        if name.rawValue == "segment" {
+            r.problem(.invalidValue, f["name"], "query name segment is reserved (cached segment counts live at cache:segment:…)")
+            return
+        }
         if let first = queryNames[name.rawValue] {
             r.problem(.duplicate, f["name"], "query \(name) is declared twice; the first is at \(first)")
             return

@@ -47,6 +47,8 @@ struct AnalyticsQueryTests {
                 sql: "SELECT 1"
                 stale_after: 1h
                 ttl: 5m
+              - name: segment
+                sql: "SELECT 1"
             segments:
               table: demo.leads
               tenant: workspace_id
@@ -62,6 +64,7 @@ struct AnalyticsQueryTests {
         #expect(text.contains("q3 ttl must be at least stale_after"))
         #expect(text.contains("operator ends_with does not apply to a tags field"))
         #expect(text.contains("cache_hit_ratio"))
+        #expect(text.contains("query name segment is reserved"))
         #expect(check.catalog.queries.isEmpty)
     }
 
