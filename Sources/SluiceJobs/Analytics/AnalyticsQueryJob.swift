@@ -59,7 +59,12 @@ public struct AnalyticsQueryJob: JobWorker {
         guard let redis = context.redis else {
             throw SluiceRuntime.JobError("analytics.query needs Redis (its output is a Redis cache); none is configured", retryable: false)
         }
-        let params = try QueryParameters.normalise(arguments.params ?? [:], for: query)
+        let params: QueryParameters
+        do {
+            params = try QueryParameters.normalise(arguments.params ?? [:], for: query)
+        } catch {
+            throw SluiceRuntime.JobError("\(error)", retryable: false)
+        }
         return try await QueryRefresh.run(
             query: query, params: params, target: context.envelope.target, pool: context.pool, cache: QueryCache(redis: redis, prefix: context.redisPrefix),
             jobID: context.id.description, ifVersion: arguments.ifVersion, logger: context.logger)
