@@ -20,6 +20,10 @@ public struct Catalog: Sendable {
     public var reindexPolicies: [ReindexPolicy]
     public var cleanupPolicies: [CleanupPolicy]
     public var schedules: [CatalogSchedule]
+    /// Analytics: cached queries, the segment table and fields, health thresholds.
+    public var queries: [CatalogQuery] = []
+    public var segments: SegmentSource? = nil
+    public var health = HealthSettings()
     /// The catalog files read, relative to the catalog folder, in load order.
     public var files: [String]
     /// Import specs (`imports:`): what `import.file` may load into which table.
@@ -120,8 +124,9 @@ public struct Catalog: Sendable {
     // MARK: Name resolution
 
     /// Resolves `text` against declared names: exact for `schema.name`; for a bare `name`, the
-    /// single declared name with that name part (nil when none or several). Invalid text finds nothing.
-    static func resolveName(_ text: String, among names: [QualifiedName]) -> QualifiedName? {
+    /// single declared name with that name part (nil when none or several). Invalid text finds
+    /// nothing. The one place a name from a message or a command meets the catalog.
+    public static func resolveName(_ text: String, among names: [QualifiedName]) -> QualifiedName? {
         if QualifiedName.isUnqualified(text) {
             guard let bare = SQLIdentifier(text) else { return nil }
             let matches = Set(names.filter { $0.name == bare })

@@ -22,6 +22,7 @@ final class CatalogBuilder {
     /// `imports:` and `statements:` (CatalogBuilder+Imports.swift).
     var imports: [ImportSpec] = []
     var statements: [CatalogStatement] = []
+    private let analytics = AnalyticsDeclarations()
     /// First declaration of each name, per namespace, so a duplicate can say where the first is.
     private var seen: [String: [String: SourceLocation]] = [:]
     /// Target names used by declarations, checked once every file has declared its targets.
@@ -29,7 +30,7 @@ final class CatalogBuilder {
 
     static let sections = [
         "version", "targets", "classes", "partitioned_tables", "materialized_views", "vacuum", "analyze", "reindex",
-        "cleanup", "schedules", "imports", "statements",
+        "cleanup", "schedules", "queries", "segments", "health", "imports", "statements",
     ]
 
     // MARK: Files
@@ -83,6 +84,7 @@ final class CatalogBuilder {
         if let n = f["schedules"] { for item in r.items(n, "schedules") { schedule(item, r) } }
         if let n = f["imports"] { for item in r.items(n, "imports") { importSpec(item, r) } }
         if let n = f["statements"] { for item in r.items(n, "statements") { statement(item, r) } }
+        analytics.document(f, r)
     }
 
     // MARK: Shared checks
@@ -447,7 +449,7 @@ final class CatalogBuilder {
         var args = JSONValue.object([:])
         var target: String?
         var uniqueKey: String?
-        var missed = CatalogSchedule.Missed.skip
+        var missed = MissedRunPolicy.skip
         var enabled = true
         let ok = clean {
             name = f["name"].flatMap { r.name($0, "schedule name") }
@@ -540,15 +542,14 @@ final class CatalogBuilder {
         }
     }
 
-    static func missed(_ text: String) -> CatalogSchedule.Missed? {
+    /// The catalog's words for a missed-run policy: `skip`, `once`, `each:N` (the scheduler's
+    /// own spellings `run_once` and `run_each:N` are accepted too).
+    static func missed(_ text: String) -> MissedRunPolicy? {
         switch text {
-        case "skip": return .skip
-        case "once": return .once
+        case "once": return .runOnce
         default:
-            guard text.hasPrefix("each:"), let n = Int(text.dropFirst(5)), (1...1000).contains(n),
-                text.dropFirst(5).allSatisfy(\.isASCII)
-            else { return nil }
-            return .each(n)
+            if text.hasPrefix("each:") { return try? MissedRunPolicy(parsing: "run_" + text) }
+            return try? MissedRunPolicy(parsing: text)
         }
     }
 
@@ -572,6 +573,7 @@ final class CatalogBuilder {
             reindexPolicies: reindexPolicies, cleanupPolicies: cleanupPolicies, schedules: schedules, files: files)
         catalog.imports = imports
         catalog.statements = statements
+        analytics.apply(to: &catalog)
         let problems = sink.problems.enumerated().sorted { a, b in
             a.element.location == b.element.location ? a.offset < b.offset : a.element.location < b.element.location
         }.map(\.element)

@@ -19,6 +19,9 @@ extension JobRegistry {
         r.register(MatviewRefreshJob())
         r.register(ImportFileJob(importDirectory: importDirectory))
         r.register(ImportStatementJob())
+        r.register(AnalyticsQueryJob())
+        r.register(AnalyticsSegmentJob())
+        r.register(AnalyticsHealthJob())
         return r
     }
 }

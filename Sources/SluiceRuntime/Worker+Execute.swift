@@ -69,7 +69,7 @@ extension Worker {
     func run(_ envelope: Envelope, pool: PostgresPool, logger jobLogger: Logger) async -> Outcome {
         let id = envelope.id
         let context = JobContext(
-            envelope: envelope, logger: jobLogger, pool: pool, home: ledger.pool, schema: ledger.schema, catalog: registry.catalog,
+            envelope: envelope, logger: jobLogger, pool: pool, home: ledger.pool, schema: ledger.schema, catalog: registry.catalog(for: envelope.target),
             redis: results.redis, redisPrefix: results.configuration.prefix,
             progress: { [results, running, ledger] value in
                 results.record(JobStatusUpdate(id: id, state: .running, fields: [JobStatusField.progress: value.jsonString]))
