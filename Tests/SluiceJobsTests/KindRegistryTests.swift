@@ -29,6 +29,9 @@ import Testing
             ("maintenance.plan", ["budget": "soon"], "args.budget"),
             ("refresh.matview", ["view": "demo.leads"], "args.view"),
             ("sys.sleep", [:], "args.ms"),
+            ("import.file", ["spec": "contacts", "source": ["upload": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"]], "args.spec"),
+            ("import.file", ["spec": "leads", "source": ["upload": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"], "optons": [:]], "args.optons"),
+            ("import.statement", ["name": "schedule_campaign_sends", "params": ["campaign_id": 42]], "args.params"),
         ]
         for (kind, args, field) in cases {
             #expect(throws: EnvelopeError.self, "\(kind) \(args)") { try registry.validate(kind: kind, args: args) }
@@ -46,7 +49,9 @@ import Testing
         try registry.validate(kind: "maintenance.plan", args: ["budget": "30m"])
         #expect(registry.defaultClass(of: MatviewRefreshJob.kind) == .refresh)
         #expect(registry.defaultClass(of: VacuumJob.kind) == .maintenance)
-        #expect(registry.kinds.count == 12)  // sys.noop, sys.sleep, 7 database kinds, 3 analytics kinds
+        try registry.validate(kind: "import.file", args: ["spec": "leads", "source": ["path": "leads.csv"], "options": ["dry_run": true]])
+        #expect(registry.defaultClass(of: ImportFileJob.kind) == .import)
+        #expect(registry.kinds.count == 14)  // sys.noop, sys.sleep, 7 database kinds, 3 analytics kinds, 2 import kinds
     }
 
     @Test func refusesAnUndeclaredTarget() throws {
