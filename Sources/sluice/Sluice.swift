@@ -15,7 +15,7 @@ struct Sluice: AsyncParsableCommand {
             """,
         subcommands: [Doctor.self, MigrateCommand.self, WorkerCommand.self, EnqueueCommand.self, JobCommand.self,
                       StatusCommand.self, DeadCommand.self, CancelCommand.self, CatalogCommand.self, DemoCommand.self,
-                      Bench.self, SchedulerCommand.self, ScheduleCommand.self])
+                      Bench.self, SchedulerCommand.self, ScheduleCommand.self, APICommand.self])
 
     static func bootstrapLogging() {
         let level = ProcessInfo.processInfo.environment["SLUICE_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning

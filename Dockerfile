@@ -1,0 +1,31 @@
+# Sluice: one image for `sluice worker`, `sluice scheduler` and `sluice api`.
+# Build: docker build -t sluice .   (docker-compose.yml builds it for its services)
+
+# --- build: the Swift toolchain image with the three C libraries' headers ---
+FROM swift:6.1-bookworm AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libpq-dev librabbitmq-dev libhiredis-dev pkg-config \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+# Resolve dependencies first so a source change does not refetch them.
+COPY Package.swift ./
+RUN swift package resolve
+COPY Sources ./Sources
+COPY Tests ./Tests
+RUN swift build -c release --product sluice --static-swift-stdlib \
+ && install -D "$(swift build -c release --show-bin-path)/sluice" /out/sluice
+
+# --- run: slim Debian with the runtime libraries only ---
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libpq5 librabbitmq4 libhiredis0.14 ca-certificates curl tzdata \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --home /srv/sluice sluice
+COPY --from=build /out/sluice /usr/local/bin/sluice
+COPY jobs /srv/sluice/jobs
+WORKDIR /srv/sluice
+USER sluice
+ENV SLUICE_CATALOG=/srv/sluice/jobs
+EXPOSE 8080 9090
+ENTRYPOINT ["/usr/local/bin/sluice"]
+CMD ["api", "--host", "0.0.0.0"]

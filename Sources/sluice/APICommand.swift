@@ -1,0 +1,107 @@
+// `sluice api [--host H] [--port P]`: the HTTP API, the web dashboard, /metrics, /healthz and
+// /readyz, until SIGTERM or SIGINT (then it stops accepting, finishes open requests and exits).
+// Tokens come from SLUICE_API_TOKENS (`scope:sha256hex,…`, scopes read, enqueue, admin); the
+// dashboard's cookie key from SLUICE_API_SESSION_KEY (hex, ≥ 32 bytes; random per process when
+// unset). `sluice api token SCOPE` makes a token and prints the line to configure.
+
+import ArgumentParser
+import Foundation
+import Logging
+import Redis
+import ServiceLifecycle
+import SluiceCore
+import SluiceHTTP
+import SluiceMetrics
+import SluiceRuntime
+
+struct APICommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "api", abstract: "Serve the HTTP API, the dashboard and /metrics.",
+        subcommands: [APIServeCommand.self, APITokenCommand.self, APIOpenAPICommand.self], defaultSubcommand: APIServeCommand.self)
+}
+
+struct APIServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Serve the API (the default).")
+
+    @OptionGroup var options: RuntimeOptions
+    @Option(help: "Listen address (env SLUICE_API_HOST, default 127.0.0.1).") var host: String?
+    @Option(help: "Listen port (env SLUICE_API_PORT, default 8080).") var port: Int?
+    @Option(help: "Largest request body in bytes.") var maxBody = 1 << 20
+    @Option(help: "Catalog folder for schedules (default SLUICE_CATALOG or jobs).") var catalog: String?
+
+    func run() async throws {
+        let env = ProcessInfo.processInfo.environment
+        let services = try RuntimeServices(options, label: "sluice.api")
+        let tokens: TokenAuthority
+        do {
+            tokens = try TokenAuthority(parsing: env["SLUICE_API_TOKENS"] ?? "")
+        } catch {
+            throw CommandFailure(description: "SLUICE_API_TOKENS: \(error)")
+        }
+        if tokens.entries.isEmpty {
+            services.logger.warning("SLUICE_API_TOKENS is empty: every authenticated route answers 401 (make one with `sluice api token admin`)")
+        }
+        var sessionKey: [UInt8]?
+        if let hex = env["SLUICE_API_SESSION_KEY"], !hex.isEmpty {
+            guard let bytes = Self.hexBytes(hex), bytes.count >= 32 else {
+                throw CommandFailure(description: "SLUICE_API_SESSION_KEY: expected at least 64 hex digits")
+            }
+            sessionKey = bytes
+        }
+        let configuration = APIConfiguration(
+            host: host ?? env["SLUICE_API_HOST"] ?? "127.0.0.1", port: port ?? env["SLUICE_API_PORT"].flatMap { Int($0) } ?? 8080,
+            tokens: tokens, maxBodyBytes: maxBody, sessionKey: sessionKey)
+        try await services.ledger.migrate()
+        // Schedules: only when the catalog loads; the API still serves everything else without one.
+        var scheduler: Scheduler?
+        if let loaded = try? ScheduleCommand.loadJobs(catalog, settings: services.settings) {
+            scheduler = try? Scheduler(jobs: loaded.jobs, configuration: SchedulerConfiguration(), pool: services.pool,
+                                       schema: services.schema, producer: services.producer, logger: services.logger)
+        }
+        let backend = APIBackend(
+            producer: services.producer, ledger: services.ledger, results: services.results, redis: services.redis,
+            redisConfiguration: try RedisConfiguration(url: services.settings.redisURL), redisPrefix: services.settings.redisPrefix,
+            deadLetters: DeadLetters(amqp: services.amqp, topology: services.topology, ledger: services.ledger,
+                                     publisher: services.publisher, logger: services.logger),
+            amqp: services.amqp, topology: services.topology, scheduler: scheduler)
+        let metrics = MetricsRegistry()
+        let server = APIServer(configuration: configuration, backend: backend, metrics: metrics, logger: services.logger)
+        let host = configuration.host
+        let app = server.application { port in
+            FileHandle.standardError.write(Data("sluice api: dashboard at http://\(host):\(port)/ (API under /v1, document at /openapi.json)\n".utf8))
+        }
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: services.logger))
+        try await group.run()
+        await services.close()
+    }
+
+    static func hexBytes(_ text: String) -> [UInt8]? {
+        var out: [UInt8] = []
+        var chars = Array(text)
+        guard chars.count % 2 == 0 else { return nil }
+        while !chars.isEmpty {
+            guard let b = UInt8(String(chars.prefix(2)), radix: 16) else { return nil }
+            out.append(b)
+            chars.removeFirst(2)
+        }
+        return out
+    }
+}
+
+struct APITokenCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "token", abstract: "Make a token: prints it once, and the SLUICE_API_TOKENS entry (its hash) to configure.")
+    @Argument(help: "read, enqueue or admin.") var scope: String
+
+    func run() throws {
+        guard let s = APIScope(rawValue: scope) else { throw ValidationError("scope: expected read, enqueue or admin") }
+        let token = TokenAuthority.generate()
+        print("token: \(token)")
+        print("SLUICE_API_TOKENS entry: \(s.rawValue):\(TokenAuthority.hash(token))")
+    }
+}
+
+struct APIOpenAPICommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "openapi", abstract: "Print the OpenAPI document.")
+    func run() throws { print(OpenAPIDocument.json) }
+}

@@ -1,0 +1,37 @@
+// The metrics vocabulary: what JobMetrics records shows up in the Prometheus exposition with the
+// right names, labels and values, and no job id ever becomes a label.
+
+import Foundation
+import SluiceMetrics
+import Testing
+
+@Suite struct MetricsTests {
+    @Test func seriesAndValues() {
+        let registry = MetricsRegistry()
+        let m = registry.jobs
+        m.jobFinished(workloadClass: "analytics", kind: "sys.noop", outcome: .completed, duration: .milliseconds(20))
+        m.jobFinished(workloadClass: "analytics", kind: "sys.noop", outcome: .completed, duration: .milliseconds(40))
+        m.jobFinished(workloadClass: "maintenance", kind: "maintenance.vacuum", outcome: .discarded, duration: .seconds(3))
+        m.jobStarted(workloadClass: "analytics", kind: "sys.noop", queueWait: .milliseconds(3))
+        m.queue(workloadClass: "analytics", depth: 12, consumers: 2, oldestWaiting: .seconds(4))
+        m.running(workloadClass: "analytics", count: 3, oldestLeaseAge: .seconds(10))
+        m.pool(target: "main", workloadClass: "analytics", inUse: 2, idle: 1, waiting: 0)
+        m.schedulerLeader(true)
+        m.scheduleFired("nightly", at: Date(timeIntervalSince1970: 1_700_000_000))
+        m.alertsFiring(2)
+        let text = String(decoding: registry.exposition(), as: UTF8.self)
+        #expect(text.contains("sluice_jobs_total{class=\"analytics\",kind=\"sys.noop\",outcome=\"completed\"} 2"))
+        #expect(text.contains("sluice_jobs_total{class=\"maintenance\",kind=\"maintenance.vacuum\",outcome=\"discarded\"} 1"))
+        #expect(text.contains("sluice_job_duration_seconds_count{class=\"analytics\",kind=\"sys.noop\"} 2"))
+        #expect(text.contains("sluice_job_duration_seconds_bucket{class=\"analytics\",kind=\"sys.noop\",le=\"0.025\"} 1"))
+        #expect(text.contains("sluice_job_queue_wait_seconds_count{class=\"analytics\",kind=\"sys.noop\"} 1"))
+        #expect(text.contains("sluice_queue_depth{class=\"analytics\"} 12"))
+        #expect(text.contains("sluice_queue_consumers{class=\"analytics\"} 2"))
+        #expect(text.contains("sluice_queue_oldest_waiting_seconds{class=\"analytics\"} 4"))
+        #expect(text.contains("sluice_jobs_running{class=\"analytics\"} 3"))
+        #expect(text.contains("sluice_pool_connections{target=\"main\",class=\"analytics\",state=\"in_use\"} 2"))
+        #expect(text.contains("sluice_scheduler_leader 1"))
+        #expect(text.contains("sluice_schedule_last_fire_timestamp_seconds{schedule=\"nightly\"} 1700000000"))
+        #expect(text.contains("sluice_alerts_firing 2"))
+    }
+}
