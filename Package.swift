@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "sluice", targets: ["sluice"]),
+        .executable(name: "sluice-dev", targets: ["sluice-dev"]),
         .library(name: "Postgres", targets: ["Postgres"]),
         .library(name: "RabbitMQ", targets: ["RabbitMQ"]),
         .library(name: "Redis", targets: ["Redis"]),
@@ -42,12 +43,26 @@ let package = Package(
         .target(name: "SluiceCatalog", dependencies: [
             "SluiceCore", "ClientSupport", .product(name: "Yams", package: "Yams"),
         ]),
+        // The job kinds (maintenance/, refresh/, …: one kind per file) and their registry (Kinds.swift).
         .target(name: "SluiceJobs", dependencies: [
-            "SluiceCore", "SluiceCatalog", "Postgres", "ClientSupport", .product(name: "Logging", package: "swift-log"),
+            "SluiceCore", "SluiceCatalog", "SluiceRuntime", "Postgres", "Redis", "ClientSupport",
+            .product(name: "Logging", package: "swift-log"),
         ]),
         // The job pipeline: topology, ledger, producer, worker pool, result store, leadership.
         .target(name: "SluiceRuntime", dependencies: [
             "SluiceCore", "SluiceCatalog", "Postgres", "RabbitMQ", "Redis", "ClientSupport",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+        ]),
+        // The demo platform's data loader (not linked by `sluice`).
+        .target(name: "SluiceDemo", dependencies: [
+            "SluiceCore", "SluiceCatalog", "Postgres", "ClientSupport", .product(name: "Logging", package: "swift-log"),
+        ]),
+        // What both executables share: settings from the environment, runtime options and assembly.
+        .target(name: "SluiceCLI", dependencies: [
+            "SluiceJobs", "SluiceCatalog", "SluiceRuntime", "Postgres", "RabbitMQ", "Redis", "SluiceCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Metrics the runtime and the API record (swift-metrics API only; the executable bootstraps Prometheus).
@@ -64,7 +79,15 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "sluice", dependencies: [
-            "SluiceJobs", "SluiceCatalog", "SluiceRuntime", "SluiceHTTP", "SluiceMetrics",
+            "SluiceCLI", "SluiceJobs", "SluiceCatalog", "SluiceRuntime", "SluiceHTTP", "SluiceMetrics",
+            "Postgres", "RabbitMQ", "Redis", "SluiceCore", "ClientSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        // Demo data and benchmarks: `sluice demo …` / `sluice bench …` exec this.
+        .executableTarget(name: "sluice-dev", dependencies: [
+            "SluiceCLI", "SluiceDemo", "SluiceJobs", "SluiceCatalog", "SluiceRuntime",
             "Postgres", "RabbitMQ", "Redis", "SluiceCore", "ClientSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -78,7 +101,9 @@ let package = Package(
         .testTarget(name: "RabbitMQTests", dependencies: ["RabbitMQ", "TestSupport"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"]),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
-        .testTarget(name: "SluiceJobsTests", dependencies: ["SluiceJobs", "TestSupport"]),
+        .testTarget(name: "SluiceJobsTests", dependencies: [
+            "SluiceJobs", "SluiceDemo", "SluiceRuntime", "TestSupport", .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "SluiceCatalogTests", dependencies: ["SluiceCatalog", "TestSupport"]),
         .testTarget(name: "SluiceRuntimeTests", dependencies: [
             "SluiceRuntime", "TestSupport", .product(name: "Logging", package: "swift-log"),

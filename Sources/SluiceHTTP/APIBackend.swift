@@ -39,3 +39,15 @@ public struct APIBackend: Sendable {
         self.scheduler = scheduler
     }
 }
+
+extension APIBackend {
+    /// The backend of a process assembled by `Runtime` (the `sluice api` command).
+    public init(runtime: Runtime, scheduler: Scheduler?) {
+        let c = runtime.configuration
+        self.init(producer: runtime.producer, ledger: runtime.ledger, results: runtime.results, redis: runtime.redis,
+                  redisConfiguration: c.redis, redisPrefix: c.redisPrefix,
+                  deadLetters: DeadLetters(amqp: c.amqp, topology: c.topology, ledger: runtime.ledger, publisher: runtime.publisher,
+                                           logger: runtime.logger),
+                  amqp: c.amqp, topology: c.topology, scheduler: scheduler)
+    }
+}

@@ -1,18 +1,32 @@
-// JobContext: what a running job gets: its envelope, a logger with job metadata, its class's
-// Postgres pool, progress reporting and a cancellation check.
+// JobContext: what a running job gets: its envelope, a logger with job metadata, the Postgres
+// pool of its target and class, the home database (ledger schema), the catalog, Redis for
+// outputs, progress reporting, follow-up enqueues and a cancellation check.
 //
 // Cancellation (timeout, operator cancel, shutdown) cancels the job's Swift task, so a
 // statement running on the pool is cancelled with PQcancel by the Postgres client.
 
 import Logging
 import Postgres
+import Redis
+import SluiceCatalog
 import SluiceCore
 
 public struct JobContext: Sendable {
     public let envelope: Envelope
     public let logger: Logger
-    /// The class's pool: its size, role and timeouts.
+    /// The pool of the job's target database and class: the class's size, role and timeouts.
     public let pool: PostgresPool
+    /// The home database (the ledger's), whatever the target: for state a kind keeps beside the
+    /// ledger (uploads, saved segments), under `schema`.
+    public let home: PostgresPool
+    /// The ledger schema in the home database (`sluice` by default).
+    public let schema: String
+    /// The catalog the job's arguments were validated against.
+    public let catalog: Catalog
+    /// Redis, for kinds whose output is a cache (best effort: Redis is a cache).
+    public let redis: RedisPool?
+    /// The prefix of every Redis key (`sluice:`).
+    public let redisPrefix: String
     let progressSink: @Sendable (JSONValue) async -> Void
     let outputSink: @Sendable (String, [String: String]) async -> Void
     let enqueueSink: @Sendable (JobRequest) async throws -> EnqueueResult
@@ -20,7 +34,8 @@ public struct JobContext: Sendable {
     public var id: JobID { envelope.id }
     public var attempt: Int { envelope.attempt }
 
-    init(envelope: Envelope, logger: Logger, pool: PostgresPool, progress: @escaping @Sendable (JSONValue) async -> Void,
+    init(envelope: Envelope, logger: Logger, pool: PostgresPool, home: PostgresPool, schema: String, catalog: Catalog,
+         redis: RedisPool?, redisPrefix: String, progress: @escaping @Sendable (JSONValue) async -> Void,
          output: @escaping @Sendable (String, [String: String]) async -> Void = { _, _ in },
          enqueue: @escaping @Sendable (JobRequest) async throws -> EnqueueResult = { _ in
              throw JobError("this context cannot enqueue jobs", retryable: false)
@@ -28,6 +43,11 @@ public struct JobContext: Sendable {
         self.envelope = envelope
         self.logger = logger
         self.pool = pool
+        self.home = home
+        self.schema = schema
+        self.catalog = catalog
+        self.redis = redis
+        self.redisPrefix = redisPrefix
         self.progressSink = progress
         self.outputSink = output
         self.enqueueSink = enqueue

@@ -1,49 +1,61 @@
-// JobRegistry: from kind to worker. Validates a job's arguments before anything is published
-// (producer) and before it runs (worker), so a malformed job is rejected with the field named.
+// JobRegistry: from kind to worker, with the catalog every kind validates against. Validates a
+// job's target, kind and arguments before anything is written (producer) and before it runs
+// (worker), so a malformed job is refused with the field named.
 
+import Foundation
+import SluiceCatalog
 import SluiceCore
 
 public struct JobRegistry: Sendable {
     struct Entry: Sendable {
         var defaultClass: WorkloadClass
-        var validate: @Sendable ([String: JSONValue]) throws(EnvelopeError) -> Void
+        var validate: @Sendable ([String: JSONValue], Catalog) throws(EnvelopeError) -> Void
         var run: @Sendable ([String: JSONValue], JobContext) async throws -> JSONValue
     }
 
     private var entries: [JobKind: Entry] = [:]
+    /// What operators allow: the targets a job may name and the objects kinds may touch.
+    public var catalog: Catalog
 
-    public init() {}
+    public init(catalog: Catalog = Catalog()) {
+        self.catalog = catalog
+    }
 
-    /// The registry with the built-in kinds (`sys.noop`, `sys.sleep`).
-    public static var builtIn: JobRegistry {
-        var r = JobRegistry()
+    /// The registry with the built-in kinds (`sys.noop`, `sys.sleep`) only.
+    public static var builtIn: JobRegistry { JobRegistry(catalog: Catalog()).withBuiltIns() }
+
+    /// This registry plus the built-in kinds.
+    public func withBuiltIns() -> JobRegistry {
+        var r = self
         r.register(NoopJob())
         r.register(SleepJob())
         return r
     }
 
     public mutating func register<W: JobWorker>(_ worker: W) {
-        let decode: @Sendable ([String: JSONValue]) throws(EnvelopeError) -> W.Arguments = { args throws(EnvelopeError) in
+        let decode: @Sendable ([String: JSONValue], Catalog) throws(EnvelopeError) -> W.Arguments = { args, catalog throws(EnvelopeError) in
             let value: W.Arguments
             if let raw = args as? W.Arguments {
                 // Untyped arguments (`[String: JSONValue]`): nothing to decode.
-                try worker.validate(raw)
-                return raw
+                value = raw
+            } else {
+                do throws(JSONValueError) {
+                    value = try JSONValue.object(args).decode(W.Arguments.self)
+                } catch {
+                    throw EnvelopeError(.invalidArguments, field: error.field.map { "args.\($0)" } ?? "args", reason: error.reason)
+                }
+                if let encodable = value as? any Encodable { try Self.refuseUnknownKeys(args, decoded: encodable) }
             }
-            do {
-                value = try JSONValue.object(args).decode(W.Arguments.self)
-            } catch let error as JSONValueError {
-                throw EnvelopeError(.invalidArguments, field: error.field.map { "args.\($0)" } ?? "args", reason: error.reason)
-            } catch {
-                throw EnvelopeError(.invalidArguments, field: "args", reason: "\(error)")
-            }
-            try worker.validate(value)
+            try worker.validate(value, against: catalog)
             return value
         }
         entries[W.kind] = Entry(
             defaultClass: W.defaultClass,
-            validate: { args throws(EnvelopeError) in _ = try decode(args) },
-            run: { args, context in try await worker.run(try decode(args), context: context) })
+            validate: { args, catalog throws(EnvelopeError) in _ = try decode(args, catalog) },
+            run: { args, context in
+                let report = try await worker.run(try decode(args, context.catalog), context: context)
+                return try JobReportEncoding.json(report)
+            })
     }
 
     public var kinds: [JobKind] { entries.keys.sorted() }
@@ -55,8 +67,66 @@ public struct JobRegistry: Sendable {
         guard let entry = entries[kind] else {
             throw EnvelopeError(.unknownKind, field: "kind", reason: "no worker is registered for '\(kind.rawValue.prefix(100))'")
         }
-        try entry.validate(args)
+        try entry.validate(args, catalog)
+    }
+
+    /// Checks the target, then the kind and its arguments.
+    public func validate(kind: JobKind, args: [String: JSONValue], target: String) throws(EnvelopeError) {
+        try validate(target: target)
+        try validate(kind: kind, args: args)
+    }
+
+    /// A target must be declared in the catalog (`main` always is, unless the catalog redefines it).
+    public func validate(target: String) throws(EnvelopeError) {
+        guard catalog.target(named: target) == nil else { return }
+        let shown = target.count > 64 ? String(target.prefix(64)) + "…" : target
+        let declared = catalog.targets.map(\.name).joined(separator: ", ")
+        throw EnvelopeError(.invalidField, field: "target", reason: "the catalog declares no target named \(shown.debugDescription) (declared: \(declared))")
     }
 
     func entry(_ kind: JobKind) -> Entry? { entries[kind] }
+
+    /// Keys present in the message (with a non-null value) that the typed arguments did not
+    /// read back are refused, nested objects included: `{"tabel": …}` is an error, not a default.
+    static func refuseUnknownKeys(_ args: [String: JSONValue], decoded: any Encodable) throws(EnvelopeError) {
+        guard let encoded = try? JSONValue(encoding: decoded), case .object(let known) = encoded else { return }
+        try compare(args, known, path: "args")
+    }
+
+    private static func compare(_ given: [String: JSONValue], _ known: [String: JSONValue], path: String) throws(EnvelopeError) {
+        for key in given.keys.sorted() {
+            let value = given[key]!
+            if case .null = value { continue }
+            guard let back = known[key] else {
+                let shown = key.count > 64 ? String(key.prefix(64)) + "…" : key
+                let expected = known.keys.sorted().joined(separator: ", ")
+                throw EnvelopeError(.invalidArguments, field: "\(path).\(shown)",
+                                    reason: "unknown argument" + (expected.isEmpty ? "" : " (expected one of: \(expected))"))
+            }
+            if case .object(let g) = value, case .object(let k) = back {
+                try compare(g, k, path: "\(path).\(key)")
+            }
+        }
+    }
+}
+
+/// How a kind's typed report becomes the JSON stored in the ledger and Redis: snake_case keys,
+/// ISO 8601 dates. A `JSONValue` report is stored as it is.
+public enum JobReportEncoding {
+    private static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.dateEncodingStrategy = .iso8601
+        e.keyEncodingStrategy = .convertToSnakeCase
+        e.outputFormatting = [.sortedKeys]
+        return e
+    }()
+
+    public static func json<R: Encodable>(_ report: R) throws -> JSONValue {
+        if let value = report as? JSONValue { return value }
+        do {
+            return try JSONValue.parse(Array(try encoder.encode(report)))
+        } catch {
+            throw JobError("could not encode the job's report: \(error)", retryable: false)
+        }
+    }
 }

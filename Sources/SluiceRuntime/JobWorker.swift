@@ -1,30 +1,43 @@
-// JobWorker: what runs one job kind, with typed arguments validated before it runs.
+// JobWorker: one job kind, as one type. A kind names itself (a stable string) and its default
+// class, decodes typed `Arguments` from the envelope's JSON, checks them against the catalog
+// (at enqueue, before anything is written, and again on the worker: a message may come from
+// anywhere), runs, and returns a typed `Report`.
 //
-// A worker names its kind (a stable string) and default class, decodes its arguments from the
-// envelope's JSON (`Arguments: Decodable`), and returns a JSON result. Throwing `JobError` with
-// `retryable: false` sends the job straight to the dead-letter queue; other errors are retried
-// with backoff until `max_attempts`.
+// Throwing `JobError(retryable: false)`, or any error whose `RetryClassifying.isRetryable` is
+// false, sends the job straight to the dead-letter queue; other errors are retried with backoff
+// until `max_attempts`.
 
+import SluiceCatalog
 import SluiceCore
 
 public protocol JobWorker: Sendable {
+    /// Decoded from the envelope's `args`. When it is also Encodable, argument keys it does not
+    /// know are refused (a typo such as `tabel` never reaches a worker as a silent default).
     associatedtype Arguments: Decodable & Sendable
-    /// The stable kind string (`sys.noop`).
+    /// The job's result, stored in the ledger and in Redis as JSON with snake_case keys.
+    associatedtype Report: Encodable & Sendable = JSONValue
+    /// The stable kind string (`maintenance.vacuum`), never a Swift type name.
     static var kind: JobKind { get }
     /// The class a job of this kind goes to unless the producer names another.
     static var defaultClass: WorkloadClass { get }
-    /// Extra validation after decoding (ranges, catalog checks). Throw `EnvelopeError`
-    /// `.invalidArguments` naming the field.
-    func validate(_ arguments: Arguments) throws(EnvelopeError)
-    func run(_ arguments: Arguments, context: JobContext) async throws -> JSONValue
+    /// Checks every name and value against the catalog. Throw `EnvelopeError(.invalidArguments,
+    /// field: "args.table", reason: …)`; never touch a database here.
+    func validate(_ arguments: Arguments, against catalog: Catalog) throws(EnvelopeError)
+    func run(_ arguments: Arguments, context: JobContext) async throws -> Report
 }
 
 extension JobWorker {
-    public func validate(_ arguments: Arguments) throws(EnvelopeError) {}
+    public func validate(_ arguments: Arguments, against catalog: Catalog) throws(EnvelopeError) {}
+}
+
+/// An error that knows whether running the same job again later can help (a lock timeout: yes;
+/// an undeclared table: no). Errors that do not conform are retried.
+public protocol RetryClassifying: Error {
+    var isRetryable: Bool { get }
 }
 
 /// A failure a job reports on purpose.
-public struct JobError: Error, CustomStringConvertible, Sendable {
+public struct JobError: Error, CustomStringConvertible, Sendable, RetryClassifying {
     public var message: String
     public var retryable: Bool
 
@@ -33,5 +46,6 @@ public struct JobError: Error, CustomStringConvertible, Sendable {
         self.retryable = retryable
     }
 
+    public var isRetryable: Bool { retryable }
     public var description: String { message }
 }

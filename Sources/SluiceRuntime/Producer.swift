@@ -150,7 +150,7 @@ public final class Producer: Sendable {
     }
 
     private func prepare(_ r: JobRequest, now: Date) throws(EnvelopeError) -> (Envelope, WorkloadClass) {
-        try registry.validate(kind: r.kind, args: r.args)
+        try registry.validate(kind: r.kind, args: r.args, target: r.target)
         guard let workloadClass = r.workloadClass ?? registry.defaultClass(of: r.kind) else {
             throw EnvelopeError(.unknownKind, field: "kind", reason: "no class for '\(r.kind)'")
         }

@@ -58,7 +58,7 @@ public final class ResultStore: Sendable {
     }
 
     public let configuration: Configuration
-    private let redis: RedisPool
+    public let redis: RedisPool
     private let logger: Logger
     private let state = Mutex(State())
     private let signal: AsyncStream<Void>.Continuation

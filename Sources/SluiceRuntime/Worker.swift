@@ -13,11 +13,12 @@ import Foundation
 import Logging
 import Postgres
 import RabbitMQ
+import ServiceLifecycle
 import SluiceCatalog
 import SluiceCore
 import Synchronization
 
-public final class Worker: Sendable {
+public final class Worker: Service, Sendable {
     public let configuration: WorkerConfiguration
     private let registry: JobRegistry
     private let ledger: Ledger
@@ -28,13 +29,16 @@ public final class Worker: Sendable {
     private let topology: TopologyConfiguration
     private let logger: Logger
     private let running = RunningJobs()
-    private let pools: [WorkloadClass: PostgresPool]
+    /// Pools per (target, class), opened on first use.
+    public let pools: TargetPools
     private let elector: LeaseElector
 
     private struct Control {
         var stopping = false
         var consumers: [ObjectIdentifier: AMQPConsumer] = [:]
-        var stopWaiters: [CheckedContinuation<Void, Never>] = []
+        var stopWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var cancelledWaiters: Set<Int> = []
+        var nextWaiter = 0
     }
     private let control = Mutex(Control())
     private let counters = Mutex(WorkerCounters())
@@ -53,11 +57,10 @@ public final class Worker: Sendable {
         var logger = logger
         logger[metadataKey: "worker"] = .string(configuration.name)
         self.logger = logger
-        var pools: [WorkloadClass: PostgresPool] = [:]
-        for c in configuration.classes {
-            pools[c.workloadClass] = PostgresPool(configuration: configuration.poolConfiguration(c), logger: logger)
-        }
-        self.pools = pools
+        var classes: [WorkloadClass: ClassSettings] = [:]
+        for c in configuration.classes { classes[c.workloadClass] = c }
+        pools = TargetPools(configuration: .init(targets: configuration.targets, classes: classes,
+                                                 idleTimeout: configuration.targetIdleTimeout), logger: logger)
         elector = LeaseElector(pool: ledger.pool, schema: ledger.schema, name: "rescue", holder: configuration.name,
                                ttl: max(configuration.rescueInterval * 3, .seconds(3)))
     }
@@ -65,13 +68,26 @@ public final class Worker: Sendable {
     /// Jobs finished by this worker so far, by outcome.
     public var statistics: WorkerCounters { counters.withLock { $0 } }
 
-    /// Runs until `stop()` and the drain that follows. Throws only when the broker cannot be
-    /// reached at start.
+    /// Runs until `stop()` or the service group's graceful shutdown (SIGTERM, SIGINT), and the
+    /// drain that follows. Throws only when the broker cannot be reached at start.
+    ///
+    /// The worker runs its result store and its target pools as child tasks rather than as
+    /// sibling services: their final flush and close must come after the drain, and only the
+    /// worker knows when that is.
     public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await self.serve()
+        } onGracefulShutdown: {
+            self.stop()
+        }
+    }
+
+    private func serve() async throws {
         _ = try await publisher.publisher(attempts: 5)
         logger.info("worker started", metadata: ["classes": "\(configuration.classes.map(\.workloadClass.rawValue))"])
         await withTaskGroup(of: Void.self) { outer in
             outer.addTask { await self.results.run() }
+            outer.addTask { await self.pools.maintain() }
             outer.addTask { await self.heartbeatLoop() }
             if configuration.rescue { outer.addTask { await self.rescueLoop() } }
             outer.addTask { await self.graceTimer() }
@@ -86,34 +102,45 @@ public final class Worker: Sendable {
         }
         await results.flush()
         if configuration.rescue { try? await elector.release() }
-        for pool in pools.values { await pool.close() }
+        await pools.close()
         logger.info("worker stopped", metadata: ["jobs.completed": "\(statistics.completed)"])
     }
 
-    /// Stops taking jobs; running jobs get the grace period. Returns at once.
+    /// Stops taking jobs; running jobs get the grace period. Returns at once: each consumer's
+    /// watcher closes it (what it had prefetched goes back to the queue).
     public func stop() {
-        let (consumers, waiters) = control.withLock { c -> ([AMQPConsumer], [CheckedContinuation<Void, Never>]) in
+        let waiters = control.withLock { c -> [CheckedContinuation<Void, Never>] in
             c.stopping = true
-            defer { c.stopWaiters = [] }
-            return (Array(c.consumers.values), c.stopWaiters)
+            defer { c.stopWaiters = [:] }
+            return Array(c.stopWaiters.values)
         }
         for w in waiters { w.resume() }
-        for consumer in consumers {
-            // Closing the consumer ends its deliveries; what it had prefetched goes back to the queue.
-            Task { await consumer.stop() }
-        }
     }
 
     private var isStopping: Bool { control.withLock { $0.stopping } }
 
+    /// Returns once `stop()` was called, or when the calling task is cancelled.
     private func waitForStop() async {
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let now = control.withLock { s -> Bool in
-                if s.stopping { return true }
-                s.stopWaiters.append(c)
-                return false
+        let id = control.withLock { s -> Int in
+            s.nextWaiter += 1
+            return s.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let now = control.withLock { s -> Bool in
+                    if s.stopping || s.cancelledWaiters.remove(id) != nil { return true }
+                    s.stopWaiters[id] = c
+                    return false
+                }
+                if now { c.resume() }
             }
-            if now { c.resume() }
+        } onCancel: {
+            let waiter = control.withLock { s -> CheckedContinuation<Void, Never>? in
+                if let c = s.stopWaiters.removeValue(forKey: id) { return c }
+                if !s.stopping { s.cancelledWaiters.insert(id) }
+                return nil
+            }
+            waiter?.resume()
         }
     }
 
@@ -133,7 +160,6 @@ public final class Worker: Sendable {
 
     private func consume(_ settings: ClassSettings) async {
         let queue = topology.queue(for: settings.workloadClass.rawValue)
-        let pool = pools[settings.workloadClass]!
         let concurrency = max(1, settings.concurrency)
         let backoff = Backoff(base: .milliseconds(200), cap: .seconds(5), jitter: 0.5)
         var failures = 0
@@ -166,23 +192,31 @@ public final class Worker: Sendable {
                 }
                 if failures > 0 { logger.info("consumer reconnected", metadata: ["queue.name": "\(queue)"]) }
                 failures = 0
-                do {
-                    for try await delivery in consumer.deliveries {
-                        while active >= concurrency {
-                            await slots.next()
-                            active -= 1
+                await withTaskGroup(of: Void.self) { watcher in
+                    // Stopping closes the consumer, which ends its deliveries.
+                    watcher.addTask {
+                        await self.waitForStop()
+                        if !Task.isCancelled { await consumer.stop() }
+                    }
+                    do {
+                        for try await delivery in consumer.deliveries {
+                            while active >= concurrency {
+                                await slots.next()
+                                active -= 1
+                            }
+                            // Stopping: leave it unacked; the broker redelivers it once our consumer is gone.
+                            if isStopping { break }
+                            active += 1
+                            slots.addTask { await self.handle(delivery, consumer: consumer, settings: settings) }
                         }
-                        // Stopping: leave it unacked; the broker redelivers it once our consumer is gone.
-                        if isStopping { break }
-                        active += 1
-                        slots.addTask { await self.handle(delivery, consumer: consumer, settings: settings, pool: pool) }
+                    } catch {
+                        if !isStopping {
+                            failures += 1
+                            logger.warning("consumer broke; reconnecting", metadata: ["queue.name": "\(queue)", "error": "\(error)"])
+                            try? await Task.sleep(for: backoff.delay(attempt: failures))
+                        }
                     }
-                } catch {
-                    if !isStopping {
-                        failures += 1
-                        logger.warning("consumer broke; reconnecting", metadata: ["queue.name": "\(queue)", "error": "\(error)"])
-                        try? await Task.sleep(for: backoff.delay(attempt: failures))
-                    }
+                    watcher.cancelAll()
                 }
                 control.withLock { _ = $0.consumers.removeValue(forKey: key) }
                 await consumer.stop()
@@ -192,7 +226,7 @@ public final class Worker: Sendable {
 
     // MARK: One delivery
 
-    private func handle(_ delivery: AMQPDelivery, consumer: AMQPConsumer, settings: ClassSettings, pool: PostgresPool) async {
+    private func handle(_ delivery: AMQPDelivery, consumer: AMQPConsumer, settings: ClassSettings) async {
         let className = settings.workloadClass.rawValue
         let envelope: Envelope
         do {
@@ -203,7 +237,7 @@ public final class Worker: Sendable {
             return
         }
         do {
-            try registry.validate(kind: envelope.kind, args: envelope.args)
+            try registry.validate(kind: envelope.kind, args: envelope.args, target: envelope.target)
         } catch {
             await reject(delivery, consumer: consumer, reason: error.code.rawValue, error: error.description,
                          className: className, kind: envelope.kind.rawValue, attempt: envelope.attempt, id: envelope.id)
@@ -242,7 +276,7 @@ public final class Worker: Sendable {
         }
         var job = envelope
         job.attempt = attempt
-        await execute(job, className: className, pool: pool)
+        await execute(job, workloadClass: settings.workloadClass)
     }
 
     /// Dead-letters a message that cannot become a job, then acks it.
@@ -281,13 +315,14 @@ public final class Worker: Sendable {
 
     // MARK: Running a job
 
-    private enum Outcome {
+    private enum Outcome: Sendable {
         case success(JSONValue)
         case failure(any Error)
         case stopped(StopReason)
     }
 
-    private func execute(_ envelope: Envelope, className: String, pool: PostgresPool) async {
+    private func execute(_ envelope: Envelope, workloadClass: WorkloadClass) async {
+        let className = workloadClass.rawValue
         let id = envelope.id
         running.add(id)
         let startedAt = Date()
@@ -297,8 +332,47 @@ public final class Worker: Sendable {
         var jobLogger = logger
         jobLogger[metadataKey: "job.id"] = .string(id.description)
         jobLogger[metadataKey: "job.kind"] = .string(envelope.kind.rawValue)
+        jobLogger[metadataKey: "db.target"] = .string(envelope.target)
+        let outcome: Outcome
+        do {
+            outcome = try await pools.withPool(target: envelope.target, workloadClass: workloadClass) { pool in
+                await run(envelope, pool: pool, logger: jobLogger)
+            }
+        } catch {
+            // The target cannot be reached from here (no URL, shutting down): retried like any failure.
+            outcome = .failure(error)
+        }
+        running.remove(id)
+        let finishedAt = Date()
+        let duration = String(Int(finishedAt.timeIntervalSince(startedAt) * 1000))
+        switch outcome {
+        case .success(let result):
+            await finish(id, .completed, result: result, error: nil, attempt: envelope.attempt)
+            results.record(JobStatusUpdate(id: id, state: .completed, fields: [
+                "result": result.jsonString, "finished_at": Timestamp.format(finishedAt), "duration_ms": duration]))
+            counters.withLock { $0.completed += 1 }
+        case .stopped(.cancelled):
+            await finish(id, .cancelled, result: nil, error: "cancelled by operator", attempt: envelope.attempt)
+            results.record(JobStatusUpdate(id: id, state: .cancelled, fields: [
+                "error": "cancelled by operator", "finished_at": Timestamp.format(finishedAt), "duration_ms": duration]))
+            counters.withLock { $0.cancelled += 1 }
+        case .stopped(.shutdown):
+            await handBack(envelope, className: className)
+        case .stopped(.timeout):
+            await failed(envelope, className: className, error: "timeout: exceeded \(envelope.timeoutSeconds) s", reason: nil,
+                         retryable: true, duration: duration)
+        case .failure(let error):
+            let retryable = (error as? any RetryClassifying)?.isRetryable ?? true
+            await failed(envelope, className: className, error: "\(error)", reason: nil, retryable: retryable, duration: duration)
+        }
+    }
+
+    /// Runs one job on `pool` under its timeout and the operator's cancel; returns how it ended.
+    private func run(_ envelope: Envelope, pool: PostgresPool, logger jobLogger: Logger) async -> Outcome {
+        let id = envelope.id
         let context = JobContext(
-            envelope: envelope, logger: jobLogger, pool: pool,
+            envelope: envelope, logger: jobLogger, pool: pool, home: ledger.pool, schema: ledger.schema, catalog: registry.catalog,
+            redis: results.redis, redisPrefix: results.configuration.prefix,
             progress: { [results, running, ledger] value in
                 results.record(JobStatusUpdate(id: id, state: .running, fields: ["progress": value.jsonString]))
                 if running.progressDue(id, interval: .seconds(2)) { try? await ledger.progress(id, value) }
@@ -307,7 +381,7 @@ public final class Worker: Sendable {
             enqueue: { [producer] request in try await producer.enqueue(request) })
         let entry = registry.entry(envelope.kind)!
         let timeout = Duration.seconds(envelope.timeoutSeconds)
-        let outcome: Outcome = await withTaskGroup(of: Outcome?.self) { group in
+        return await withTaskGroup(of: Outcome?.self) { group in
             group.addTask {
                 do {
                     return .success(try await entry.run(envelope.args, context))
@@ -336,29 +410,6 @@ public final class Worker: Sendable {
                 }
             }
             return first ?? .stopped(.shutdown)
-        }
-        running.remove(id)
-        let finishedAt = Date()
-        let duration = String(Int(finishedAt.timeIntervalSince(startedAt) * 1000))
-        switch outcome {
-        case .success(let result):
-            await finish(id, .completed, result: result, error: nil, attempt: envelope.attempt)
-            results.record(JobStatusUpdate(id: id, state: .completed, fields: [
-                "result": result.jsonString, "finished_at": Timestamp.format(finishedAt), "duration_ms": duration]))
-            counters.withLock { $0.completed += 1 }
-        case .stopped(.cancelled):
-            await finish(id, .cancelled, result: nil, error: "cancelled by operator", attempt: envelope.attempt)
-            results.record(JobStatusUpdate(id: id, state: .cancelled, fields: [
-                "error": "cancelled by operator", "finished_at": Timestamp.format(finishedAt), "duration_ms": duration]))
-            counters.withLock { $0.cancelled += 1 }
-        case .stopped(.shutdown):
-            await handBack(envelope, className: className)
-        case .stopped(.timeout):
-            await failed(envelope, className: className, error: "timeout: exceeded \(envelope.timeoutSeconds) s", reason: nil,
-                         retryable: true, duration: duration)
-        case .failure(let error):
-            let retryable = (error as? JobError)?.retryable ?? true
-            await failed(envelope, className: className, error: "\(error)", reason: nil, retryable: retryable, duration: duration)
         }
     }
 

@@ -10,8 +10,13 @@ import SluiceCore
 public struct WorkerConfiguration: Sendable {
     /// The classes served, each with its pool, timeouts, concurrency and prefetch.
     public var classes: [ClassSettings]
-    /// Connection settings for the class pools (each class adds its role and timeouts).
+    /// Connection settings of the `main` target when `targets` does not say otherwise.
     public var postgres: PostgresConfiguration
+    /// How to reach each target a job may name; pools per (target, class) open on first use.
+    /// Default: `main` on `postgres`.
+    public var targets: [String: TargetPools.Connection]
+    /// A (target, class) pool unused this long is closed. Default 5 min.
+    public var targetIdleTimeout: Duration
     public var amqp: AMQPConfiguration
     /// This worker's name in the ledger (`worker` column) and in leases.
     public var name: String
@@ -28,10 +33,13 @@ public struct WorkerConfiguration: Sendable {
     public init(
         classes: [ClassSettings], postgres: PostgresConfiguration, amqp: AMQPConfiguration, name: String = WorkerConfiguration.defaultName(),
         lease: Duration = .seconds(30), shutdownGrace: Duration = .seconds(30), rescueInterval: Duration = .seconds(5),
-        rescue: Bool = true, retryPolicy: RetryPolicy = RetryPolicy()
+        rescue: Bool = true, retryPolicy: RetryPolicy = RetryPolicy(), targets: [String: TargetPools.Connection]? = nil,
+        targetIdleTimeout: Duration = .seconds(300)
     ) {
         self.classes = classes
         self.postgres = postgres
+        self.targets = targets ?? [CatalogTarget.defaultName: .configured(postgres)]
+        self.targetIdleTimeout = targetIdleTimeout
         self.amqp = amqp
         self.name = name
         self.lease = lease
@@ -44,16 +52,5 @@ public struct WorkerConfiguration: Sendable {
     /// `host:pid:random`.
     public static func defaultName() -> String {
         "\(ProcessInfo.processInfo.hostName):\(getpid()):\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
-    }
-
-    /// The pool configuration of one class.
-    func poolConfiguration(_ c: ClassSettings) -> PostgresPool.Configuration {
-        var connection = postgres
-        connection.statementTimeout = c.statementTimeout
-        connection.lockTimeout = c.lockTimeout
-        connection.role = c.role?.rawValue
-        if c.readOnly { connection.settings["default_transaction_read_only"] = "on" }
-        connection.applicationName = "sluice-worker-\(c.workloadClass.rawValue)"
-        return PostgresPool.Configuration(connection: connection, minConnections: 0, maxConnections: max(1, c.poolSize))
     }
 }

@@ -9,6 +9,7 @@ import Foundation
 import Logging
 import Redis
 import ServiceLifecycle
+import SluiceCLI
 import SluiceCore
 import SluiceHTTP
 import SluiceMetrics
@@ -31,7 +32,7 @@ struct APIServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let env = ProcessInfo.processInfo.environment
-        let services = try RuntimeServices(options, label: "sluice.api")
+        let services = try RuntimeServices(options, label: "sluice.api", catalogPath: catalog)
         let tokens: TokenAuthority
         do {
             tokens = try TokenAuthority(parsing: env["SLUICE_API_TOKENS"] ?? "")
@@ -43,7 +44,7 @@ struct APIServeCommand: AsyncParsableCommand {
         }
         var sessionKey: [UInt8]?
         if let hex = env["SLUICE_API_SESSION_KEY"], !hex.isEmpty {
-            guard let bytes = Self.hexBytes(hex), bytes.count >= 32 else {
+            guard let bytes = TokenAuthority.hexBytes(hex), bytes.count >= 32 else {
                 throw CommandFailure(description: "SLUICE_API_SESSION_KEY: expected at least 64 hex digits")
             }
             sessionKey = bytes
@@ -52,39 +53,20 @@ struct APIServeCommand: AsyncParsableCommand {
             host: host ?? env["SLUICE_API_HOST"] ?? "127.0.0.1", port: port ?? env["SLUICE_API_PORT"].flatMap { Int($0) } ?? 8080,
             tokens: tokens, maxBodyBytes: maxBody, sessionKey: sessionKey)
         try await services.ledger.migrate()
-        // Schedules: only when the catalog loads; the API still serves everything else without one.
+        // Schedules: only when the catalog has them; the API serves everything else without.
         var scheduler: Scheduler?
         if let loaded = try? ScheduleCommand.loadJobs(catalog, settings: services.settings) {
-            scheduler = try? Scheduler(jobs: loaded.jobs, configuration: SchedulerConfiguration(), pool: services.pool,
-                                       schema: services.schema, producer: services.producer, logger: services.logger)
+            scheduler = try? services.runtime.makeScheduler(jobs: loaded.jobs, configuration: SchedulerConfiguration())
         }
-        let backend = APIBackend(
-            producer: services.producer, ledger: services.ledger, results: services.results, redis: services.redis,
-            redisConfiguration: try RedisConfiguration(url: services.settings.redisURL), redisPrefix: services.settings.redisPrefix,
-            deadLetters: DeadLetters(amqp: services.amqp, topology: services.topology, ledger: services.ledger,
-                                     publisher: services.publisher, logger: services.logger),
-            amqp: services.amqp, topology: services.topology, scheduler: scheduler)
         let metrics = MetricsRegistry()
-        let server = APIServer(configuration: configuration, backend: backend, metrics: metrics, logger: services.logger)
+        let server = APIServer(configuration: configuration, backend: APIBackend(runtime: services.runtime, scheduler: scheduler),
+                               metrics: metrics, logger: services.logger)
         let host = configuration.host
         let app = server.application { port in
             FileHandle.standardError.write(Data("sluice api: dashboard at http://\(host):\(port)/ (API under /v1, document at /openapi.json)\n".utf8))
         }
-        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: services.logger))
-        try await group.run()
-        await services.close()
-    }
-
-    static func hexBytes(_ text: String) -> [UInt8]? {
-        var out: [UInt8] = []
-        var chars = Array(text)
-        guard chars.count % 2 == 0 else { return nil }
-        while !chars.isEmpty {
-            guard let b = UInt8(String(chars.prefix(2)), radix: 16) else { return nil }
-            out.append(b)
-            chars.removeFirst(2)
-        }
-        return out
+        // SIGTERM / SIGINT → graceful shutdown: the server stops accepting and finishes open requests.
+        try await services.runtime.run([app])
     }
 }
 

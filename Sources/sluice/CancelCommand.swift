@@ -2,6 +2,7 @@
 // its statement (PQcancel) at its next heartbeat.
 
 import ArgumentParser
+import SluiceCLI
 import Foundation
 import SluiceCore
 import SluiceRuntime

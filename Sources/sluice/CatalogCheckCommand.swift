@@ -4,6 +4,7 @@
 // marked as such; exits 1 when there is any problem (warnings alone do not fail).
 
 import ArgumentParser
+import SluiceCLI
 import Foundation
 import Logging
 import Postgres
@@ -49,7 +50,7 @@ struct CatalogCheckCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        Sluice.bootstrapLogging()
+        SluiceLogging.bootstrap()
         let settings = Settings.fromEnvironment()
         let logger = Logger(label: "sluice.catalog")
         let directory = catalog ?? settings.catalogPath
@@ -71,23 +72,11 @@ struct CatalogCheckCommand: AsyncParsableCommand {
                     findings.append(Finding(problem: CatalogProblem(.targetUnavailable, at: at, message), warning: false,
                                             target: target.name))
                 }
-                let url: String?
-                if case .environment(let variable) = target.source, variable == CatalogTarget.defaultEnvironmentVariable {
-                    url = settings.postgresURL
-                } else {
-                    url = target.resolveURL(environment: environment)
-                }
-                guard let url else {
-                    if case .environment(let variable) = target.source {
-                        unavailable("target \(target.name): environment variable \(variable) is not set")
-                    }
-                    continue
-                }
                 var configuration: PostgresConfiguration
-                do {
-                    configuration = try PostgresConfiguration(url: url)
-                } catch {
-                    unavailable("target \(target.name): its URL is not valid: \(error)")
+                switch TargetResolution.resolve(target, settings: settings, environment: environment) {
+                case .success(let c): configuration = c
+                case .failure(let reason):
+                    unavailable(reason.description)
                     continue
                 }
                 configuration.applicationName = "sluice catalog check"

@@ -1,6 +1,7 @@
 // `sluice dead list | replay ID | purge`: inspect and act on the dead-letter queue.
 
 import ArgumentParser
+import SluiceCLI
 import SluiceCore
 import SluiceRuntime
 

@@ -1,14 +1,17 @@
 // `sluice doctor`: connects to the three servers, prints each one's version and round-trip
 // time, and says plainly what is wrong when something is (unreachable, auth failed, a missing
-// extension). Exits 1 when any check fails.
+// extension), then lists the catalog's targets (the databases jobs run against) and whether each
+// is reachable from here. Exits 1 when any check fails.
 
 import ArgumentParser
+import SluiceCLI
 import ClientSupport
 import Foundation
 import Logging
 import Postgres
 import RabbitMQ
 import Redis
+import SluiceCatalog
 
 struct Doctor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -35,21 +38,22 @@ struct Doctor: AsyncParsableCommand {
     }
 
     func run() async throws {
-        Sluice.bootstrapLogging()
+        SluiceLogging.bootstrap()
         let settings = Settings.fromEnvironment()
         let logger = Logger(label: "sluice.doctor")
         let connectTimeout = Duration.seconds(max(1, timeout))
         async let pg = checkPostgres(settings.postgresURL, connectTimeout, logger)
         async let mq = checkRabbitMQ(settings.amqpURL, connectTimeout, logger)
         async let rd = checkRedis(settings.redisURL, connectTimeout, logger)
-        let checks = await [pg, mq, rd]
+        var checks = await [pg, mq, rd]
+        checks += await checkTargets(settings, connectTimeout, logger)
 
         if json {
             Output.json(["ok": checks.allSatisfy(\.ok), "servers": checks.map(\.dictionary)])
         } else {
             for c in checks {
                 let status = c.ok ? "ok  " : "FAIL"
-                var line = "\(c.server.padding(toLength: 9, withPad: " ", startingAt: 0)) \(status)  \(c.endpoint)"
+                var line = "\(c.server.padding(toLength: 16, withPad: " ", startingAt: 0)) \(status)  \(c.endpoint)"
                 if let v = c.version { line += "  version \(v)" }
                 if let r = c.rttMillis { line += String(format: "  rtt %.3f ms", r) }
                 print(line)
@@ -103,6 +107,41 @@ struct Doctor: AsyncParsableCommand {
             check.problems.append("\(error)")
         }
         return check
+    }
+
+    /// One check per catalog target (`target main`, `target tenant_b`): resolved from its
+    /// `url_env` / `url`, connected, version and round trip.
+    func checkTargets(_ settings: Settings, _ connectTimeout: Duration, _ logger: Logger) async -> [Check] {
+        let loaded = CatalogLoader.check(directory: settings.catalogPath)
+        guard loaded.isValid else {
+            return [Check(server: "catalog", endpoint: settings.catalogPath, ok: false,
+                          problems: ["the catalog is invalid (\(loaded.problems.count) problems): run `sluice catalog check`"])]
+        }
+        var checks: [Check] = []
+        for target in loaded.catalog.targets {
+            let name = "target \(target.name)"
+            var config: PostgresConfiguration
+            switch TargetResolution.resolve(target, settings: settings) {
+            case .success(let c): config = c
+            case .failure(let reason):
+                checks.append(Check(server: name, endpoint: "-", ok: false, problems: [reason.description]))
+                continue
+            }
+            config.connectTimeout = connectTimeout
+            config.applicationName = "sluice doctor"
+            var check = Check(server: name, endpoint: config.endpoint, ok: false)
+            do {
+                let conn = try await PostgresConnection.connect(config, logger: logger)
+                check.version = conn.serverVersion
+                check.rttMillis = try await Self.medianMillis(3) { _ = try await conn.query("SELECT 1") }
+                await conn.close()
+                check.ok = true
+            } catch {
+                check.problems.append("\(error)")
+            }
+            checks.append(check)
+        }
+        return checks
     }
 
     func checkRabbitMQ(_ url: String, _ connectTimeout: Duration, _ logger: Logger) async -> Check {

@@ -4,6 +4,7 @@
 // its result.
 
 import ArgumentParser
+import SluiceCLI
 import Foundation
 import SluiceCore
 import SluiceRuntime

@@ -1,6 +1,7 @@
 // `sluice job ID`: a job's status from Redis, falling back to the ledger (Redis is a cache).
 
 import ArgumentParser
+import SluiceCLI
 import SluiceCore
 import SluiceRuntime
 

@@ -2,6 +2,7 @@
 // to run from several replicas at once).
 
 import ArgumentParser
+import SluiceCLI
 import SluiceCore
 
 struct MigrateCommand: AsyncParsableCommand {

@@ -3,6 +3,7 @@
 // (one job, keyed `NAME@manual@<now>`), whether or not a scheduler runs, and prints the job id.
 
 import ArgumentParser
+import SluiceCLI
 import Foundation
 import SluiceCatalog
 import SluiceCore
@@ -29,7 +30,7 @@ struct ScheduleCommand: AsyncParsableCommand {
             throw CommandFailure(description: "catalog \(path): \(error)")
         }
         // A kind no worker knows would fail at every fire: refuse it up front.
-        let registry = JobRegistry.withDatabaseKinds(catalog: catalog)
+        let registry = JobRegistry.standard(catalog: catalog)
         for job in jobs {
             do {
                 try registry.validate(kind: job.definition.kind, args: job.definition.args)
@@ -42,13 +43,10 @@ struct ScheduleCommand: AsyncParsableCommand {
 
     /// A scheduler that does not run: for status and manual fires.
     static func scheduler(_ options: RuntimeOptions, catalog directory: String?) async throws -> (Scheduler, RuntimeServices) {
-        let services = try RuntimeServices(options, label: "sluice.schedule")
+        let services = try RuntimeServices(options, label: "sluice.schedule", catalogPath: directory)
         let loaded = try loadJobs(directory, settings: services.settings)
         try await services.ledger.migrate()
-        let producer = Producer(registry: .withDatabaseKinds(catalog: loaded.catalog), ledger: services.ledger,
-                                publisher: services.publisher, results: services.results, logger: services.logger)
-        let scheduler = try Scheduler(jobs: loaded.jobs, configuration: SchedulerConfiguration(), pool: services.pool,
-                                      schema: services.schema, producer: producer, logger: services.logger)
+        let scheduler = try services.runtime.makeScheduler(jobs: loaded.jobs, configuration: SchedulerConfiguration())
         return (scheduler, services)
     }
 }

@@ -4,7 +4,7 @@
 // the replica gives its lease up, so a standby takes over at its next tick.
 
 import ArgumentParser
-import Dispatch
+import SluiceCLI
 import Foundation
 import SluiceCatalog
 import SluiceCore
@@ -22,7 +22,7 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(help: "Replica name in the lease row (default host:pid:random).") var name: String?
 
     func run() async throws {
-        let services = try RuntimeServices(options, label: "sluice.scheduler")
+        let services = try RuntimeServices(options, label: "sluice.scheduler", catalogPath: catalog)
         let loaded = try ScheduleCommand.loadJobs(catalog, settings: services.settings)
         var configuration = SchedulerConfiguration(
             tick: try parseDuration(tick, option: "tick"), leaseTTL: try parseDuration(lease, option: "lease"),
@@ -32,27 +32,15 @@ struct SchedulerCommand: AsyncParsableCommand {
             throw ValidationError("--lease must be at least 1s and --tick at least 10ms")
         }
         try await services.ledger.migrate()
-        let producer = Producer(registry: .withDatabaseKinds(catalog: loaded.catalog), ledger: services.ledger,
-                                publisher: services.publisher, results: services.results, logger: services.logger)
-        let scheduler = try Scheduler(jobs: loaded.jobs, configuration: configuration, pool: services.pool, schema: services.schema,
-                                      producer: producer, logger: services.logger)
-        signal(SIGTERM, SIG_IGN)
-        signal(SIGINT, SIG_IGN)
-        let sources = [SIGTERM, SIGINT].map { sig -> DispatchSourceSignal in
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { scheduler.stop() }
-            source.resume()
-            return source
-        }
+        let scheduler = try services.runtime.makeScheduler(jobs: loaded.jobs, configuration: configuration)
         if !options.json {
             FileHandle.standardError.write(Data(
                 "sluice scheduler \(configuration.name): \(loaded.jobs.count) schedules, lease \(lease), pid \(getpid())\n".utf8))
         }
-        await scheduler.run()
-        sources.forEach { $0.cancel() }
+        // SIGTERM / SIGINT → graceful shutdown of the group → the scheduler steps down.
+        try await services.runtime.run([scheduler])
         if options.json {
             printJSON(["scheduler": .string(configuration.name), "fires_enqueued": .int(Int64(scheduler.firesEnqueued))])
         }
-        await services.close()
     }
 }

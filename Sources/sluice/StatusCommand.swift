@@ -2,6 +2,7 @@
 // jobs, completed and failed in the last hour (ledger); and the dead-letter count.
 
 import ArgumentParser
+import SluiceCLI
 import Logging
 import RabbitMQ
 import SluiceCore

@@ -1,9 +1,10 @@
-// `sluice worker --classes analytics,refresh [--concurrency N] [--prefetch N]`: runs jobs until
-// SIGTERM or SIGINT, then drains (stop consuming, let running jobs finish within the grace
-// period, requeue the rest) and exits 0.
+// `sluice worker [--classes analytics,refresh] [--concurrency N] [--prefetch N]`: runs jobs of
+// every class (or the given ones) against every target of the catalog until SIGTERM or SIGINT,
+// then drains through the runtime's ServiceGroup (stop consuming, let running jobs finish within
+// the grace period, requeue the rest) and exits 0.
 
 import ArgumentParser
-import Dispatch
+import SluiceCLI
 import Foundation
 import SluiceCatalog
 import SluiceCore
@@ -13,7 +14,8 @@ struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "worker", abstract: "Run jobs of the given classes.")
 
     @OptionGroup var options: RuntimeOptions
-    @Option(help: "Comma-separated classes: maintenance, refresh, import, analytics.") var classes = "analytics"
+    @Option(help: "Comma-separated classes: maintenance, refresh, import, analytics (default: all four).")
+    var classes = WorkloadClass.allCases.map(\.rawValue).joined(separator: ",")
     @Option(help: "Slots per class (default: the class's setting).") var concurrency: Int?
     @Option(help: "Prefetch per class (default: the class's setting, at least the concurrency).") var prefetch: Int?
     @Option(help: "Lease length (heartbeat every third of it).") var lease = "30s"
@@ -42,32 +44,20 @@ struct WorkerCommand: AsyncParsableCommand {
         var configuration = WorkerConfiguration(
             classes: settings, postgres: services.postgres, amqp: services.amqp,
             lease: try parseDuration(lease, option: "lease"), shutdownGrace: try parseDuration(grace, option: "grace"),
-            rescueInterval: try parseDuration(rescueInterval, option: "rescue-interval"))
+            rescueInterval: try parseDuration(rescueInterval, option: "rescue-interval"), targets: services.targets)
         if let name { configuration.name = name }
         try await services.ledger.migrate()
-        let worker = Worker(configuration: configuration, registry: services.registry, ledger: services.ledger,
-                            publisher: services.publisher, results: services.results, topology: services.topology,
-                            logger: services.logger)
-        // SIGTERM / SIGINT → drain. The handlers run on a dispatch queue and only call stop().
-        signal(SIGTERM, SIG_IGN)
-        signal(SIGINT, SIG_IGN)
-        let sources = [SIGTERM, SIGINT].map { sig -> DispatchSourceSignal in
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { worker.stop() }
-            source.resume()
-            return source
-        }
+        let worker = services.runtime.makeWorker(configuration)
         if !options.json {
-            FileHandle.standardError.write(Data("sluice worker \(configuration.name): classes \(workloadClasses.map(\.rawValue).joined(separator: ",")), pid \(getpid())\n".utf8))
+            FileHandle.standardError.write(Data("sluice worker \(configuration.name): classes \(workloadClasses.map(\.rawValue).joined(separator: ",")), targets \(configuration.targets.keys.sorted().joined(separator: ",")), pid \(getpid())\n".utf8))
         }
-        try await worker.run()
-        sources.forEach { $0.cancel() }
+        // SIGTERM / SIGINT → graceful shutdown of the group → the worker drains.
+        try await services.runtime.run([worker])
         let s = worker.statistics
         if options.json {
             printJSON(["worker": .string(configuration.name), "completed": .int(Int64(s.completed)), "retried": .int(Int64(s.retried)),
                        "discarded": .int(Int64(s.discarded)), "cancelled": .int(Int64(s.cancelled)),
                        "requeued": .int(Int64(s.requeued)), "dead_lettered": .int(Int64(s.deadLettered))])
         }
-        await services.close()
     }
 }

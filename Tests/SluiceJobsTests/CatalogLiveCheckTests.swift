@@ -5,6 +5,7 @@
 
 import Foundation
 import Postgres
+import SluiceDemo
 import Testing
 import TestSupport
 @testable import SluiceCatalog

@@ -7,6 +7,8 @@
 import Foundation
 import Logging
 import Postgres
+@testable import SluiceDemo
+@testable import SluiceJobs
 import Testing
 import TestSupport
 @testable import SluiceJobs

@@ -7,8 +7,11 @@ import Logging
 import Postgres
 import SluiceCatalog
 import SluiceCore
+import SluiceRuntime
 
-public enum AnalyzeJob {
+public struct AnalyzeJob: Sendable {
+    public init() {}
+
     public static let kind: JobKind = "maintenance.analyze"
 
     public struct Arguments: Codable, Sendable, Equatable {
@@ -74,5 +77,23 @@ public enum AnalyzeJob {
         } catch {
             throw JobError.wrap(error, object: table.description)
         }
+    }
+}
+
+// MARK: As a job kind
+
+extension AnalyzeJob: JobWorker {
+    public static var defaultClass: WorkloadClass { .maintenance }
+
+    public func validate(_ arguments: Arguments, against catalog: Catalog) throws(EnvelopeError) {
+        let declared = catalog.analyzePolicies.flatMap(\.tables) + catalog.vacuumPolicies.flatMap(\.tables)
+        guard CatalogObjects.resolve(arguments.table, among: declared) != nil else {
+            throw .undeclared("table", what: "table in an analyze or vacuum policy", arguments.table)
+        }
+    }
+
+    public func run(_ arguments: Arguments, context: JobContext) async throws -> Report {
+        try await Self.run(catalog: context.catalog, pool: context.pool, arguments: arguments,
+                           progress: context.progressReporter, logger: context.logger)
     }
 }

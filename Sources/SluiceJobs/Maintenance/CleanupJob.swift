@@ -14,8 +14,11 @@ import Logging
 import Postgres
 import SluiceCatalog
 import SluiceCore
+import SluiceRuntime
 
-public enum CleanupJob {
+public struct CleanupJob: Sendable {
+    public init() {}
+
     public static let kind: JobKind = "maintenance.cleanup"
 
     public struct Arguments: Codable, Sendable, Equatable {
@@ -116,5 +119,22 @@ public enum CleanupJob {
         }
         let key = policy.key.map { Catalog.quoted($0) }.joined(separator: ", ")
         return "DELETE FROM \(table) WHERE (\(key)) IN (SELECT \(key) FROM \(table) WHERE \(predicate) LIMIT \(policy.batchSize))"
+    }
+}
+
+// MARK: As a job kind
+
+extension CleanupJob: JobWorker {
+    public static var defaultClass: WorkloadClass { .maintenance }
+
+    public func validate(_ arguments: Arguments, against catalog: Catalog) throws(EnvelopeError) {
+        guard catalog.cleanupPolicy(named: arguments.policy) != nil else {
+            throw .undeclared("policy", what: "cleanup policy", arguments.policy)
+        }
+    }
+
+    public func run(_ arguments: Arguments, context: JobContext) async throws -> Report {
+        try await Self.run(catalog: context.catalog, pool: context.pool, arguments: arguments,
+                           progress: context.progressReporter, logger: context.logger)
     }
 }

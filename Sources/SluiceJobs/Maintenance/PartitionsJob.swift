@@ -20,8 +20,11 @@ import Logging
 import Postgres
 import SluiceCatalog
 import SluiceCore
+import SluiceRuntime
 
-public enum PartitionsJob {
+public struct PartitionsJob: Sendable {
+    public init() {}
+
     public static let kind: JobKind = "maintenance.partitions"
 
     public struct Arguments: Codable, Sendable, Equatable {
@@ -297,5 +300,22 @@ public enum PartitionsJob {
             e.notes.append("retired before failing: " + report.retired.map { "\($0.name) (\($0.action))" }.joined(separator: ", "))
         }
         return e
+    }
+}
+
+// MARK: As a job kind
+
+extension PartitionsJob: JobWorker {
+    public static var defaultClass: WorkloadClass { .maintenance }
+
+    public func validate(_ arguments: Arguments, against catalog: Catalog) throws(EnvelopeError) {
+        guard catalog.partitionedTable(named: arguments.table) != nil else {
+            throw .undeclared("table", what: "partitioned table", arguments.table)
+        }
+    }
+
+    public func run(_ arguments: Arguments, context: JobContext) async throws -> Report {
+        try await Self.run(catalog: context.catalog, pool: context.pool, arguments: arguments,
+                           progress: context.progressReporter, logger: context.logger)
     }
 }

@@ -15,8 +15,11 @@ import Logging
 import Postgres
 import SluiceCatalog
 import SluiceCore
+import SluiceRuntime
 
-public enum PlanJob {
+public struct PlanJob: Sendable {
+    public init() {}
+
     public static let kind: JobKind = "maintenance.plan"
 
     public struct Arguments: Codable, Sendable, Equatable {
@@ -103,6 +106,15 @@ public enum PlanJob {
         public var notes: [String]
         public var budgetSeconds: Double
         public var plannedSeconds: Double
+        /// Set when run as a job: the planned jobs as enqueued.
+        public var enqueued: [Enqueued]? = nil
+    }
+
+    /// One planned job as enqueued (`duplicate`: a live job already held its unique key).
+    public struct Enqueued: Codable, Sendable, Equatable {
+        public var id: String
+        public var kind: String
+        public var duplicate: Bool
     }
 
     public static func run(
@@ -356,5 +368,35 @@ public enum PlanJob {
                                          detail: try r.decode(2, as: Bool.self) ? "active" : "inactive"))
         }
         return holders
+    }
+}
+
+// MARK: As a job kind
+
+extension PlanJob: JobWorker {
+    public static var defaultClass: WorkloadClass { .maintenance }
+
+    /// The plan, plus `enqueued`: the planned jobs enqueued most urgent first, each under a
+    /// unique key per kind and arguments, so a plan run while the last one's jobs still wait
+    /// adds nothing twice.
+    public func run(_ arguments: Arguments, context: JobContext) async throws -> Report {
+        var plan = try await Self.run(catalog: context.catalog, pool: context.pool, arguments: arguments,
+                                      progress: context.progressReporter, logger: context.logger)
+        var enqueued: [Enqueued] = []
+        for job in plan.jobs {
+            var request = JobRequest(kind: job.kind, args: job.args)
+            request.target = context.envelope.target
+            request.uniqueKey = "\(job.kind.rawValue):\(JSONValue.object(job.args).jsonString)"
+            request.priority = min(9, max(0, job.priority / 12))
+            request.producer = Self.kind.rawValue
+            do {
+                let r = try await context.enqueue(request)
+                enqueued.append(Enqueued(id: r.id.description, kind: job.kind.rawValue, duplicate: r.duplicate))
+            } catch {
+                throw SluiceRuntime.JobError("enqueueing planned \(job.kind.rawValue) failed: \(error)", retryable: true)
+            }
+        }
+        plan.enqueued = enqueued
+        return plan
     }
 }

@@ -13,8 +13,11 @@ import Logging
 import Postgres
 import SluiceCatalog
 import SluiceCore
+import SluiceRuntime
 
-public enum ReindexJob {
+public struct ReindexJob: Sendable {
+    public init() {}
+
     public static let kind: JobKind = "maintenance.reindex"
 
     /// Exactly one of `index` and `table`.
@@ -243,5 +246,35 @@ public enum ReindexJob {
             }
             return (dropped, failed)
         }
+    }
+}
+
+// MARK: As a job kind
+
+extension ReindexJob: JobWorker {
+    public static var defaultClass: WorkloadClass { .maintenance }
+
+    /// Exactly one of `index` and `table`, declared in a reindex policy. An index not listed by
+    /// name may still belong to a listed table: that only the database can tell, at run time.
+    public func validate(_ arguments: Arguments, against catalog: Catalog) throws(EnvelopeError) {
+        let declaredTables = catalog.reindexPolicies.flatMap(\.tables)
+        switch (arguments.index, arguments.table) {
+        case (nil, let t?):
+            guard CatalogObjects.resolve(t, among: declaredTables) != nil else {
+                throw .undeclared("table", what: "table in a reindex policy", t)
+            }
+        case (let i?, nil):
+            if CatalogObjects.resolve(i, among: catalog.reindexPolicies.flatMap(\.indexes)) != nil { return }
+            guard let name = try? QualifiedName(parsing: i), declaredTables.contains(where: { $0.schema == name.schema }) else {
+                throw .undeclared("index", what: "index in a reindex policy", i)
+            }
+        default:
+            throw EnvelopeError(.invalidArguments, field: "args", reason: "give exactly one of 'index' and 'table'")
+        }
+    }
+
+    public func run(_ arguments: Arguments, context: JobContext) async throws -> Report {
+        try await Self.run(catalog: context.catalog, pool: context.pool, arguments: arguments,
+                           progress: context.progressReporter, logger: context.logger)
     }
 }

@@ -11,8 +11,11 @@ import Logging
 import Postgres
 import SluiceCatalog
 import SluiceCore
+import SluiceRuntime
 
-public enum VacuumJob {
+public struct VacuumJob: Sendable {
+    public init() {}
+
     public static let kind: JobKind = "maintenance.vacuum"
 
     public struct Arguments: Codable, Sendable, Equatable {
@@ -117,5 +120,25 @@ public enum VacuumJob {
             FROM \(CatalogObjects.relationTree) LEFT JOIN pg_stat_user_tables s ON s.relid = t.relid
             """, [.text(Catalog.quoted(table))])
         return (try rows[0].decode(0), try rows[0].decode(1))
+    }
+}
+
+// MARK: As a job kind
+
+extension VacuumJob: JobWorker {
+    public static var defaultClass: WorkloadClass { .maintenance }
+
+    public func validate(_ arguments: Arguments, against catalog: Catalog) throws(EnvelopeError) {
+        guard let policy = catalog.vacuumPolicy(forTable: arguments.table) else {
+            throw .undeclared("table", what: "table in a vacuum policy", arguments.table)
+        }
+        if arguments.full == true && !policy.allowFull {
+            throw .argument("full", "vacuum policy \(policy.name) does not allow VACUUM FULL (allow_full: false)")
+        }
+    }
+
+    public func run(_ arguments: Arguments, context: JobContext) async throws -> Report {
+        try await Self.run(catalog: context.catalog, pool: context.pool, arguments: arguments,
+                           progress: context.progressReporter, logger: context.logger)
     }
 }

@@ -15,8 +15,11 @@ import Logging
 import Postgres
 import SluiceCatalog
 import SluiceCore
+import SluiceRuntime
 
-public enum MatviewRefreshJob {
+public struct MatviewRefreshJob: Sendable {
+    public init() {}
+
     public static let kind: JobKind = "refresh.matview"
 
     public struct Arguments: Codable, Sendable, Equatable {
@@ -107,5 +110,38 @@ public enum MatviewRefreshJob {
             if !uniqueIndex { return (false, "auto: no usable unique index") }
             return (true, "auto: populated with a unique index")
         }
+    }
+}
+
+// MARK: As a job kind
+
+extension MatviewRefreshJob: JobWorker {
+    public static var defaultClass: WorkloadClass { .refresh }
+
+    public func validate(_ arguments: Arguments, against catalog: Catalog) throws(EnvelopeError) {
+        guard catalog.materializedView(named: arguments.view) != nil else {
+            throw .undeclared("view", what: "materialized view", arguments.view)
+        }
+    }
+
+    /// Refreshes, then publishes `<prefix>matview:<schema.view>` (a Redis hash of the report's
+    /// fields and the job id) so dashboards can show how fresh the view is.
+    public func run(_ arguments: Arguments, context: JobContext) async throws -> Report {
+        let report = try await Self.run(catalog: context.catalog, pool: context.pool, arguments: arguments,
+                                        progress: context.progressReporter, logger: context.logger)
+        var fields: [String: String] = ["job_id": context.id.description]
+        if case .object(let encoded) = try JobReportEncoding.json(report) {
+            for (k, v) in encoded {
+                switch v {
+                case .string(let s): fields[k] = s
+                case .int(let i): fields[k] = String(i)
+                case .double(let d): fields[k] = String(d)
+                case .bool(let b): fields[k] = String(b)
+                default: break
+                }
+            }
+        }
+        await context.publishOutput("matview:\(report.view)", fields: fields)
+        return report
     }
 }

@@ -1,10 +1,11 @@
 // SleepJob (`sys.sleep {ms}`): sleeps inside Postgres with pg_sleep on the class's pool, so
 // timeouts and cancels are real (the statement is cancelled with PQcancel).
 
+import SluiceCatalog
 import SluiceCore
 
 public struct SleepJob: JobWorker {
-    public struct Arguments: Decodable, Sendable {
+    public struct Arguments: Codable, Sendable {
         public var ms: Int
     }
 
@@ -13,7 +14,7 @@ public struct SleepJob: JobWorker {
 
     public init() {}
 
-    public func validate(_ arguments: Arguments) throws(EnvelopeError) {
+    public func validate(_ arguments: Arguments, against catalog: Catalog) throws(EnvelopeError) {
         guard (0...86_400_000).contains(arguments.ms) else {
             throw EnvelopeError(.invalidArguments, field: "args.ms", reason: "must be between 0 and 86400000")
         }

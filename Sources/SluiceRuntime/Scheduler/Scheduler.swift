@@ -12,11 +12,12 @@
 
 import Foundation
 import Logging
+import ServiceLifecycle
 import Postgres
 import SluiceCore
 import Synchronization
 
-public final class Scheduler: Sendable {
+public final class Scheduler: Service, Sendable {
     public let configuration: SchedulerConfiguration
     public let jobs: [ScheduledJob]
     let producer: Producer
@@ -192,9 +193,18 @@ public final class Scheduler: Sendable {
 
     // MARK: Running
 
-    /// Ticks until `stop()`; renews the lease on its own schedule so slow enqueues cannot let
-    /// it lapse. Releases the lease on the way out so another replica takes over at once.
+    /// Ticks until `stop()` or the service group's graceful shutdown; renews the lease on its
+    /// own schedule so slow enqueues cannot let it lapse. Releases the lease on the way out so
+    /// another replica takes over at once.
     public func run() async {
+        await withGracefulShutdownHandler {
+            await self.loop()
+        } onGracefulShutdown: {
+            self.stop()
+        }
+    }
+
+    private func loop() async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 while !self.isStopped {

@@ -7,6 +7,7 @@
 // their commit; same host clock as the bench).
 
 import ArgumentParser
+import SluiceCLI
 import ClientSupport
 import Foundation
 import Logging
@@ -212,27 +213,29 @@ final class PipelineBench: Sendable {
     }
 
     static func start(concurrency: Int, prefetch: Int) async throws -> PipelineBench {
-        Sluice.bootstrapLogging()
+        SluiceLogging.bootstrap()
         let settings = Settings.fromEnvironment()
         let logger = Logger(label: "sluice.bench")
         let name = "sluice_bench_\(getpid())"
-        let postgres = try PostgresConfiguration(url: settings.postgresURL)
         let amqp = try AMQPConfiguration(url: settings.amqpURL)
         let redisConfiguration = try RedisConfiguration(url: settings.redisURL)
-        var ledgerConnection = postgres
-        if ProcessInfo.processInfo.environment["SLUICE_LEDGER_ASYNC_COMMIT"] == "1" { ledgerConnection.settings["synchronous_commit"] = "off" }
-        let pool = PostgresPool(configuration: .init(connection: ledgerConnection, maxConnections: 4), logger: logger)
-        let ledger = Ledger(pool: pool, schema: name, logger: logger)
-        try await ledger.migrate()
-        let redis = RedisPool(connection: redisConfiguration, size: 2, logger: logger)
-        let results = ResultStore(redis: redis, configuration: .init(prefix: name + ":", ttl: .seconds(3600)), logger: logger)
         let topology = TopologyConfiguration(prefix: name)
-        let publisher = JobPublisher(configuration: amqp, topology: topology, logger: logger)
-        let producer = Producer(registry: .builtIn, ledger: ledger, publisher: publisher, results: results, logger: logger)
+        // The same assembly as `sluice worker` / `sluice enqueue`, on private names.
+        let runtime = Runtime(
+            configuration: RuntimeConfiguration(
+                postgres: try PostgresConfiguration(url: settings.postgresURL), amqp: amqp, redis: redisConfiguration, schema: name,
+                topology: topology, redisPrefix: name + ":",
+                ledgerAsyncCommit: ProcessInfo.processInfo.environment["SLUICE_LEDGER_ASYNC_COMMIT"] == "1"),
+            registry: .builtIn, logger: logger)
+        let (pool, ledger, redis, results, publisher, producer) =
+            (runtime.pool, runtime.ledger, runtime.redis, runtime.results, runtime.publisher, runtime.producer)
+        try await ledger.migrate()
         // Declare the topology before the worker starts consuming.
         _ = try await producer.enqueue(JobRequest(kind: .noop))
         let worker = Process()
-        worker.executableURL = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+        // The production `sluice` beside this `sluice-dev`.
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        worker.executableURL = URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("sluice")
         worker.arguments = ["worker", "--schema", name, "--queue-prefix", name, "--classes", "analytics",
                             "--concurrency", String(concurrency), "--prefetch", String(prefetch), "--grace", "5s"]
         var env = ProcessInfo.processInfo.environment

@@ -5,11 +5,13 @@
 // refresh. Needs the demo loaded (`sluice demo load`); prints figures, never fails on them.
 
 import ArgumentParser
+import SluiceCLI
 import ClientSupport
 import Foundation
 import Logging
 import Postgres
 import SluiceCatalog
+import SluiceDemo
 import SluiceJobs
 import Synchronization
 
@@ -28,7 +30,7 @@ struct BenchRefresh: AsyncParsableCommand {
         """
 
     func run() async throws {
-        Sluice.bootstrapLogging()
+        SluiceLogging.bootstrap()
         let settings = Settings.fromEnvironment()
         let logger = Logger(label: "sluice.bench.refresh")
         guard runs >= 1 else { throw CommandFailure(description: "--runs must be at least 1") }

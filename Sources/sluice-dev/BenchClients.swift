@@ -3,6 +3,7 @@
 // meaningful numbers (the JSON says which build ran).
 
 import ArgumentParser
+import SluiceCLI
 import ClientSupport
 import Foundation
 import Logging
@@ -28,7 +29,7 @@ struct BenchClients: AsyncParsableCommand {
     @Option(help: "Samples per latency measurement.") var samples = 1_000
 
     func run() async throws {
-        Sluice.bootstrapLogging()
+        SluiceLogging.bootstrap()
         let settings = Settings.fromEnvironment()
         let logger = Logger(label: "sluice.bench")
         let tag = "sluice_bench_\(getpid())"

@@ -3,15 +3,15 @@
 
 import Foundation
 
-struct Settings: Sendable {
-    var postgresURL: String
-    var amqpURL: String
-    var redisURL: String
-    var catalogPath: String
+package struct Settings: Sendable {
+    package var postgresURL: String
+    package var amqpURL: String
+    package var redisURL: String
+    package var catalogPath: String
     /// Prefix of every Redis key Sluice writes (`sluice:` by default).
-    var redisPrefix: String
+    package var redisPrefix: String
 
-    static func fromEnvironment() -> Settings {
+    package static func fromEnvironment() -> Settings {
         let env = ProcessInfo.processInfo.environment
         func value(_ key: String, _ fallback: String) -> String {
             if let v = env[key], !v.isEmpty { return v }

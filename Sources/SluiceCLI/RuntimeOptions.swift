@@ -12,18 +12,21 @@ import RabbitMQ
 import Redis
 import SluiceCatalog
 import SluiceCore
+import SluiceJobs
 import SluiceRuntime
 
-struct RuntimeOptions: ParsableArguments {
+package struct RuntimeOptions: ParsableArguments {
     @Option(name: .customLong("schema"), help: "Ledger schema (env SLUICE_SCHEMA, default sluice).")
-    var schema: String?
+    package var schema: String?
     @Option(name: .customLong("queue-prefix"), help: "Prefix of exchange and queue names (env SLUICE_QUEUE_PREFIX, default sluice).")
-    var queuePrefix: String?
+    package var queuePrefix: String?
     @Option(name: .customLong("queue-type"), help: "classic or quorum (env SLUICE_QUEUE_TYPE, default classic).")
-    var queueType: String?
-    @Flag(help: "Print one JSON document.") var json = false
+    package var queueType: String?
+    @Flag(help: "Print one JSON document.") package var json = false
 
-    func resolved() throws -> (schema: String, topology: TopologyConfiguration) {
+    package init() {}
+
+    package func resolved() throws -> (schema: String, topology: TopologyConfiguration) {
         let env = ProcessInfo.processInfo.environment
         func pick(_ flag: String?, _ key: String, _ fallback: String) -> String {
             if let flag, !flag.isEmpty { return flag }
@@ -41,58 +44,57 @@ struct RuntimeOptions: ParsableArguments {
     }
 }
 
-/// The clients one command needs; `close()` when done.
-struct RuntimeServices {
-    let settings: Settings
-    let schema: String
-    let topology: TopologyConfiguration
-    let postgres: PostgresConfiguration
-    let amqp: AMQPConfiguration
-    let pool: PostgresPool
-    let ledger: Ledger
-    let redis: RedisPool
-    let results: ResultStore
-    let publisher: JobPublisher
-    let registry: JobRegistry
+/// The runtime one command needs, assembled by the library (`Runtime`) from the environment's
+/// settings and the catalog; `close()` when done, or `runtime.run(services)` for long-running
+/// commands.
+package struct RuntimeServices {
+    package let settings: Settings
+    package let runtime: Runtime
     /// The catalog under SLUICE_CATALOG (nil when that folder does not exist: then only the
-    /// built-in `sys.*` kinds are registered).
-    let catalog: Catalog?
-    let logger: Logger
+    /// built-in `sys.*` kinds and the `main` target are available).
+    package let catalog: Catalog?
 
-    init(_ options: RuntimeOptions, label: String, ledgerConnections: Int = 4) throws {
-        Sluice.bootstrapLogging()
+    package var schema: String { runtime.configuration.schema }
+    package var topology: TopologyConfiguration { runtime.configuration.topology }
+    package var postgres: PostgresConfiguration { runtime.configuration.postgres }
+    package var amqp: AMQPConfiguration { runtime.configuration.amqp }
+    package var pool: PostgresPool { runtime.pool }
+    package var ledger: Ledger { runtime.ledger }
+    package var redis: RedisPool { runtime.redis }
+    package var results: ResultStore { runtime.results }
+    package var publisher: JobPublisher { runtime.publisher }
+    package var registry: JobRegistry { runtime.registry }
+    package var logger: Logger { runtime.logger }
+    package var producer: Producer { runtime.producer }
+
+    package init(_ options: RuntimeOptions, label: String, ledgerConnections: Int = 4, catalogPath: String? = nil) throws {
+        SluiceLogging.bootstrap()
         settings = Settings.fromEnvironment()
-        (schema, topology) = try options.resolved()
-        logger = Logger(label: label)
+        let (schema, topology) = try options.resolved()
+        let logger = Logger(label: label)
+        let configuration: RuntimeConfiguration
         do {
-            postgres = try PostgresConfiguration(url: settings.postgresURL)
-            amqp = try AMQPConfiguration(url: settings.amqpURL)
-            let redisConfiguration = try RedisConfiguration(url: settings.redisURL)
-            redis = RedisPool(connection: redisConfiguration, size: 4, logger: logger)
+            configuration = RuntimeConfiguration(
+                postgres: try PostgresConfiguration(url: settings.postgresURL), amqp: try AMQPConfiguration(url: settings.amqpURL),
+                redis: try RedisConfiguration(url: settings.redisURL), schema: schema, topology: topology,
+                redisPrefix: settings.redisPrefix, ledgerConnections: ledgerConnections,
+                ledgerAsyncCommit: ProcessInfo.processInfo.environment["SLUICE_LEDGER_ASYNC_COMMIT"] == "1")
         } catch {
             throw CommandFailure(description: "bad server URL: \(error)")
         }
-        var ledgerConnection = postgres
-        ledgerConnection.applicationName = "sluice-ledger"
-        // SLUICE_LEDGER_ASYNC_COMMIT=1: ledger commits do not wait for the WAL flush. A Postgres
-        // crash may then forget the last few hundred ms of ledger writes; delivery stays
-        // at-least-once (a lost insert is re-created by the claim, a lost finish is rescued and
-        // the job runs again), and the hot path loses one fsync per statement.
-        if ProcessInfo.processInfo.environment["SLUICE_LEDGER_ASYNC_COMMIT"] == "1" {
-            ledgerConnection.settings["synchronous_commit"] = "off"
-        }
-        pool = PostgresPool(configuration: .init(connection: ledgerConnection, maxConnections: ledgerConnections), logger: logger)
-        ledger = Ledger(pool: pool, schema: schema, logger: logger)
-        results = ResultStore(redis: redis, configuration: .init(prefix: settings.redisPrefix), logger: logger)
-        publisher = JobPublisher(configuration: amqp, topology: topology, logger: logger)
-        catalog = try Self.loadCatalog(settings.catalogPath, logger: logger)
-        registry = catalog.map { JobRegistry.withDatabaseKinds(catalog: $0) } ?? .builtIn
+        catalog = try Self.loadCatalog(catalogPath ?? settings.catalogPath, logger: logger)
+        runtime = Runtime(configuration: configuration, registry: JobRegistry.standard(catalog: catalog ?? Catalog()), logger: logger)
+    }
+
+    /// How a worker reaches every target of the catalog (just `main` without one).
+    package var targets: [String: TargetPools.Connection] {
+        TargetResolution.connections(catalog ?? Catalog(), settings: settings)
     }
 
     /// Loads and checks the catalog. An invalid catalog is an error naming every problem with its
     /// file and line: no command (a worker least of all) runs on one. A missing folder is not an
     /// error (the built-in kinds still work), but it is logged.
-    static func loadCatalog(_ path: String, logger: Logger) throws -> Catalog? {
+    package static func loadCatalog(_ path: String, logger: Logger) throws -> Catalog? {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
             logger.warning("no catalog folder: only the built-in sys.* kinds are available", metadata: ["catalog.path": .string(path)])
@@ -106,19 +108,13 @@ struct RuntimeServices {
         return check.catalog
     }
 
-    var producer: Producer {
-        Producer(registry: registry, ledger: ledger, publisher: publisher, results: results, logger: logger)
-    }
-
-    func close() async {
-        await publisher.close()
-        await redis.close()
-        await pool.close()
+    package func close() async {
+        await runtime.close()
     }
 }
 
 /// Parses `30s`, `250ms`, `5m`, `2h`, `1d` for an option named `name`.
-func parseDuration(_ text: String, option name: String) throws -> Duration {
+package func parseDuration(_ text: String, option name: String) throws -> Duration {
     guard let d = DurationSyntax.parse(text) else {
         throw ValidationError("--\(name): '\(text)' is not \(DurationSyntax.expectedForm)")
     }
@@ -126,6 +122,6 @@ func parseDuration(_ text: String, option name: String) throws -> Duration {
 }
 
 /// Prints a JSONValue as one pretty-enough document.
-func printJSON(_ value: JSONValue) {
+package func printJSON(_ value: JSONValue) {
     print(value.jsonString)
 }

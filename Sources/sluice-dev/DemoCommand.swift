@@ -3,10 +3,12 @@
 // and a summary (rows per table, seconds, rows/s) on stdout. The database is SLUICE_POSTGRES_URL.
 
 import ArgumentParser
+import SluiceCLI
 import ClientSupport
 import Foundation
 import Logging
 import Postgres
+import SluiceDemo
 import SluiceJobs
 
 struct DemoCommand: AsyncParsableCommand {
@@ -41,7 +43,7 @@ struct DemoSchemaCommand: AsyncParsableCommand {
     @Option(help: "The schema file (default: <SLUICE_CATALOG>/demo/schema.sql).") var schemaFile: String?
 
     func run() async throws {
-        Sluice.bootstrapLogging()
+        SluiceLogging.bootstrap()
         let settings = Settings.fromEnvironment()
         let logger = Logger(label: "sluice.demo")
         let path = DemoCommand.schemaPath(schemaFile, settings)
@@ -79,7 +81,7 @@ struct DemoLoadCommand: AsyncParsableCommand {
     @Flag(help: "Print the summary as one JSON document.") var json = false
 
     func run() async throws {
-        Sluice.bootstrapLogging()
+        SluiceLogging.bootstrap()
         let settings = Settings.fromEnvironment()
         let logger = Logger(label: "sluice.demo")
         let configuration = DemoLoadConfiguration(

@@ -1,0 +1,78 @@
+// The registry of database kinds: JSON arguments decoded per kind, undeclared names, unknown
+// keys and malformed arguments refused against the catalog before any connection is made (the
+// producer and the worker both call this), reports encoded as JSON with snake_case keys.
+
+import Foundation
+import Postgres
+import SluiceCatalog
+import SluiceCore
+@testable import SluiceJobs
+import SluiceRuntime
+import Testing
+
+@Suite struct KindRegistryTests {
+    @Test func refusesBeforeConnecting() throws {
+        let registry = JobRegistry.standard(catalog: try TestCatalog.demo())
+        let cases: [(JobKind, [String: JSONValue], String)] = [
+            ("maintenance.partitions", ["table": "demo.leads; --"], "args.table"),
+            ("maintenance.partitions", [:], "args.table"),
+            ("maintenance.vacuum", ["table": "demo.nope"], "args.table"),
+            ("maintenance.vacuum", ["table": "demo.leads; drop table demo.leads"], "args.table"),
+            ("maintenance.vacuum", ["tabel": "demo.leads"], "args.table"),
+            ("maintenance.vacuum", ["table": "demo.leads", "tabel": "demo.leads"], "args.tabel"),
+            ("maintenance.vacuum", ["table": "demo.leads", "full": "yes"], "args.full"),
+            ("maintenance.vacuum", ["table": "demo.leads", "full": true], "args.full"),
+            ("maintenance.analyze", ["table": 42], "args.table"),
+            ("maintenance.reindex", ["index": "pg_catalog.pg_class_oid_index"], "args.index"),
+            ("maintenance.reindex", ["index": "demo.leads_pkey", "table": "demo.leads"], "args"),
+            ("maintenance.cleanup", ["policy": "everything"], "args.policy"),
+            ("maintenance.plan", ["budget": "soon"], "args.budget"),
+            ("refresh.matview", ["view": "demo.leads"], "args.view"),
+            ("sys.sleep", [:], "args.ms"),
+        ]
+        for (kind, args, field) in cases {
+            #expect(throws: EnvelopeError.self, "\(kind) \(args)") { try registry.validate(kind: kind, args: args) }
+            do {
+                try registry.validate(kind: kind, args: args)
+            } catch {
+                #expect(error.code == .invalidArguments, "\(kind) \(args)")
+                #expect(error.field == field, "\(kind) \(args): \(error)")
+            }
+        }
+        #expect(throws: EnvelopeError.self) { try registry.validate(kind: "maintenance.vacum", args: ["table": "demo.leads"]) }
+        // Declared names pass, bare or qualified.
+        try registry.validate(kind: "maintenance.vacuum", args: ["table": "demo.leads", "analyze": true])
+        try registry.validate(kind: "refresh.matview", args: ["view": "campaign_analytics"])
+        try registry.validate(kind: "maintenance.plan", args: ["budget": "30m"])
+        #expect(registry.defaultClass(of: MatviewRefreshJob.kind) == .refresh)
+        #expect(registry.defaultClass(of: VacuumJob.kind) == .maintenance)
+        #expect(registry.kinds.count == 9)
+    }
+
+    @Test func refusesAnUndeclaredTarget() throws {
+        let registry = JobRegistry.standard(catalog: try TestCatalog.demo())
+        do {
+            try registry.validate(kind: "maintenance.vacuum", args: ["table": "demo.leads"], target: "tenant_x")
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.field == "target")
+            #expect(error.description.contains("tenant_x"))
+        }
+        try registry.validate(kind: "maintenance.vacuum", args: ["table": "demo.leads"], target: "main")
+    }
+
+    @Test func returnsTheReportAsJSON() async throws {
+        let catalog = try TestCatalog.demo()
+        try await ScratchDatabase.with("jobs_dispatch") { db in
+            let report = try await MatviewRefreshJob.run(
+                catalog: catalog, pool: db.pool, arguments: .init(view: "campaign_analytics"), progress: { _ in }, logger: db.logger)
+            let result = try JobReportEncoding.json(report)
+            #expect(result["view"] == "demo.campaign_analytics")
+            #expect(result["mode"] == "concurrent")
+            #expect(result["rows"] == 15)
+            #expect(result["duration_seconds"]?.objectValue == nil && result["duration_seconds"] != nil)
+            let refreshedAt = try #require(result["refreshed_at"]?.stringValue)
+            #expect(ISO8601DateFormatter().date(from: refreshedAt) != nil)
+        }
+    }
+}
