@@ -50,7 +50,7 @@ let package = Package(
         ]),
         // The job pipeline: topology, ledger, producer, worker pool, result store, leadership.
         .target(name: "SluiceRuntime", dependencies: [
-            "SluiceCore", "SluiceCatalog", "Postgres", "RabbitMQ", "Redis", "ClientSupport",
+            "SluiceCore", "SluiceCatalog", "Postgres", "RabbitMQ", "Redis", "ClientSupport", "SluiceMetrics",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -16,6 +16,7 @@ import RabbitMQ
 import ServiceLifecycle
 import SluiceCatalog
 import SluiceCore
+import SluiceMetrics
 import Synchronization
 
 public final class Worker: Service, Sendable {
@@ -326,6 +327,8 @@ public final class Worker: Service, Sendable {
         let id = envelope.id
         running.add(id)
         let startedAt = Date()
+        let waited = startedAt.timeIntervalSince(max(envelope.enqueuedAt, envelope.notBefore ?? envelope.enqueuedAt))
+        configuration.metrics?.jobStarted(workloadClass: className, kind: envelope.kind.rawValue, queueWait: .milliseconds(Int64(waited * 1000)))
         results.record(JobStatusUpdate(id: id, state: .running, fields: [
             "attempt": String(envelope.attempt), "started_at": Timestamp.format(startedAt), "worker": configuration.name,
             "kind": envelope.kind.rawValue, "class": className]))
@@ -345,6 +348,10 @@ public final class Worker: Service, Sendable {
         running.remove(id)
         let finishedAt = Date()
         let duration = String(Int(finishedAt.timeIntervalSince(startedAt) * 1000))
+        if let metrics = configuration.metrics, let label = metricsOutcome(outcome, envelope) {
+            metrics.jobFinished(workloadClass: className, kind: envelope.kind.rawValue, outcome: label,
+                                duration: .milliseconds(Int64(finishedAt.timeIntervalSince(startedAt) * 1000)))
+        }
         switch outcome {
         case .success(let result):
             await finish(id, .completed, result: result, error: nil, attempt: envelope.attempt)
@@ -364,6 +371,22 @@ public final class Worker: Service, Sendable {
         case .failure(let error):
             let retryable = (error as? any RetryClassifying)?.isRetryable ?? true
             await failed(envelope, className: className, error: "\(error)", reason: nil, retryable: retryable, duration: duration)
+        }
+    }
+
+    /// The `outcome` label of an attempt's end (nil for a shutdown hand-back: not the job's end).
+    private func metricsOutcome(_ outcome: Outcome, _ envelope: Envelope) -> JobMetrics.Outcome? {
+        switch outcome {
+        case .success: return .completed
+        case .stopped(.cancelled): return .cancelled
+        case .stopped(.shutdown): return nil
+        case .stopped(.timeout): return .timeout
+        case .failure(let error):
+            let retryable = (error as? any RetryClassifying)?.isRetryable ?? true
+            if case .retry = configuration.retryPolicy.decide(attempt: envelope.attempt, maxAttempts: envelope.maxAttempts, retryable: retryable) {
+                return .retried
+            }
+            return .discarded
         }
     }
 

@@ -95,23 +95,24 @@ final class APIFixture: Sendable {
         client = HTTPClient(port: port)
     }
 
-    func worker() -> Worker {
+    func worker(metrics: JobMetrics? = nil) -> Worker {
         var settings = ClassSettings.defaults(for: .analytics)
         settings.concurrency = 4
         settings.poolSize = 4
         settings.prefetch = 8
-        let configuration = WorkerConfiguration(
+        var configuration = WorkerConfiguration(
             classes: [settings], postgres: postgres, amqp: amqp, name: TestEnvironment.uniqueName("w"), lease: .seconds(30),
             shutdownGrace: .seconds(2), rescueInterval: .seconds(1),
             retryPolicy: RetryPolicy(backoff: .init(base: .milliseconds(100), cap: .milliseconds(300), jitter: 0.2)))
+        configuration.metrics = metrics
         let store = ResultStore(redis: redis, configuration: .init(prefix: redisPrefix, ttl: .seconds(600)), logger: testLogger)
         return Worker(configuration: configuration, registry: .builtIn, ledger: ledger, publisher: publisher, results: store,
                       topology: topology, logger: testLogger)
     }
 
     /// Runs `body` while an in-process worker runs.
-    func withWorker<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
-        let worker = worker()
+    func withWorker<T: Sendable>(metrics: JobMetrics? = nil, _ body: @Sendable () async throws -> T) async throws -> T {
+        let worker = worker(metrics: metrics)
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await worker.run(); return nil }
             defer { worker.stop() }

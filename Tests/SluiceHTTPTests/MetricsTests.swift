@@ -2,6 +2,8 @@
 // right names, labels and values, and no job id ever becomes a label.
 
 import Foundation
+import ServiceLifecycle
+import SluiceHTTP
 import SluiceMetrics
 import Testing
 
@@ -33,5 +35,41 @@ import Testing
         #expect(text.contains("sluice_scheduler_leader 1"))
         #expect(text.contains("sluice_schedule_last_fire_timestamp_seconds{schedule=\"nightly\"} 1700000000"))
         #expect(text.contains("sluice_alerts_firing 2"))
+    }
+}
+
+/// A worker that ran jobs, scraped over HTTP on its metrics port.
+@Suite(.serialized) struct WorkerMetricsTests {
+    @Test func workerMetricsEndpoint() async throws {
+        try await withAPI { api in
+            let registry = MetricsRegistry()
+            let (ports, continuation) = AsyncStream<Int>.makeStream()
+            let server = MetricsServer(port: 0, registry: registry, logger: testLogger).application { continuation.yield($0) }
+            let task = Task { try await ServiceGroup(configuration: .init(services: [server], logger: testLogger)).run() }
+            defer { task.cancel() }
+            var port = 0
+            for await p in ports { port = p; break }
+            var ids: [String] = []
+            for i in 0..<3 {
+                let r = try await api.client.json("POST", "/v1/jobs", ["kind": "sys.noop", "args": ["i": .int(Int64(i))]], token: APIFixture.enqueueToken)
+                ids.append(try #require(r.json["id"]?.stringValue))
+            }
+            let slow = try await api.client.json("POST", "/v1/jobs", ["kind": "sys.sleep", "args": ["ms": 3000], "timeout_s": 1, "max_attempts": 1],
+                                                 token: APIFixture.enqueueToken)
+            ids.append(try #require(slow.json["id"]?.stringValue))
+            let all = ids
+            try await api.withWorker(metrics: registry.jobs) {
+                for id in all { _ = try await api.waitJob(id) { ["completed", "discarded"].contains($0["state"]?.stringValue ?? "") } }
+            }
+            let scrape = try await HTTPClient(port: port).request("GET", "/metrics")
+            #expect(scrape.status == 200)
+            let text = scrape.text
+            #expect(text.contains("sluice_jobs_total{class=\"analytics\",kind=\"sys.noop\",outcome=\"completed\"} 3"))
+            #expect(text.contains("sluice_jobs_total{class=\"analytics\",kind=\"sys.sleep\",outcome=\"timeout\"} 1"))
+            #expect(text.contains("sluice_job_duration_seconds_count{class=\"analytics\",kind=\"sys.noop\"} 3"))
+            #expect(text.contains("sluice_job_queue_wait_seconds_count{class=\"analytics\",kind=\"sys.noop\"} 3"))
+            // No job id anywhere in the exposition.
+            for id in ids { #expect(!text.contains(id)) }
+        }
     }
 }
