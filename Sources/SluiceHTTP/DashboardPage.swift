@@ -12,7 +12,7 @@ enum DashboardPage {
     static func login(error: String?) -> String {
         let message = error.map { "<p class=\"err\" id=\"login-error\">\($0)</p>" } ?? ""
         return #"""
-            <!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sluice: sign in</title>
+            <!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sluice: sign in</title><link rel="icon" href="data:,">
             <style>body{font:15px system-ui,sans-serif;max-width:28em;margin:4em auto}input{width:100%;padding:.5em;margin:.5em 0}
             .err{color:#b00}</style></head><body><h1>Sluice</h1>
             <form method="post" action="/login"><label for="token">API token</label>
@@ -23,7 +23,7 @@ enum DashboardPage {
 
     static let page = #"""
         <!doctype html>
-        <html lang="en"><head><meta charset="utf-8"><title>Sluice</title>
+        <html lang="en"><head><meta charset="utf-8"><title>Sluice</title><link rel="icon" href="data:,">
         <meta name="csrf-token" content="{{CSRF}}">
         <style>
         body{font:14px system-ui,sans-serif;margin:0;color:#222}
