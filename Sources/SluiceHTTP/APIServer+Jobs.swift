@@ -214,7 +214,7 @@ extension APIServer {
         filter.target = request.query("target")
         filter.query = request.query("q").map { String($0.prefix(200)) }
         var limit = 50
-        if let l = request.query("limit") {
+        if let l = request.rawQuery("limit") {
             guard let n = Int(l), (1...500).contains(n) else { throw APIError.badRequest("limit must be 1 to 500", field: "limit") }
             limit = n
         }

@@ -50,7 +50,7 @@ extension APIServer {
             },
             Route(method: .get, path: "/v1/alerts", scope: .read) { [self] request, _, _ in
                 var limit = 100
-                if let l = request.query("limit") {
+                if let l = request.rawQuery("limit") {
                     guard let n = Int(l), (1...1000).contains(n) else { throw APIError.badRequest("limit must be 1 to 1000", field: "limit") }
                     limit = n
                 }

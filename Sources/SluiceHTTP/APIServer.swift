@@ -75,10 +75,20 @@ public final class APIServer: Sendable {
         routes.filter(\.documented).map { ($0.method.rawValue.lowercased(), $0.path) }
     }
 
+    /// The methods the route table has for `path` (a request path), for 405 answers.
+    func allowedMethods(for path: String) -> [String] {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        return routes.filter { route in
+            let template = route.path.split(separator: "/", omittingEmptySubsequences: true)
+            guard template.count == parts.count else { return false }
+            return zip(template, parts).allSatisfy { t, p in t.hasPrefix("{") || t == p }
+        }.map(\.method.rawValue)
+    }
+
     /// The router with every route and the error middleware.
     func router() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
-        router.add(middleware: ErrorMiddleware(logger: logger, metrics: metrics))
+        router.add(middleware: ErrorMiddleware(logger: logger, metrics: metrics, allowed: { [weak self] in self?.allowedMethods(for: $0) ?? [] }))
         for route in routes {
             let hummingbirdPath = route.path.replacingOccurrences(of: "{", with: ":").replacingOccurrences(of: "}", with: "")
             router.on(RouterPath(hummingbirdPath), method: route.method) { [self] request, context in
@@ -210,5 +220,10 @@ extension Request {
     func query(_ name: String) -> String? {
         guard let v = uri.queryParameters[Substring(name)], !v.isEmpty else { return nil }
         return String(v)
+    }
+
+    /// A query parameter as given (empty when present without a value), nil when absent.
+    func rawQuery(_ name: String) -> String? {
+        uri.queryParameters[Substring(name)].map(String.init)
     }
 }

@@ -12,11 +12,22 @@ struct ErrorMiddleware: RouterMiddleware {
     typealias Context = BasicRequestContext
     let logger: Logger
     let metrics: MetricsRegistry
+    /// The methods routed for a path (none: the path is unknown).
+    let allowed: @Sendable (String) -> [String]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch {
+            if let e = error as? HTTPError, e.status == .notFound {
+                let methods = allowed(request.uri.path)
+                if !methods.isEmpty {
+                    var headers = HTTPFields()
+                    headers[.allow] = Set(methods).sorted().joined(separator: ", ")
+                    return json(APIError(.methodNotAllowed, "method_not_allowed", "\(request.method.rawValue) is not allowed here").json,
+                                .methodNotAllowed, headers: headers)
+                }
+            }
             let response = Self.response(for: error, logger: logger)
             if response.status == .notFound {
                 metrics.jobs.httpRequest(method: request.method.rawValue, route: "unmatched", status: 404, duration: .zero)

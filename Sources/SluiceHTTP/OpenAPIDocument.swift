@@ -8,6 +8,7 @@ public enum OpenAPIDocument {
   "components": {
     "schemas": {
       "Enqueued": {
+        "additionalProperties": false,
         "properties": {
           "class": {
             "type": "string"
@@ -178,6 +179,7 @@ public enum OpenAPIDocument {
           },
           "kind": {
             "description": "A kind the catalog declares, e.g. sys.noop, refresh.matview.",
+            "minLength": 1,
             "type": "string"
           },
           "max_attempts": {
@@ -240,6 +242,7 @@ public enum OpenAPIDocument {
   "paths": {
     "/": {
       "get": {
+        "description": "Signed in (session cookie): the page. Otherwise a redirect to /login.",
         "operationId": "dashboard",
         "responses": {
           "200": {
@@ -256,11 +259,6 @@ public enum OpenAPIDocument {
             "description": "Not signed in: to /login."
           }
         },
-        "security": [
-          {
-            "session": []
-          }
-        ],
         "summary": "The web dashboard"
       }
     },
@@ -1038,6 +1036,7 @@ public enum OpenAPIDocument {
             "name": "cursor",
             "required": false,
             "schema": {
+              "pattern": "^[A-Za-z0-9_-]{1,100}$",
               "type": "string"
             }
           }
@@ -1177,6 +1176,7 @@ public enum OpenAPIDocument {
                       "$ref": "#/components/schemas/Enqueued"
                     },
                     {
+                      "additionalProperties": false,
                       "properties": {
                         "jobs": {
                           "items": {
@@ -1185,6 +1185,9 @@ public enum OpenAPIDocument {
                           "type": "array"
                         }
                       },
+                      "required": [
+                        "jobs"
+                      ],
                       "type": "object"
                     }
                   ]
