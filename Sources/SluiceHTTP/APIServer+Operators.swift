@@ -63,7 +63,7 @@ extension APIServer {
         let classes = WorkloadClass.allCases.map(\.rawValue)
         let broker = try await brokerQueues()
         let (counts, oldest) = try await bounded("postgres") { [backend] in
-            (try await backend.ledger.statusCounts(), try await backend.ledger.oldestWaiting(classes: classes))
+            (try await backend.ledger.overview(classes: classes), try await backend.ledger.oldestWaiting(classes: classes))
         }
         let now = Date()
         var out: [String: JSONValue] = [:]

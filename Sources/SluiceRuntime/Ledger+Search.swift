@@ -92,4 +92,31 @@ extension Ledger {
             return out
         }
     }
+
+    /// Per class: jobs waiting and running now, completed and failed in the last hour: the
+    /// overview's numbers. Unlike `statusCounts` (one pass over everything live or recent, a
+    /// sequential scan on a big ledger: 1.1 s at 1M rows), each number here is a range scan of
+    /// the (class, state, finished_at) index, so its cost follows the last hour's volume, not
+    /// the ledger's size.
+    public func overview(classes: [String]) async throws -> [String: ClassCounts] {
+        let rows = try await pool.withConnection { c in
+            try await c.query("""
+                SELECT c.class,
+                    (SELECT count(*) FROM \(table) j WHERE j.class = c.class AND j.state IN ('available','scheduled','retryable')),
+                    (SELECT count(*) FROM \(table) j WHERE j.class = c.class AND j.state = 'running'),
+                    (SELECT count(*) FROM \(table) j WHERE j.class = c.class AND j.state = 'completed'
+                        AND j.finished_at > now() - interval '1 hour'),
+                    (SELECT count(*) FROM \(table) j WHERE j.class = c.class AND j.state = 'discarded'
+                        AND j.finished_at > now() - interval '1 hour')
+                FROM unnest($1::text[]) AS c(class)
+                """, [.textArray(classes)])
+        }
+        var out: [String: ClassCounts] = [:]
+        for row in rows {
+            out[try row.decode(0, as: String.self)] = ClassCounts(
+                waiting: try row.decode(1, as: Int.self), running: try row.decode(2, as: Int.self),
+                completedLastHour: try row.decode(3, as: Int.self), failedLastHour: try row.decode(4, as: Int.self))
+        }
+        return out
+    }
 }
