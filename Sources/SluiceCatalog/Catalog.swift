@@ -116,8 +116,9 @@ public struct Catalog: Sendable {
     // MARK: Name resolution
 
     /// Resolves `text` against declared names: exact for `schema.name`; for a bare `name`, the
-    /// single declared name with that name part (nil when none or several). Invalid text finds nothing.
-    static func resolveName(_ text: String, among names: [QualifiedName]) -> QualifiedName? {
+    /// single declared name with that name part (nil when none or several). Invalid text finds
+    /// nothing. The one place a name from a message or a command meets the catalog.
+    public static func resolveName(_ text: String, among names: [QualifiedName]) -> QualifiedName? {
         if QualifiedName.isUnqualified(text) {
             guard let bare = SQLIdentifier(text) else { return nil }
             let matches = Set(names.filter { $0.name == bare })

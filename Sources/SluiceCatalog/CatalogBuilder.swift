@@ -442,7 +442,7 @@ final class CatalogBuilder {
         var args = JSONValue.object([:])
         var target: String?
         var uniqueKey: String?
-        var missed = CatalogSchedule.Missed.skip
+        var missed = MissedRunPolicy.skip
         var enabled = true
         let ok = clean {
             name = f["name"].flatMap { r.name($0, "schedule name") }
@@ -535,15 +535,14 @@ final class CatalogBuilder {
         }
     }
 
-    static func missed(_ text: String) -> CatalogSchedule.Missed? {
+    /// The catalog's words for a missed-run policy: `skip`, `once`, `each:N` (the scheduler's
+    /// own spellings `run_once` and `run_each:N` are accepted too).
+    static func missed(_ text: String) -> MissedRunPolicy? {
         switch text {
-        case "skip": return .skip
-        case "once": return .once
+        case "once": return .runOnce
         default:
-            guard text.hasPrefix("each:"), let n = Int(text.dropFirst(5)), (1...1000).contains(n),
-                text.dropFirst(5).allSatisfy(\.isASCII)
-            else { return nil }
-            return .each(n)
+            if text.hasPrefix("each:") { return try? MissedRunPolicy(parsing: "run_" + text) }
+            return try? MissedRunPolicy(parsing: text)
         }
     }
 

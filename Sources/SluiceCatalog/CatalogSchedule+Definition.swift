@@ -2,8 +2,7 @@
 // `ScheduleDefinition` (SluiceCore), so both agree on what a YAML entry means.
 //
 // `cron` is read in `time_zone`; `every` is anchored at the Unix epoch (an hourly interval fires
-// on the hour, UTC). The missed-run policies map skip → skip, once → run_once, each:N →
-// run_each:N. A schedule without `unique_key` gets `schedule:{name}`.
+// on the hour, UTC). A schedule without `unique_key` gets `schedule:{name}`.
 
 import SluiceCore
 
@@ -18,17 +17,11 @@ extension CatalogSchedule {
         case .cron(let text): spec = try ScheduleSpec.parse(cron: text, timeZone: timeZone)
         case .every(let interval): spec = .every(interval)
         }
-        let policy: MissedRunPolicy
-        switch missed {
-        case .skip: policy = .skip
-        case .once: policy = .runOnce
-        case .each(let n): policy = .runEach(max: n)
-        }
         guard let arguments = args.objectValue else {
             throw ScheduleError(.invalidDefinition, field: "args", reason: "must be a mapping")
         }
         return try ScheduleDefinition(
             name: name, spec: spec, kind: kind, args: arguments, uniqueKey: uniqueKey ?? Self.defaultUniqueKey,
-            missedRuns: policy, enabled: enabled)
+            missedRuns: missed, enabled: enabled)
     }
 }

@@ -15,24 +15,6 @@ public struct CatalogSchedule: Sendable, Equatable {
         case every(Duration)
     }
 
-    /// What the scheduler does about runs it missed while no scheduler held leadership.
-    public enum Missed: Sendable, Equatable, CustomStringConvertible {
-        /// Forget them; run at the next due time.
-        case skip
-        /// Run once now for all of them.
-        case once
-        /// Run each of them, up to this many.
-        case each(Int)
-
-        public var description: String {
-            switch self {
-            case .skip: "skip"
-            case .once: "once"
-            case .each(let n): "each:\(n)"
-            }
-        }
-    }
-
     public var name: String
     public var trigger: Trigger
     /// IANA zone name the cron expression is read in. Default `UTC`.
@@ -45,14 +27,15 @@ public struct CatalogSchedule: Sendable, Equatable {
     /// The envelope's `unique_key` template (`{name}`, `{kind}`, `{fire}`, `{args.KEY}`); nil
     /// means `schedule:{name}`, so a fire never doubles a still-running previous one.
     public var uniqueKey: String?
-    public var missed: Missed
+    /// What the scheduler does about runs it missed while no scheduler held leadership.
+    public var missed: MissedRunPolicy
     /// A disabled schedule is listed but never fires.
     public var enabled: Bool
     public var location: SourceLocation
 
     public init(
         name: String, trigger: Trigger, timeZone: String = "UTC", kind: JobKind, args: JSONValue = .object([:]),
-        target: String? = nil, uniqueKey: String? = nil, missed: Missed = .skip, enabled: Bool = true,
+        target: String? = nil, uniqueKey: String? = nil, missed: MissedRunPolicy = .skip, enabled: Bool = true,
         location: SourceLocation
     ) {
         self.name = name

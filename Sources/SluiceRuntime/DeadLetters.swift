@@ -23,12 +23,12 @@ public struct DeadLetter: Sendable {
     init(_ d: AMQPDelivery) {
         let h = d.properties.headers
         messageID = d.properties.messageId
-        reason = h["x-sluice-reason"]?.stringValue
-        error = h["x-sluice-error"]?.stringValue
-        attempt = h["x-sluice-attempt"]?.intValue.map { Int($0) }
-        workloadClass = h["x-sluice-class"]?.stringValue
-        kind = h["x-sluice-kind"]?.stringValue
-        failedAt = h["x-sluice-failed-at"]?.stringValue
+        reason = h[DeadLetterHeader.reason]?.stringValue
+        error = h[DeadLetterHeader.error]?.stringValue
+        attempt = h[DeadLetterHeader.attempt]?.intValue.map { Int($0) }
+        workloadClass = h[DeadLetterHeader.workloadClass]?.stringValue
+        kind = h[DeadLetterHeader.kind]?.stringValue
+        failedAt = h[DeadLetterHeader.failedAt]?.stringValue
         body = d.body
     }
 
@@ -76,7 +76,7 @@ public struct DeadLetters: Sendable {
             var fresh = envelope
             fresh.attempt = 1
             fresh.notBefore = nil
-            let workloadClass = d.properties.headers["x-sluice-class"]?.stringValue ?? "analytics"
+            let workloadClass = d.properties.headers[DeadLetterHeader.workloadClass]?.stringValue ?? "analytics"
             try await ledger.resetForReplay(id)
             try await publisher.publish(publisher.message(for: fresh, workloadClass: workloadClass, tier: nil), tries: 3)
             return true

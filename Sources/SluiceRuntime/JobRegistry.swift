@@ -15,11 +15,19 @@ public struct JobRegistry: Sendable {
 
     private var entries: [JobKind: Entry] = [:]
     /// What operators allow: the targets a job may name and the objects kinds may touch.
-    public var catalog: Catalog
+    public let catalog: Catalog
+    /// The catalog as each declared target sees it (objects may be limited to some targets).
+    private let scoped: [String: Catalog]
 
     public init(catalog: Catalog = Catalog()) {
         self.catalog = catalog
+        var scoped: [String: Catalog] = [:]
+        for t in catalog.targets { scoped[t.name] = catalog.scoped(to: t.name) }
+        self.scoped = scoped
     }
+
+    /// The catalog as `target` sees it (the whole catalog for an undeclared target).
+    public func catalog(for target: String) -> Catalog { scoped[target] ?? catalog }
 
     /// The registry with the built-in kinds (`sys.noop`, `sys.sleep`) only.
     public static var builtIn: JobRegistry { JobRegistry(catalog: Catalog()).withBuiltIns() }
@@ -42,7 +50,11 @@ public struct JobRegistry: Sendable {
                 do throws(JSONValueError) {
                     value = try JSONValue.object(args).decode(W.Arguments.self)
                 } catch {
-                    throw EnvelopeError(.invalidArguments, field: error.field.map { "args.\($0)" } ?? "args", reason: error.reason)
+                    var reason = error.reason
+                    if let field = error.field, let near = Self.nearMiss(field, among: args.keys) {
+                        reason += " (found '\(near)': did you mean '\(field)'?)"
+                    }
+                    throw EnvelopeError(.invalidArguments, field: error.field.map { "args.\($0)" } ?? "args", reason: reason)
                 }
                 if let encodable = value as? any Encodable { try Self.refuseUnknownKeys(args, decoded: encodable) }
             }
@@ -70,10 +82,14 @@ public struct JobRegistry: Sendable {
         try entry.validate(args, catalog)
     }
 
-    /// Checks the target, then the kind and its arguments.
+    /// Checks the target, then the kind and its arguments against what the catalog declares
+    /// for that target.
     public func validate(kind: JobKind, args: [String: JSONValue], target: String) throws(EnvelopeError) {
         try validate(target: target)
-        try validate(kind: kind, args: args)
+        guard let entry = entries[kind] else {
+            throw EnvelopeError(.unknownKind, field: "kind", reason: "no worker is registered for '\(kind.rawValue.prefix(100))'")
+        }
+        try entry.validate(args, catalog(for: target))
     }
 
     /// A target must be declared in the catalog (`main` always is, unless the catalog redefines it).
@@ -85,6 +101,25 @@ public struct JobRegistry: Sendable {
     }
 
     func entry(_ kind: JobKind) -> Entry? { entries[kind] }
+
+    /// A given key within two edits of the missing `field` (`tabel` for `table`).
+    static func nearMiss(_ field: String, among keys: Dictionary<String, JSONValue>.Keys) -> String? {
+        func distance(_ a: [Character], _ b: [Character]) -> Int {
+            var row = Array(0...b.count)
+            for i in 1...max(a.count, 1) where !a.isEmpty {
+                var previous = row[0]
+                row[0] = i
+                for j in stride(from: 1, through: b.count, by: 1) {
+                    let old = row[j]
+                    row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+                    previous = old
+                }
+            }
+            return a.isEmpty ? b.count : row[b.count]
+        }
+        let target = Array(field)
+        return keys.filter { $0 != field && $0.count < 64 }.sorted().first { distance(Array($0), target) <= 2 }
+    }
 
     /// Keys present in the message (with a non-null value) that the typed arguments did not
     /// read back are refused, nested objects included: `{"tabel": …}` is an error, not a default.

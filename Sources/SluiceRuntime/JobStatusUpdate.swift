@@ -25,8 +25,27 @@ public struct JobStatusUpdate: Sendable {
     /// Fields describing a job as enqueued.
     public static func fields(of envelope: Envelope, workloadClass: String) -> [String: String] {
         [
-            "kind": envelope.kind.rawValue, "class": workloadClass, "attempt": String(envelope.attempt),
-            "enqueued_at": Timestamp.format(envelope.enqueuedAt),
+            JobStatusField.kind: envelope.kind.rawValue, JobStatusField.workloadClass: workloadClass,
+            JobStatusField.attempt: String(envelope.attempt), JobStatusField.enqueuedAt: Timestamp.format(envelope.enqueuedAt),
         ]
     }
+}
+
+/// The fields of the `<prefix>job:<id>` hash (the dashboard contract in the README), defined
+/// once for the writers (producer, worker, result store) and the readers (`sluice job`, the API).
+public enum JobStatusField {
+    public static let state = "state"
+    public static let kind = "kind"
+    public static let workloadClass = "class"
+    public static let attempt = "attempt"
+    public static let enqueuedAt = "enqueued_at"
+    public static let startedAt = "started_at"
+    public static let finishedAt = "finished_at"
+    public static let durationMS = "duration_ms"
+    public static let worker = "worker"
+    public static let error = "error"
+    /// The job's report as JSON text.
+    public static let result = "result"
+    /// The last progress report as JSON text.
+    public static let progress = "progress"
 }

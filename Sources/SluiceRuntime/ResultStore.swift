@@ -111,7 +111,7 @@ public final class ResultStore: Sendable {
             }
             if s.events.count < configuration.maxBuffered {
                 var f: [String: String] = ["at": Timestamp.format(Date())]
-                for k in ["kind", "class", "attempt", "error"] { if let v = update.fields[k] { f[k] = String(v.prefix(1024)) } }
+                for k in [JobStatusField.kind, JobStatusField.workloadClass, JobStatusField.attempt, JobStatusField.error] { if let v = update.fields[k] { f[k] = String(v.prefix(1024)) } }
                 s.events.append(Event(id: update.id, state: update.state, fields: f))
             } else {
                 s.droppedEvents += 1
@@ -150,9 +150,9 @@ public final class ResultStore: Sendable {
                 let key = RedisArgument(key(id))
                 var hset: [RedisArgument] = ["HSET", key]
                 if p.stateIfAbsent {
-                    commands.append(["HSETNX", key, "state", RedisArgument(p.state.rawValue)])
+                    commands.append(["HSETNX", key, RedisArgument(JobStatusField.state), RedisArgument(p.state.rawValue)])
                 } else {
-                    hset += ["state", RedisArgument(p.state.rawValue)]
+                    hset += [RedisArgument(JobStatusField.state), RedisArgument(p.state.rawValue)]
                 }
                 for (k, v) in p.fields { hset += [RedisArgument(k), RedisArgument(v)] }
                 if hset.count > 2 { commands.append(hset) }
@@ -162,7 +162,7 @@ public final class ResultStore: Sendable {
             let maxLen = RedisArgument(configuration.streamLength)
             for e in events {
                 var xadd: [RedisArgument] = ["XADD", stream, "MAXLEN", "~", maxLen, "*", "id", RedisArgument(e.id.description),
-                                             "state", RedisArgument(e.state.rawValue)]
+                                             RedisArgument(JobStatusField.state), RedisArgument(e.state.rawValue)]
                 for (k, v) in e.fields { xadd += [RedisArgument(k), RedisArgument(v)] }
                 commands.append(xadd)
             }

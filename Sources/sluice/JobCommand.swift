@@ -20,7 +20,7 @@ struct JobCommand: AsyncParsableCommand {
         // still shows a live state the ledger has moved past (a worker killed between its
         // ledger write and its Redis write).
         var fromRedis = ledger ? nil : try? await services.results.read(jobID)
-        if let hash = fromRedis, let s = hash["state"].flatMap(JobState.init(rawValue:)), !s.isFinal,
+        if let hash = fromRedis, let s = hash[JobStatusField.state].flatMap(JobState.init(rawValue:)), !s.isFinal,
            let row = try? await services.ledger.job(jobID), row.state.isFinal {
             fromRedis = nil
         }

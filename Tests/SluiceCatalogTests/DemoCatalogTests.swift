@@ -83,7 +83,7 @@ import Testing
         #expect(hourly.trigger == .every(.seconds(3600)))
         #expect(hourly.kind == "refresh.matview")
         #expect(hourly.args == .object(["view": .string("demo.campaign_analytics")]))
-        #expect(hourly.missed == .once)
+        #expect(hourly.missed == .runOnce)
         #expect(hourly.timeZone == "UTC")
         let nightly = try #require(catalog.schedule(named: "partitions_email_events"))
         #expect(nightly.trigger == .cron("0 1 * * *"))

@@ -1,5 +1,6 @@
 import Testing
 @testable import SluiceCatalog
+import SluiceCore
 
 @Suite struct SyntaxTests {
     @Test(arguments: [
@@ -71,8 +72,8 @@ import Testing
         #expect(!CatalogBuilder.isCron("0 2 * * * *"))
         #expect(!CatalogBuilder.isCron("0 2 * * ;"))
         #expect(CatalogBuilder.missed("skip") == .skip)
-        #expect(CatalogBuilder.missed("once") == .once)
-        #expect(CatalogBuilder.missed("each:3") == .each(3))
+        #expect(CatalogBuilder.missed("once") == .runOnce)
+        #expect(CatalogBuilder.missed("each:3") == .runEach(max: 3))
         for bad in ["each:0", "each:", "each:x", "each:1001", "all", "each: 3"] {
             #expect(CatalogBuilder.missed(bad) == nil, "\(bad)")
         }

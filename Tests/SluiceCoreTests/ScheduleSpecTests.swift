@@ -10,15 +10,15 @@ import Testing
         ("1d2h3m4s", 93_784), ("1s", 1),
     ] as [(String, Int64)])
     func parsesIntervals(text: String, seconds: Int64) throws {
-        #expect(try DurationText.parse(text) == .seconds(seconds))
+        #expect(try ScheduleSpec.interval(text) == .seconds(seconds))
     }
 
     @Test(arguments: [
         (90, "1m30s"), (3_600, "1h"), (86_400, "1d"), (93_784, "1d2h3m4s"), (300, "5m"), (1, "1s"),
     ] as [(Int64, String)])
     func formatsIntervalsShortest(seconds: Int64, text: String) throws {
-        #expect(DurationText.format(.seconds(seconds)) == text)
-        #expect(try DurationText.parse(text) == .seconds(seconds))
+        #expect(DurationSyntax.formatCompound(.seconds(seconds)) == text)
+        #expect(try ScheduleSpec.interval(text) == .seconds(seconds))
     }
 
     @Test(arguments: [
@@ -38,7 +38,7 @@ import Testing
     ])
     func rejectsBadIntervalsWithTheReason(text: String, message: String) {
         do {
-            let d = try DurationText.parse(text)
+            let d = try ScheduleSpec.interval(text)
             Issue.record("'\(text)' parsed as \(d)")
         } catch {
             #expect(error.code == .invalidDuration)

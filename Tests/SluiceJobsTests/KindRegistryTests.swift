@@ -61,6 +61,34 @@ import Testing
         try registry.validate(kind: "maintenance.vacuum", args: ["table": "demo.leads"], target: "main")
     }
 
+    @Test func anObjectDeclaredForOneTargetIsRefusedForAnother() throws {
+        var catalog = try TestCatalog.demo()
+        catalog.targets.append(CatalogTarget(name: "tenant_b", source: .environment("SLUICE_TEST_TENANT_B_URL")))
+        let i = try #require(catalog.materializedViews.firstIndex { $0.view.description == "demo.campaign_analytics" })
+        catalog.materializedViews[i].targets = ["main"]
+        let registry = JobRegistry.standard(catalog: catalog)
+        try registry.validate(kind: "refresh.matview", args: ["view": "demo.campaign_analytics"], target: "main")
+        do {
+            try registry.validate(kind: "refresh.matview", args: ["view": "demo.campaign_analytics"], target: "tenant_b")
+            Issue.record("expected a refusal for tenant_b")
+        } catch {
+            #expect(error.field == "args.view")
+        }
+        // Views declared for every target pass on both.
+        try registry.validate(kind: "refresh.matview", args: ["view": "demo.lead_engagement_scores"], target: "tenant_b")
+    }
+
+    @Test func aMisspelledKeyIsNamedWithTheOneMeant() throws {
+        let registry = JobRegistry.standard(catalog: try TestCatalog.demo())
+        do {
+            try registry.validate(kind: "maintenance.vacuum", args: ["tabel": "demo.leads"])
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.field == "args.table")
+            #expect(error.reason.contains("did you mean 'table'"), "\(error)")
+        }
+    }
+
     @Test func returnsTheReportAsJSON() async throws {
         let catalog = try TestCatalog.demo()
         try await ScratchDatabase.with("jobs_dispatch") { db in

@@ -159,6 +159,19 @@ extension Harness {
         }
     }
 
+    @Test("SIGTERM: the leading replica drains through the ServiceGroup, gives its lease up and exits 0")
+    func sigtermReleasesTheLease() async throws {
+        try await withHarness { h in
+            let catalog = try TempCatalog(Self.catalogText)
+            defer { catalog.remove() }
+            let replica = try SluiceProcess(h, ["scheduler", "--catalog", catalog.path, "--lease", "30s", "--tick", "250ms", "--name", "solo"])
+            try await h.waitFor("a leader", seconds: 30) { try await h.leaseHolder() == "solo" }
+            #expect(try await replica.terminate(waiting: 10) == 0, "\(replica.log)")
+            // Released at once, not left to expire 30 s later: a standby takes over at its next tick.
+            #expect(try await h.leaseHolder() == nil)
+        }
+    }
+
     @Test func scheduleRunEnqueuesOnceAndPrintsTheJobID() async throws {
         try await withHarness { h in
             let catalog = try TempCatalog(Self.catalogText)

@@ -45,11 +45,11 @@ public struct ScheduleDefinition: Sendable, Hashable {
             throw fail("kind", "'\(kind.rawValue.prefix(100))' is not a kind (namespace.name: lower-case letters, digits, '_')")
         }
         if case .every(let interval, _) = spec {
-            guard interval >= DurationText.minimum else {
-                throw fail("every", "\(interval) is below the minimum of \(DurationText.format(DurationText.minimum))")
+            guard interval >= ScheduleSpec.minimumInterval else {
+                throw fail("every", "\(interval) is below the minimum of \(DurationSyntax.formatCompound(ScheduleSpec.minimumInterval))")
             }
-            guard interval <= DurationText.maximum else {
-                throw fail("every", "\(DurationText.format(interval)) is above the maximum of \(DurationText.format(DurationText.maximum))")
+            guard interval <= ScheduleSpec.maximumInterval else {
+                throw fail("every", "\(DurationSyntax.formatCompound(interval)) is above the maximum of \(DurationSyntax.formatCompound(ScheduleSpec.maximumInterval))")
             }
             guard interval.components.attoseconds == 0 else { throw fail("every", "\(interval) is not a whole number of seconds") }
         }

@@ -101,7 +101,7 @@ extension ScheduleSpec {
 
     /// Anchor and interval in whole seconds; the interval is at least 1 s.
     static func interval(_ interval: Duration, _ anchor: Date) -> (anchor: Int64, interval: Int64) {
-        let seconds = min(max(interval.components.seconds, 1), Int64(DurationText.maximum.components.seconds))
+        let seconds = min(max(interval.components.seconds, 1), Int64(ScheduleSpec.maximumInterval.components.seconds))
         return (wholeSeconds(anchor) ?? 0, seconds)
     }
 

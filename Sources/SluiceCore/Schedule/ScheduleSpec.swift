@@ -27,7 +27,21 @@ public enum ScheduleSpec: Sendable, Hashable, CustomStringConvertible {
 
     /// An interval schedule from catalog text (`every: 30s`), anchored at `anchor`.
     public static func parse(every text: String, anchor: Date = epoch) throws(ScheduleError) -> ScheduleSpec {
-        .every(try DurationText.parse(text), anchor: anchor)
+        .every(try interval(text), anchor: anchor)
+    }
+
+    /// The smallest interval a schedule may use: the scheduler ticks in seconds.
+    public static let minimumInterval: Duration = .seconds(1)
+    /// The largest interval (about 100 years), so arithmetic never overflows.
+    public static let maximumInterval: Duration = DurationSyntax.maximum
+
+    /// An interval in `DurationSyntax` (`90s`, `5m`, `1h30m`), at least `minimumInterval`.
+    public static func interval(_ text: String) throws(ScheduleError) -> Duration {
+        do {
+            return try DurationSyntax.parseInterval(text, minimum: minimumInterval)
+        } catch {
+            throw ScheduleError(.invalidDuration, reason: error.reason)
+        }
     }
 
     /// The zone for an IANA identifier; `UTC` in any case is accepted.
@@ -47,7 +61,7 @@ public enum ScheduleSpec: Sendable, Hashable, CustomStringConvertible {
             // Foundation names its UTC zone "GMT".
             return "\(expression) (\(zone.identifier == "GMT" ? "UTC" : zone.identifier))"
         case .every(let interval, let anchor):
-            let text = "every \(DurationText.format(interval))"
+            let text = "every \(DurationSyntax.formatCompound(interval))"
             return anchor == Self.epoch ? text : "\(text) from \(Timestamp.format(anchor))"
         }
     }

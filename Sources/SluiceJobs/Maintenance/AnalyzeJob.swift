@@ -33,7 +33,7 @@ public struct AnalyzeJob: Sendable {
         logger: Logger, progressInterval: Duration = .seconds(1)
     ) async throws(JobError) -> Report {
         let declared = catalog.analyzePolicies.flatMap(\.tables) + catalog.vacuumPolicies.flatMap(\.tables)
-        guard let table = CatalogObjects.resolve(arguments.table, among: declared) else {
+        guard let table = Catalog.resolveName(arguments.table, among: declared) else {
             throw JobError.undeclared("table in an analyze or vacuum policy", arguments.table)
         }
         let policyName = catalog.analyzePolicy(forTable: table.description)?.name.rawValue
@@ -87,7 +87,7 @@ extension AnalyzeJob: JobWorker {
 
     public func validate(_ arguments: Arguments, against catalog: Catalog) throws(EnvelopeError) {
         let declared = catalog.analyzePolicies.flatMap(\.tables) + catalog.vacuumPolicies.flatMap(\.tables)
-        guard CatalogObjects.resolve(arguments.table, among: declared) != nil else {
+        guard Catalog.resolveName(arguments.table, among: declared) != nil else {
             throw .undeclared("table", what: "table in an analyze or vacuum policy", arguments.table)
         }
     }

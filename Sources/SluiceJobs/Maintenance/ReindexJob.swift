@@ -64,12 +64,12 @@ public struct ReindexJob: Sendable {
         let target: Target
         switch (arguments.index, arguments.table) {
         case (nil, let t?):
-            guard let table = CatalogObjects.resolve(t, among: declaredTables) else {
+            guard let table = Catalog.resolveName(t, among: declaredTables) else {
                 throw JobError.undeclared("table in a reindex policy", t)
             }
             target = .table(table)
         case (let i?, nil):
-            if let index = CatalogObjects.resolve(i, among: declaredIndexes) {
+            if let index = Catalog.resolveName(i, among: declaredIndexes) {
                 target = .listedIndex(index)
             } else if let name = try? QualifiedName(parsing: i), declaredTables.contains(where: { $0.schema == name.schema }) {
                 // Maybe an index of a listed table: only the database can tell (checked below).
@@ -260,11 +260,11 @@ extension ReindexJob: JobWorker {
         let declaredTables = catalog.reindexPolicies.flatMap(\.tables)
         switch (arguments.index, arguments.table) {
         case (nil, let t?):
-            guard CatalogObjects.resolve(t, among: declaredTables) != nil else {
+            guard Catalog.resolveName(t, among: declaredTables) != nil else {
                 throw .undeclared("table", what: "table in a reindex policy", t)
             }
         case (let i?, nil):
-            if CatalogObjects.resolve(i, among: catalog.reindexPolicies.flatMap(\.indexes)) != nil { return }
+            if Catalog.resolveName(i, among: catalog.reindexPolicies.flatMap(\.indexes)) != nil { return }
             guard let name = try? QualifiedName(parsing: i), declaredTables.contains(where: { $0.schema == name.schema }) else {
                 throw .undeclared("index", what: "index in a reindex policy", i)
             }

@@ -50,7 +50,7 @@ public struct VacuumJob: Sendable {
         logger: Logger, progressInterval: Duration = .seconds(1)
     ) async throws(JobError) -> Report {
         guard let policy = catalog.vacuumPolicy(forTable: arguments.table),
-            let table = policy.tables.first(where: { CatalogObjects.resolve(arguments.table, among: [$0]) != nil })
+            let table = policy.tables.first(where: { Catalog.resolveName(arguments.table, among: [$0]) != nil })
         else {
             throw JobError.undeclared("table in a vacuum policy", arguments.table)
         }

@@ -125,11 +125,12 @@ extension MatviewRefreshJob: JobWorker {
     }
 
     /// Refreshes, then publishes `<prefix>matview:<schema.view>` (a Redis hash of the report's
-    /// fields and the job id) so dashboards can show how fresh the view is.
+    /// fields, the target and the job id) so dashboards can show how fresh the view is. On a
+    /// target other than `main` the key is `<prefix>matview:<target>:<schema.view>`.
     public func run(_ arguments: Arguments, context: JobContext) async throws -> Report {
         let report = try await Self.run(catalog: context.catalog, pool: context.pool, arguments: arguments,
                                         progress: context.progressReporter, logger: context.logger)
-        var fields: [String: String] = ["job_id": context.id.description]
+        var fields: [String: String] = ["job_id": context.id.description, "target": context.envelope.target]
         if case .object(let encoded) = try JobReportEncoding.json(report) {
             for (k, v) in encoded {
                 switch v {
@@ -141,7 +142,9 @@ extension MatviewRefreshJob: JobWorker {
                 }
             }
         }
-        await context.publishOutput("matview:\(report.view)", fields: fields)
+        let target = context.envelope.target
+        await context.publishOutput(target == CatalogTarget.defaultName ? "matview:\(report.view)" : "matview:\(target):\(report.view)",
+                                    fields: fields)
         return report
     }
 }

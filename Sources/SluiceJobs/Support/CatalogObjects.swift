@@ -48,21 +48,6 @@ enum CatalogObjects {
 }
 
 extension CatalogObjects {
-    /// Resolves a job argument against declared names the way the catalog's lookups do: exact
-    /// for `schema.name`; for a bare `name`, the single declared name with that name part. Text
-    /// that is not a valid name finds nothing.
-    static func resolve(_ text: String, among names: [QualifiedName]) -> QualifiedName? {
-        if QualifiedName.isUnqualified(text) {
-            guard let bare = SQLIdentifier(text) else { return nil }
-            let matches = Set(names.filter { $0.name == bare })
-            return matches.count == 1 ? matches.first : nil
-        }
-        guard let qualified = try? QualifiedName(parsing: text) else { return nil }
-        return names.contains(qualified) ? qualified : nil
-    }
-}
-
-extension CatalogObjects {
     /// A FROM item `t(relid, isleaf)`: the relation bound as `$1` (a quoted name) and, when it is
     /// partitioned, all its partitions. (`pg_partition_tree` alone returns nothing for a plain table.)
     static let relationTree = """

@@ -1,0 +1,168 @@
+// Ledger+Claim: A worker's writes: the conditional claim, the finish, lease heartbeats, progress, discards and replays.
+
+import Foundation
+import Logging
+import Postgres
+import SluiceCore
+
+extension Ledger {
+
+    /// Claims a job for `worker` (batched with concurrent claims).
+    public func claim(_ request: ClaimRequest) async throws -> ClaimOutcome {
+        try await claimer.submit(request)
+    }
+
+    static func claim(_ items: [ClaimRequest], table: String, pool: PostgresPool) async throws -> [Result<ClaimOutcome, any Error>] {
+        // One decision per id: a message delivered twice in one batch is claimed once.
+        var first: [JobID: Int] = [:]
+        var unique: [ClaimRequest] = []
+        for item in items where first[item.envelope.id] == nil {
+            first[item.envelope.id] = unique.count
+            unique.append(item)
+        }
+        var outcomes: [JobID: ClaimOutcome] = [:]
+        // Items with the same worker and lease share a statement (one worker: all of them).
+        let groups = Dictionary(grouping: unique, by: { "\($0.worker)\u{0}\($0.lease.milliseconds)" })
+        try await pool.withConnection { c in
+            for group in groups.values {
+                let worker = group[0].worker
+                let leaseMS = group[0].lease.milliseconds
+                let rows = try await c.query("""
+                    WITH input AS (SELECT * FROM unnest($1::uuid[], $2::int[]) AS t(id, attempt)),
+                    claimed AS (
+                        UPDATE \(table) j SET state = \(JobState.running.sql), worker = $3, lease_until = now() + $4 * interval '1 millisecond',
+                            started_at = now(), attempt = GREATEST(j.attempt, i.attempt), error = NULL
+                        FROM input i
+                        WHERE j.id = i.id AND (j.state IN \(JobState.waitingSQL)
+                            OR (j.state = \(JobState.running.sql) AND j.lease_until < now()))
+                        RETURNING j.id, j.attempt)
+                    SELECT i.id, c.attempt AS claimed_attempt, j.state, j.worker
+                    FROM input i LEFT JOIN claimed c ON c.id = i.id LEFT JOIN \(table) j ON j.id = i.id
+                    """, [.textArray(group.map { $0.envelope.id.description }), .intArray(group.map { $0.envelope.attempt }),
+                          .text(worker), .int(leaseMS)])
+                var missing: [ClaimRequest] = []
+                let byID = Dictionary(uniqueKeysWithValues: group.map { ($0.envelope.id, $0) })
+                for row in rows {
+                    let id = JobID(uuid: try row.decode("id", as: UUID.self))
+                    if let attempt = try row.decode("claimed_attempt", as: Int?.self) {
+                        outcomes[id] = .claimed(attempt: attempt)
+                    } else if let stateText = try row.decode("state", as: String?.self) {
+                        let state = JobState(rawValue: stateText) ?? .discarded
+                        outcomes[id] = state.isFinal ? .final(state) : .busy(worker: try row.decode("worker", as: String?.self))
+                    } else if let request = byID[id] {
+                        missing.append(request)
+                    }
+                }
+                // A message with no row (a replayed dead letter, a hand-published envelope): insert it claimed.
+                for request in missing {
+                    let e = request.envelope
+                    let inserted = try await c.query("""
+                        INSERT INTO \(table) (id, kind, class, target, args, state, attempt, max_attempts, timeout_s,
+                            priority, unique_key, enqueued_at, not_before, producer, trace_id, worker, lease_until, started_at)
+                        VALUES ($1, $2, $3, $4, $5, \(JobState.running.sql), $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                            now() + $16 * interval '1 millisecond', now())
+                        ON CONFLICT DO NOTHING RETURNING attempt
+                        """, [.uuid(e.id.uuid), .text(e.kind.rawValue), .text(request.workloadClass), .text(e.target),
+                              .json(JSONValue.object(e.args).jsonString), .int(e.attempt), .int(e.maxAttempts),
+                              .int(e.timeoutSeconds), e.priority.map { .int($0) } ?? .null, e.uniqueKey.map { .text($0) } ?? .null,
+                              .timestamp(e.enqueuedAt), e.notBefore.map { .timestamp($0) } ?? .null,
+                              e.producer.map { .text($0) } ?? .null, e.traceID.map { .text($0) } ?? .null,
+                              .text(worker), .int(leaseMS)])
+                    if let row = inserted.first {
+                        outcomes[e.id] = .claimed(attempt: try row.decode(0, as: Int.self))
+                    } else {
+                        // Another live job holds its unique key, or the id appeared meanwhile.
+                        outcomes[e.id] = .busy(worker: nil)
+                    }
+                }
+            }
+        }
+        return items.enumerated().map { (index, item) in
+            let id = item.envelope.id
+            if first[id] != index { return .success(.busy(worker: item.worker)) }
+            guard let outcome = outcomes[id] else {
+                return .failure(LedgerError(.malformedRow, "claim of job \(id) returned no row"))
+            }
+            return .success(outcome)
+        }
+    }
+
+    /// Records how an attempt ended (batched). Returns false when the row was already final
+    /// (cancelled meanwhile) and was left alone.
+    @discardableResult
+    public func finish(_ request: FinishRequest) async throws -> Bool {
+        try await finisher.submit(request)
+    }
+
+    static func finish(_ items: [FinishRequest], table: String, pool: PostgresPool) async throws -> [Result<Bool, any Error>] {
+        let rows = try await pool.withConnection { c in
+            try await c.query("""
+                UPDATE \(table) j SET state = i.state, result = i.result, error = i.error, finished_at =
+                    CASE WHEN i.state IN \(JobState.finalSQL) THEN now() ELSE NULL END,
+                    lease_until = NULL, attempt = GREATEST(j.attempt, i.attempt)
+                FROM unnest($1::uuid[], $2::text[], $3::text[]::jsonb[], $4::text[], $5::int[]) AS i(id, state, result, error, attempt)
+                WHERE j.id = i.id AND j.state NOT IN \(JobState.finalSQL)
+                RETURNING j.id
+                """, [.textArray(items.map { $0.id.description }), .textArray(items.map { $0.state.rawValue }),
+                      .textArray(items.map { $0.result?.jsonString }), .textArray(items.map { $0.error.map { String($0.prefix(4096)) } }),
+                      .intArray(items.map(\.attempt))])
+        }
+        var updated = Set<UUID>()
+        for row in rows { updated.insert(try row.decode(0, as: UUID.self)) }
+        return items.map { .success(updated.contains($0.id.uuid)) }
+    }
+
+    /// Extends the leases of `ids` held by `worker`; returns the ids whose cancel was requested.
+    /// Ids whose lease is no longer this worker's are left out of the update.
+    public func heartbeat(_ ids: [JobID], worker: String, lease: Duration) async throws -> Set<JobID> {
+        guard !ids.isEmpty else { return [] }
+        let rows = try await pool.withConnection { c in
+            try await c.query("""
+                UPDATE \(table) SET lease_until = now() + $3 * interval '1 millisecond'
+                WHERE id = ANY($1::uuid[]) AND state = \(JobState.running.sql) AND worker = $2
+                RETURNING id, cancel_requested
+                """, [.textArray(ids.map(\.description)), .text(worker), .int(lease.milliseconds)])
+        }
+        var cancelled = Set<JobID>()
+        for row in rows where try row.decode(1, as: Bool.self) {
+            cancelled.insert(JobID(uuid: try row.decode(0, as: UUID.self)))
+        }
+        return cancelled
+    }
+
+    /// Gives running jobs up (worker shutdown, a failed retry publish): their lease expires now,
+    /// so a worker receiving their message may claim them, and if no message is on its way the
+    /// leader's rescue republishes them.
+    public func expireLeases(_ ids: [JobID], worker: String) async throws {
+        guard !ids.isEmpty else { return }
+        _ = try await pool.withConnection { c in
+            try await c.execute("""
+                UPDATE \(table) SET state = \(JobState.running.sql), lease_until = now() - interval '1 millisecond'
+                WHERE id = ANY($1::uuid[]) AND (state = \(JobState.running.sql) AND worker = $2 OR state = \(JobState.retryable.sql))
+                """, [.textArray(ids.map(\.description)), .text(worker)])
+        }
+    }
+
+    /// Stores a job's latest progress report.
+    public func progress(_ id: JobID, _ value: JSONValue) async throws {
+        _ = try await pool.withConnection { c in
+            try await c.execute("UPDATE \(table) SET progress = $2 WHERE id = $1", [.uuid(id.uuid), .json(value.jsonString)])
+        }
+    }
+
+    /// Marks a job discarded (a bad message whose id was readable), unless it is final already.
+    public func discard(_ id: JobID, error: String) async throws {
+        _ = try await finish(FinishRequest(id: id, state: .discarded, result: nil, error: error, attempt: 0))
+    }
+
+    /// Makes a discarded job runnable again (dead-letter replay): `available`, attempt 1.
+    public func resetForReplay(_ id: JobID) async throws {
+        _ = try await pool.withConnection { c in
+            try await c.execute("""
+                UPDATE \(table) SET state = \(JobState.available.sql), attempt = 1, error = NULL, finished_at = NULL, result = NULL,
+                    lease_until = NULL, worker = NULL, cancel_requested = false
+                WHERE id = $1 AND state = \(JobState.discarded.sql)
+                """, [.uuid(id.uuid)])
+        }
+    }
+}

@@ -1,0 +1,74 @@
+// Ledger+Enqueue: Inserting job rows (batched) and marking rows whose publish failed.
+
+import Foundation
+import Logging
+import Postgres
+import SluiceCore
+
+extension Ledger {
+
+    /// Inserts the job (batched with concurrent inserts). A live job with the same unique key
+    /// wins: the outcome then names it and nothing is inserted.
+    public func insert(_ request: LedgerInsert) async throws -> InsertOutcome {
+        do {
+            return try await inserter.submit(request)
+        } catch let error as LedgerError where error.code == .uniqueKeyRace {
+            // The holder finished between our insert and our read: try once more.
+            return try await inserter.submit(request)
+        }
+    }
+
+    static func insert(_ items: [LedgerInsert], table: String, pool: PostgresPool) async throws -> [Result<InsertOutcome, any Error>] {
+        let e = items.map(\.envelope)
+        func ts(_ d: Date?) -> String? { d.map(Timestamp.format) }
+        let binds: [PostgresValue] = [
+            .textArray(e.map { $0.id.description }), .textArray(e.map { $0.kind.rawValue }),
+            .textArray(items.map(\.workloadClass)), .textArray(e.map(\.target)),
+            .textArray(e.map { JSONValue.object($0.args).jsonString }), .textArray(items.map { $0.state.rawValue }),
+            .intArray(e.map(\.attempt)), .intArray(e.map(\.maxAttempts)), .intArray(e.map(\.timeoutSeconds)),
+            .intArray(e.map(\.priority)), .textArray(e.map(\.uniqueKey)), .textArray(e.map { ts($0.enqueuedAt) }),
+            .textArray(e.map { ts($0.notBefore) }), .textArray(e.map(\.producer)), .textArray(e.map(\.traceID)),
+        ]
+        return try await pool.withConnection { c in
+            let rows = try await c.query("""
+                INSERT INTO \(table) (id, kind, class, target, args, state, attempt, max_attempts, timeout_s, priority,
+                    unique_key, enqueued_at, not_before, producer, trace_id)
+                SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]::jsonb[], $6::text[],
+                    $7::int[], $8::int[], $9::int[], $10::smallint[], $11::text[], $12::text[]::timestamptz[],
+                    $13::text[]::timestamptz[], $14::text[], $15::text[])
+                ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN \(JobState.liveSQL) DO NOTHING
+                RETURNING id
+                """, binds)
+            var inserted = Set<UUID>()
+            for row in rows { inserted.insert(try row.decode(0, as: UUID.self)) }
+            let missingKeys = e.filter { !inserted.contains($0.id.uuid) }.compactMap(\.uniqueKey)
+            var holders: [String: JobID] = [:]
+            if !missingKeys.isEmpty {
+                let found = try await c.query(
+                    "SELECT unique_key, id FROM \(table) WHERE unique_key = ANY($1::text[]) AND state IN \(JobState.liveSQL)",
+                    [.textArray(missingKeys)])
+                for row in found { holders[try row.decode(0, as: String.self)] = JobID(uuid: try row.decode(1, as: UUID.self)) }
+            }
+            return e.map { env -> Result<InsertOutcome, any Error> in
+                if inserted.contains(env.id.uuid) { return .success(.inserted) }
+                if let key = env.uniqueKey, let holder = holders[key] { return .success(.duplicate(of: holder)) }
+                if env.uniqueKey == nil {
+                    return .failure(LedgerError(.malformedRow, "insert of job \(env.id) returned no row"))
+                }
+                return .failure(LedgerError(.uniqueKeyRace, "the job holding the unique key finished meanwhile"))
+            }
+        }
+    }
+
+    /// Marks jobs whose publish failed after their insert: `discarded` with error `publish_failed`,
+    /// which also frees their unique key.
+    public func markPublishFailed(_ ids: [JobID]) async throws {
+        guard !ids.isEmpty else { return }
+        _ = try await pool.withConnection { c in
+            try await c.execute("""
+                UPDATE \(table) SET state = \(JobState.discarded.sql), error = 'publish_failed', finished_at = now()
+                WHERE id = ANY($1::uuid[]) AND state IN \(JobState.unpublishedSQL)
+                """, [.textArray(ids.map(\.description))])
+        }
+    }
+}

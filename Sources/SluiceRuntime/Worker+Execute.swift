@@ -1,0 +1,199 @@
+// Worker+Execute: running one claimed job on its target's pool under its timeout and the
+// operator's cancel, and recording how it ended: completed, retried through the delay ladder,
+// dead-lettered, cancelled, or handed back at shutdown.
+
+import ClientSupport
+import Foundation
+import Logging
+import Postgres
+import RabbitMQ
+import ServiceLifecycle
+import SluiceCatalog
+import SluiceCore
+import SluiceMetrics
+import Synchronization
+
+extension Worker {
+    enum Outcome: Sendable {
+        case success(JSONValue)
+        case failure(any Error)
+        case stopped(StopReason)
+    }
+
+    func execute(_ envelope: Envelope, workloadClass: WorkloadClass) async {
+        let className = workloadClass.rawValue
+        let id = envelope.id
+        running.add(id)
+        let startedAt = Date()
+        let waited = startedAt.timeIntervalSince(max(envelope.enqueuedAt, envelope.notBefore ?? envelope.enqueuedAt))
+        configuration.metrics?.jobStarted(workloadClass: className, kind: envelope.kind.rawValue, queueWait: .milliseconds(Int64(waited * 1000)))
+        results.record(JobStatusUpdate(id: id, state: .running, fields: [
+            JobStatusField.attempt: String(envelope.attempt), JobStatusField.startedAt: Timestamp.format(startedAt), JobStatusField.worker: configuration.name,
+            JobStatusField.kind: envelope.kind.rawValue, JobStatusField.workloadClass: className]))
+        var jobLogger = logger
+        jobLogger[metadataKey: "job.id"] = .string(id.description)
+        jobLogger[metadataKey: "job.kind"] = .string(envelope.kind.rawValue)
+        jobLogger[metadataKey: "db.target"] = .string(envelope.target)
+        let outcome: Outcome
+        do {
+            outcome = try await pools.withPool(target: envelope.target, workloadClass: workloadClass) { pool in
+                await run(envelope, pool: pool, logger: jobLogger)
+            }
+        } catch {
+            // The target cannot be reached from here (no URL, shutting down): retried like any failure.
+            outcome = .failure(error)
+        }
+        running.remove(id)
+        let finishedAt = Date()
+        let duration = String(Int(finishedAt.timeIntervalSince(startedAt) * 1000))
+        if let metrics = configuration.metrics, let label = metricsOutcome(outcome, envelope) {
+            metrics.jobFinished(workloadClass: className, kind: envelope.kind.rawValue, outcome: label,
+                                duration: .milliseconds(Int64(finishedAt.timeIntervalSince(startedAt) * 1000)))
+        }
+        switch outcome {
+        case .success(let result):
+            await finish(id, .completed, result: result, error: nil, attempt: envelope.attempt)
+            results.record(JobStatusUpdate(id: id, state: .completed, fields: [
+                JobStatusField.result: result.jsonString, JobStatusField.finishedAt: Timestamp.format(finishedAt), JobStatusField.durationMS: duration]))
+            counters.withLock { $0.completed += 1 }
+        case .stopped(.cancelled):
+            await finish(id, .cancelled, result: nil, error: "cancelled by operator", attempt: envelope.attempt)
+            results.record(JobStatusUpdate(id: id, state: .cancelled, fields: [
+                JobStatusField.error: "cancelled by operator", JobStatusField.finishedAt: Timestamp.format(finishedAt), JobStatusField.durationMS: duration]))
+            counters.withLock { $0.cancelled += 1 }
+        case .stopped(.shutdown):
+            await handBack(envelope, className: className)
+        case .stopped(.timeout):
+            await failed(envelope, className: className, error: "timeout: exceeded \(envelope.timeoutSeconds) s", reason: nil,
+                         retryable: true, duration: duration)
+        case .failure(let error):
+            let retryable = (error as? any RetryClassifying)?.isRetryable ?? true
+            await failed(envelope, className: className, error: "\(error)", reason: nil, retryable: retryable, duration: duration)
+        }
+    }
+
+    /// The `outcome` label of an attempt's end (nil for a shutdown hand-back: not the job's end).
+    func metricsOutcome(_ outcome: Outcome, _ envelope: Envelope) -> JobMetrics.Outcome? {
+        switch outcome {
+        case .success: return .completed
+        case .stopped(.cancelled): return .cancelled
+        case .stopped(.shutdown): return nil
+        case .stopped(.timeout): return .timeout
+        case .failure(let error):
+            let retryable = (error as? any RetryClassifying)?.isRetryable ?? true
+            if case .retry = configuration.retryPolicy.decide(attempt: envelope.attempt, maxAttempts: envelope.maxAttempts, retryable: retryable) {
+                return .retried
+            }
+            return .discarded
+        }
+    }
+
+    /// Runs one job on `pool` under its timeout and the operator's cancel; returns how it ended.
+    func run(_ envelope: Envelope, pool: PostgresPool, logger jobLogger: Logger) async -> Outcome {
+        let id = envelope.id
+        let context = JobContext(
+            envelope: envelope, logger: jobLogger, pool: pool, home: ledger.pool, schema: ledger.schema, catalog: registry.catalog(for: envelope.target),
+            redis: results.redis, redisPrefix: results.configuration.prefix,
+            progress: { [results, running, ledger] value in
+                results.record(JobStatusUpdate(id: id, state: .running, fields: [JobStatusField.progress: value.jsonString]))
+                if running.progressDue(id, interval: .seconds(2)) { try? await ledger.progress(id, value) }
+            },
+            output: { [results] name, fields in await results.writeOutput(name, fields: fields) },
+            enqueue: { [producer] request in try await producer.enqueue(request) })
+        let entry = registry.entry(envelope.kind)!
+        let timeout = Duration.seconds(envelope.timeoutSeconds)
+        return await withTaskGroup(of: Outcome?.self) { group in
+            group.addTask {
+                do {
+                    return .success(try await entry.run(envelope.args, context))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            group.addTask { [running] in
+                let deadline = ContinuousClock.now + timeout
+                while !Task.isCancelled {
+                    if let reason = running.reason(id) { return .stopped(reason) }
+                    let left = deadline - .now
+                    if left <= .zero { return .stopped(.timeout) }
+                    try? await Task.sleep(for: min(left, .milliseconds(250)))
+                }
+                return nil
+            }
+            var first: Outcome? = nil
+            while first == nil, let next = await group.next() { first = next }
+            group.cancelAll()
+            if case .stopped = first {
+                // Wait for the cancelled job to let go of its connection; its own outcome no
+                // longer matters unless it succeeded after all.
+                while let next = await group.next() {
+                    if case .success(let v)? = next { first = .success(v) }
+                }
+            }
+            return first ?? .stopped(.shutdown)
+        }
+    }
+
+    func finish(_ id: JobID, _ state: JobState, result: JSONValue?, error: String?, attempt: Int) async {
+        var delay = Duration.milliseconds(200)
+        for _ in 0..<10 {
+            do {
+                try await ledger.finish(FinishRequest(id: id, state: state, result: result, error: error, attempt: attempt))
+                return
+            } catch {
+                logger.warning("ledger update failed; retrying", metadata: ["job.id": "\(id)", "error": "\(error)"])
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+        logger.error("ledger update failed for good; the lease rescue will rerun the job", metadata: ["job.id": "\(id)"])
+    }
+
+    /// Retry with backoff, or dead-letter when attempts are exhausted or the error is final.
+    func failed(_ envelope: Envelope, className: String, error: String, reason: String?, retryable: Bool, duration: String) async {
+        let id = envelope.id
+        let now = Date()
+        switch configuration.retryPolicy.decide(attempt: envelope.attempt, maxAttempts: envelope.maxAttempts, retryable: retryable) {
+        case .retry(let after):
+            var next = envelope
+            next.attempt += 1
+            next.notBefore = now.addingTimeInterval(after.seconds)
+            // Ledger first: a fast redelivery must find the row `retryable`, not under our lease.
+            await finish(id, .retryable, result: nil, error: error, attempt: envelope.attempt)
+            let tier = DelayLadder.tier(forRemaining: after)
+            do {
+                try await publisher.publish(publisher.message(for: next, workloadClass: className, tier: tier), tries: 3)
+                results.record(JobStatusUpdate(id: id, state: .retryable, fields: [JobStatusField.error: String(error.prefix(1024)), JobStatusField.attempt: String(envelope.attempt)]))
+                counters.withLock { $0.retried += 1 }
+            } catch {
+                logger.error("could not publish a retry; leaving it to the lease rescue", metadata: ["job.id": "\(id)", "error": "\(error)"])
+                try? await ledger.expireLeases([id], worker: configuration.name)
+            }
+        case .discard(let why):
+            let headers = deadHeaders(reason: reason ?? why.rawValue, error: error, className: className,
+                                      kind: envelope.kind.rawValue, attempt: envelope.attempt)
+            do {
+                try await publisher.publish(publisher.deadLetter(body: envelope.encoded(), messageID: id.description, headers: headers), tries: 3)
+            } catch {
+                logger.error("could not publish a dead letter", metadata: ["job.id": "\(id)", "error": "\(error)"])
+            }
+            await finish(id, .discarded, result: nil, error: "\(why.rawValue): \(error)", attempt: envelope.attempt)
+            results.record(JobStatusUpdate(id: id, state: .discarded, fields: [
+                JobStatusField.error: String(error.prefix(1024)), JobStatusField.finishedAt: Timestamp.format(now), JobStatusField.durationMS: duration]))
+            counters.withLock { $0.discarded += 1 }
+        }
+    }
+
+    /// Shutdown after the grace period: the lease expires now and the job goes back to its queue
+    /// with the same attempt (the interruption was not the job's fault).
+    func handBack(_ envelope: Envelope, className: String) async {
+        do {
+            try await ledger.expireLeases([envelope.id], worker: configuration.name)
+            try await publisher.publish(publisher.message(for: envelope, workloadClass: className, tier: nil), tries: 2)
+            results.record(JobStatusUpdate(id: envelope.id, state: .available, fields: [JobStatusField.worker: ""]))
+            counters.withLock { $0.requeued += 1 }
+        } catch {
+            logger.error("could not requeue a job at shutdown; the lease rescue will", metadata: ["job.id": "\(envelope.id)", "error": "\(error)"])
+        }
+    }
+}
