@@ -58,7 +58,12 @@ struct WorkerCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("sluice worker \(configuration.name): classes \(workloadClasses.map(\.rawValue).joined(separator: ",")), targets \(configuration.targets.keys.sorted().joined(separator: ",")), pid \(getpid())\n".utf8))
         }
         // SIGTERM / SIGINT → graceful shutdown of the group → the worker drains.
-        let metricsServer = MetricsServer(host: metricsHost, port: metricsPort, registry: metrics, logger: services.logger)
+        let metricsServer = MetricsServer(host: metricsHost, port: metricsPort, registry: metrics, logger: services.logger) { jobs in
+            for (key, stats) in worker.pools.statistics {
+                jobs.pool(target: key.target, workloadClass: key.workloadClass.rawValue, inUse: stats.leased, idle: stats.idle,
+                          waiting: stats.waiting)
+            }
+        }
         try await services.runtime.run(metricsPort > 0 ? [metricsServer.application(), worker] : [worker])
         let s = worker.statistics
         if options.json {
