@@ -1,5 +1,5 @@
 // APIServer+Redis: what the API reads from Redis (the dashboard contract in the README): cached
-// query outputs, health reports, the alerts stream, and the live job events as server-sent
+// query outputs, materialized-view freshness, health reports, the alerts stream, and the live job events as server-sent
 // events.
 //
 // Key names follow DESIGN.md under the configured prefix: `cache:{query}:{params-hash}`,
@@ -47,6 +47,17 @@ extension APIServer {
                     return out
                 }
                 return json(["target": .string(target), "reports": .object(reports)])
+            },
+            Route(method: .get, path: "/v1/matviews", scope: .read) { [self] _, _, _ in
+                let prefix = "\(backend.redisPrefix)matview:"
+                let views = try await bounded("redis") { [backend] in
+                    var out: [String: JSONValue] = [:]
+                    for key in try await Self.scan(backend.redis, match: prefix + "*", limit: 500) {
+                        if let v = try await Self.readKey(backend.redis, key) { out[String(key.dropFirst(prefix.count))] = v }
+                    }
+                    return out
+                }
+                return json(["views": .object(views)])
             },
             Route(method: .get, path: "/v1/alerts", scope: .read) { [self] request, _, _ in
                 var limit = 100

@@ -64,7 +64,9 @@ enum DashboardPage {
         <section id="schedules"><h2>Schedules</h2><table id="schedule-table"><thead><tr><th>name</th><th>spec</th><th>kind</th>
           <th>last fire</th><th>next fire</th><th></th></tr></thead><tbody></tbody></table></section>
         <section id="maintenance"><h2>Health reports</h2><input id="health-target" value="main"> <button id="health-load">Load</button>
-          <pre id="health"></pre><h2>Alerts</h2><table id="alert-table"><thead><tr><th>when</th><th>alert</th><th>state</th><th>detail</th></tr></thead><tbody></tbody></table></section>
+          <pre id="health"></pre>
+          <h2>Materialized views</h2><table id="matview-table"><thead><tr><th>view</th><th>refreshed at</th><th>mode</th><th>duration (s)</th><th>rows</th></tr></thead><tbody></tbody></table>
+          <h2>Alerts</h2><table id="alert-table"><thead><tr><th>when</th><th>alert</th><th>state</th><th>detail</th></tr></thead><tbody></tbody></table></section>
         </main>
         <script>
         "use strict";
@@ -152,6 +154,9 @@ enum DashboardPage {
         }
         async function loadMaintenance() {
           try { const h = await api("/v1/health/" + encodeURIComponent($("#health-target").value)); $("#health").textContent = JSON.stringify(h.reports, null, 2); } catch (e) {}
+          try { const m = await api("/v1/matviews");
+            fill($("#matview-table tbody"), Object.entries(m.views), (tr, [name, v]) => { cell(tr, name); cell(tr, v.refreshed_at); cell(tr, v.mode); cell(tr, v.duration_seconds); cell(tr, v.rows); });
+          } catch (e) {}
           try { const a = await api("/v1/alerts");
             fill($("#alert-table tbody"), a.alerts, (tr, x) => { cell(tr, x.at || x.stream_id); cell(tr, x.alert || x.name); cell(tr, x.state || x.status); cell(tr, x.detail || x.message); });
           } catch (e) {}

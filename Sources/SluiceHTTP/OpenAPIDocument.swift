@@ -1474,6 +1474,74 @@ public enum OpenAPIDocument {
         "summary": "Cancel a job"
       }
     },
+    "/v1/matviews": {
+      "get": {
+        "operationId": "listMatviews",
+        "responses": {
+          "200": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "properties": {
+                    "views": {
+                      "type": "object"
+                    }
+                  },
+                  "required": [
+                    "views"
+                  ],
+                  "type": "object"
+                }
+              }
+            },
+            "description": "Per view (`schema.view`): the last refresh as `refresh.matview` recorded it (refreshed_at, mode, duration_seconds, rows)."
+          },
+          "401": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Missing or invalid bearer token or session."
+          },
+          "403": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The token lacks the scope (or a dashboard action lacks its CSRF token)."
+          },
+          "503": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "A server this needs (Postgres, RabbitMQ or Redis) did not answer in time; the message names it."
+          }
+        },
+        "security": [
+          {
+            "bearer": [
+              "read"
+            ]
+          },
+          {
+            "session": [
+              "read"
+            ]
+          }
+        ],
+        "summary": "Materialized views' last refresh"
+      }
+    },
     "/v1/queues": {
       "get": {
         "operationId": "listQueues",

@@ -336,6 +336,13 @@ private let admin = APIFixture.adminToken
             #expect(health.json["reports"]?["locks"]?["waiting"]?.stringValue == "0")
             #expect(health.json["reports"]?.objectValue?.count == 2)
 
+            _ = try await api.redis.send(["HSET", RedisArgument("\(api.redisPrefix)matview:demo.campaign_analytics"),
+                                          "refreshed_at", "2026-12-04T05:00:00Z", "mode", "concurrent", "rows", "1200"])
+            let views = try await api.client.json("GET", "/v1/matviews", token: read)
+            #expect(views.status == 200)
+            expectDocumented("get", "/v1/matviews", views)
+            #expect(views.json["views"]?["demo.campaign_analytics"]?["mode"]?.stringValue == "concurrent")
+
             let alerts = "\(api.redisPrefix)alerts"
             _ = try await api.redis.send(["XADD", RedisArgument(alerts), "*", "alert", "bloat:main", "state", "firing"])
             _ = try await api.redis.send(["XADD", RedisArgument(alerts), "*", "alert", "locks:main", "state", "firing"])
