@@ -29,6 +29,7 @@ struct APIServeCommand: AsyncParsableCommand {
     @Option(help: "Listen port (env SLUICE_API_PORT, default 8080).") var port: Int?
     @Option(help: "Largest request body in bytes.") var maxBody = 1 << 20
     @Option(help: "Catalog folder for schedules (default SLUICE_CATALOG or jobs).") var catalog: String?
+    @Flag(help: "Mark the session cookie Secure (serve the dashboard behind TLS).") var secureCookies = false
 
     func run() async throws {
         let env = ProcessInfo.processInfo.environment
@@ -51,7 +52,7 @@ struct APIServeCommand: AsyncParsableCommand {
         }
         let configuration = APIConfiguration(
             host: host ?? env["SLUICE_API_HOST"] ?? "127.0.0.1", port: port ?? env["SLUICE_API_PORT"].flatMap { Int($0) } ?? 8080,
-            tokens: tokens, maxBodyBytes: maxBody, sessionKey: sessionKey)
+            tokens: tokens, maxBodyBytes: maxBody, sessionKey: sessionKey, secureCookies: secureCookies)
         try await services.ledger.migrate()
         // Schedules: only when the catalog has them; the API serves everything else without.
         var scheduler: Scheduler?

@@ -42,7 +42,7 @@ final class APIFixture: Sendable {
     let client: HTTPClient
     private let task: Task<Void, any Error>
 
-    init(amqpURL: String = TestEnvironment.amqpURL, redisURL: String = TestEnvironment.redisURL,
+    init(amqpURL: String = TestEnvironment.amqpURL, redisURL: String = TestEnvironment.redisURL, logger testLogger: Logger = testLogger,
          configure: (inout APIConfiguration) -> Void = { _ in }) async throws {
         let name = TestEnvironment.uniqueName("api")
         schema = name
@@ -153,10 +153,10 @@ final class APIFixture: Sendable {
 }
 
 /// Runs `body` with a fixture and always cleans up.
-func withAPI(amqpURL: String = TestEnvironment.amqpURL, redisURL: String = TestEnvironment.redisURL,
+func withAPI(amqpURL: String = TestEnvironment.amqpURL, redisURL: String = TestEnvironment.redisURL, logger: Logger = testLogger,
              configure: (inout APIConfiguration) -> Void = { _ in },
              _ body: (APIFixture) async throws -> Void) async throws {
-    let fixture = try await APIFixture(amqpURL: amqpURL, redisURL: redisURL, configure: configure)
+    let fixture = try await APIFixture(amqpURL: amqpURL, redisURL: redisURL, logger: logger, configure: configure)
     do {
         try await body(fixture)
     } catch {
