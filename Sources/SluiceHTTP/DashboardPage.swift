@@ -180,7 +180,8 @@ enum DashboardPage {
           es.onopen = () => { $("#live").textContent = "live"; };
           es.onmessage = () => refreshSoon();
           es.addEventListener("unavailable", () => { $("#live").textContent = "live updates paused: Redis unreachable"; });
-          es.onerror = () => { $("#live").textContent = "reconnecting…"; };
+          // A 503 (Redis down) closes an EventSource for good: open a new one a little later.
+          es.onerror = () => { $("#live").textContent = "reconnecting…"; if (es.readyState === EventSource.CLOSED) setTimeout(follow, 3000); };
         }
         loadOverview(); loadJobs(false); follow();
         </script></body></html>
