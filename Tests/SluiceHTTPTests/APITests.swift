@@ -68,6 +68,13 @@ private let admin = APIFixture.adminToken
             #expect(q.status == 503)
             #expect(q.json["error"]?["message"]?.stringValue?.contains("rabbitmq") == true)
             expectDocumented("get", "/v1/queues", q)
+            // An enqueue cannot be confirmed: 503, and nothing left queued in the ledger.
+            let started = Date()
+            let e = try await api.client.json("POST", "/v1/jobs", ["kind": "sys.noop"], token: enqueue)
+            #expect(e.status == 503)
+            expectDocumented("post", "/v1/jobs", e)
+            #expect(Date().timeIntervalSince(started) < 15, "POST /v1/jobs took \(Date().timeIntervalSince(started)) s with the broker down")
+            #expect(try await api.ledger.search(JobFilter(state: .available)).jobs.isEmpty)
         }
     }
 
