@@ -119,4 +119,22 @@ extension Ledger {
         }
         return out
     }
+
+    /// Per class, the jobs `worker` runs now and how long the oldest has run (for the worker's
+    /// `sluice_jobs_running` and `sluice_lease_age_seconds`); nil worker: every worker. Served by
+    /// the partial index on running jobs.
+    public func running(worker: String?) async throws -> [String: (count: Int, oldest: Duration)] {
+        let rows = try await pool.withConnection { c in
+            try await c.query("""
+                SELECT class, count(*), COALESCE(EXTRACT(EPOCH FROM max(now() - started_at)), 0)::float8
+                FROM \(table) WHERE state = 'running' AND ($1::text IS NULL OR worker = $1) GROUP BY class
+                """, [worker.map { .text($0) } ?? .null])
+        }
+        var out: [String: (count: Int, oldest: Duration)] = [:]
+        for row in rows {
+            out[try row.decode(0, as: String.self)] = (try row.decode(1, as: Int.self),
+                                                       .milliseconds(Int64(try row.decode(2, as: Double.self) * 1000)))
+        }
+        return out
+    }
 }

@@ -58,7 +58,13 @@ struct WorkerCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("sluice worker \(configuration.name): classes \(workloadClasses.map(\.rawValue).joined(separator: ",")), targets \(configuration.targets.keys.sorted().joined(separator: ",")), pid \(getpid())\n".utf8))
         }
         // SIGTERM / SIGINT → graceful shutdown of the group → the worker drains.
+        let workerName = configuration.name
         let metricsServer = MetricsServer(host: metricsHost, port: metricsPort, registry: metrics, logger: services.logger) { jobs in
+            let running = (try? await services.ledger.running(worker: workerName)) ?? [:]
+            for c in workloadClasses {
+                let r = running[c.rawValue]
+                jobs.running(workloadClass: c.rawValue, count: r?.count ?? 0, oldestLeaseAge: r?.oldest)
+            }
             for (key, stats) in worker.pools.statistics {
                 jobs.pool(target: key.target, workloadClass: key.workloadClass.rawValue, inUse: stats.leased, idle: stats.idle,
                           waiting: stats.waiting)

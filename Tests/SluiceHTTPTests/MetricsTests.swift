@@ -72,4 +72,24 @@ import Testing
             for id in ids { #expect(!text.contains(id)) }
         }
     }
+
+    /// The running-jobs gauges the worker's scrape reads from the ledger.
+    @Test func runningJobsFromTheLedger() async throws {
+        try await withAPI { api in
+            let r = try await api.client.json("POST", "/v1/jobs", ["kind": "sys.sleep", "args": ["ms": 2500]], token: APIFixture.enqueueToken)
+            let id = try #require(r.json["id"]?.stringValue)
+            try await api.withWorker {
+                _ = try await api.waitJob(id) { $0["state"]?.stringValue == "running" }
+                try await Task.sleep(for: .milliseconds(600))
+                let running = try await api.ledger.running(worker: nil)
+                #expect(running["analytics"]?.count == 1)
+                #expect((running["analytics"]?.oldest ?? .zero) >= .milliseconds(500))
+                #expect(try await api.ledger.running(worker: "nobody").isEmpty)
+                let registry = MetricsRegistry()
+                registry.jobs.running(workloadClass: "analytics", count: running["analytics"]?.count ?? 0, oldestLeaseAge: running["analytics"]?.oldest)
+                #expect(String(decoding: registry.exposition(), as: UTF8.self).contains("sluice_jobs_running{class=\"analytics\"} 1"))
+                _ = try await api.waitJob(id) { $0["state"]?.stringValue == "completed" }
+            }
+        }
+    }
 }
