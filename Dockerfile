@@ -2,7 +2,9 @@
 # Build: docker build -t sluice .   (docker-compose.yml builds it for its services)
 
 # --- build: the Swift toolchain image with the three C libraries' headers ---
-FROM swift:6.1-bookworm AS build
+# Hummingbird 2.28 needs swift-tools-version 6.2: the toolchain image must be 6.2 or newer
+# (these machines run 6.3.1).
+FROM swift:6.3-bookworm AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libpq-dev librabbitmq-dev libhiredis-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
