@@ -9,11 +9,11 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends libpq-dev librabbitmq-dev libhiredis-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-# Resolve dependencies first so a source change does not refetch them.
+# The manifest names the test targets too, so their folders come along (they are not built).
 COPY Package.swift ./
-RUN swift package resolve
 COPY Sources ./Sources
 COPY Tests ./Tests
+RUN swift package resolve
 RUN swift build -c release --product sluice --static-swift-stdlib \
  && install -D "$(swift build -c release --show-bin-path)/sluice" /out/sluice
 
