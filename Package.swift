@@ -17,6 +17,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
     ],
     targets: [
@@ -47,7 +51,7 @@ let package = Package(
         ]),
         // The job pipeline: topology, ledger, producer, worker pool, result store, leadership.
         .target(name: "SluiceRuntime", dependencies: [
-            "SluiceCore", "SluiceCatalog", "Postgres", "RabbitMQ", "Redis", "ClientSupport",
+            "SluiceCore", "SluiceCatalog", "Postgres", "RabbitMQ", "Redis", "ClientSupport", "SluiceMetrics",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -62,11 +66,25 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Metrics the runtime and the API record (swift-metrics API only; the executable bootstraps Prometheus).
+        .target(name: "SluiceMetrics", dependencies: [
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
+        // `sluice api`: the HTTP API, its OpenAPI document, bearer-token auth, the dashboard.
+        .target(name: "SluiceHTTP", dependencies: [
+            "SluiceRuntime", "SluiceCore", "SluiceCatalog", "SluiceMetrics", "Postgres", "RabbitMQ", "Redis",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "sluice", dependencies: [
-            "SluiceCLI", "SluiceJobs", "SluiceCatalog", "SluiceRuntime",
+            "SluiceCLI", "SluiceJobs", "SluiceCatalog", "SluiceRuntime", "SluiceHTTP", "SluiceMetrics",
             "Postgres", "RabbitMQ", "Redis", "SluiceCore", "ClientSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // Demo data and benchmarks: `sluice demo …` / `sluice bench …` exec this.
         .executableTarget(name: "sluice-dev", dependencies: [
@@ -74,6 +92,7 @@ let package = Package(
             "Postgres", "RabbitMQ", "Redis", "SluiceCore", "ClientSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
 
         // Shared by the integration tests: server URLs, unique names, offPool for blocking test code.
@@ -89,6 +108,11 @@ let package = Package(
         .testTarget(name: "SluiceCatalogTests", dependencies: ["SluiceCatalog", "TestSupport"]),
         .testTarget(name: "SluiceRuntimeTests", dependencies: [
             "SluiceRuntime", "TestSupport", .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "SluiceHTTPTests", dependencies: [
+            "SluiceHTTP", "SluiceRuntime", "SluiceMetrics", "SluiceCatalog", "TestSupport",
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
     ]
 )

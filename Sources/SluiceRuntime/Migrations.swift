@@ -142,5 +142,29 @@ public enum Migrations {
                 PRIMARY KEY (segment_id, member_id)
             );
             """),
+        Migration(version: 5, name: "api: job search indexes, idempotency keys", sql: """
+            -- `GET /v1/jobs` pages by id (UUIDv7, so time order) with a keyset cursor; each filter
+            -- gets an index whose second column is id, so a filtered page is an index range scan
+            -- however large the ledger. `target` has no index of its own: there are few targets,
+            -- so the id scan with a filter stops after a page as quickly as an index would.
+            CREATE INDEX IF NOT EXISTS jobs_state_id ON {schema}.jobs (state, id);
+            CREATE INDEX IF NOT EXISTS jobs_kind_id ON {schema}.jobs (kind, id);
+            CREATE INDEX IF NOT EXISTS jobs_class_id ON {schema}.jobs (class, id);
+            -- `q=`: search by unique key, exact or prefix (the live-only unique index cannot serve
+            -- finished jobs).
+            CREATE INDEX IF NOT EXISTS jobs_unique_key_prefix ON {schema}.jobs (unique_key text_pattern_ops)
+                WHERE unique_key IS NOT NULL;
+            -- `POST /v1/jobs` with an Idempotency-Key header: the first request's response, kept
+            -- so a retry gets the same answer and enqueues nothing. `response` is NULL while the
+            -- first request is still being served.
+            CREATE TABLE IF NOT EXISTS {schema}.api_idempotency (
+                key            text PRIMARY KEY,
+                request_sha256 text NOT NULL,
+                status         integer,
+                response       text,
+                created_at     timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE INDEX IF NOT EXISTS api_idempotency_created ON {schema}.api_idempotency (created_at);
+            """),
     ]
 }

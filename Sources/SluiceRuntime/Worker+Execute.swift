@@ -10,6 +10,7 @@ import RabbitMQ
 import ServiceLifecycle
 import SluiceCatalog
 import SluiceCore
+import SluiceMetrics
 import Synchronization
 
 extension Worker {
@@ -24,6 +25,8 @@ extension Worker {
         let id = envelope.id
         running.add(id)
         let startedAt = Date()
+        let waited = startedAt.timeIntervalSince(max(envelope.enqueuedAt, envelope.notBefore ?? envelope.enqueuedAt))
+        configuration.metrics?.jobStarted(workloadClass: className, kind: envelope.kind.rawValue, queueWait: .milliseconds(Int64(waited * 1000)))
         results.record(JobStatusUpdate(id: id, state: .running, fields: [
             JobStatusField.attempt: String(envelope.attempt), JobStatusField.startedAt: Timestamp.format(startedAt), JobStatusField.worker: configuration.name,
             JobStatusField.kind: envelope.kind.rawValue, JobStatusField.workloadClass: className]))
@@ -43,6 +46,10 @@ extension Worker {
         running.remove(id)
         let finishedAt = Date()
         let duration = String(Int(finishedAt.timeIntervalSince(startedAt) * 1000))
+        if let metrics = configuration.metrics, let label = metricsOutcome(outcome, envelope) {
+            metrics.jobFinished(workloadClass: className, kind: envelope.kind.rawValue, outcome: label,
+                                duration: .milliseconds(Int64(finishedAt.timeIntervalSince(startedAt) * 1000)))
+        }
         switch outcome {
         case .success(let result):
             await finish(id, .completed, result: result, error: nil, attempt: envelope.attempt)
@@ -62,6 +69,22 @@ extension Worker {
         case .failure(let error):
             let retryable = (error as? any RetryClassifying)?.isRetryable ?? true
             await failed(envelope, className: className, error: "\(error)", reason: nil, retryable: retryable, duration: duration)
+        }
+    }
+
+    /// The `outcome` label of an attempt's end (nil for a shutdown hand-back: not the job's end).
+    func metricsOutcome(_ outcome: Outcome, _ envelope: Envelope) -> JobMetrics.Outcome? {
+        switch outcome {
+        case .success: return .completed
+        case .stopped(.cancelled): return .cancelled
+        case .stopped(.shutdown): return nil
+        case .stopped(.timeout): return .timeout
+        case .failure(let error):
+            let retryable = (error as? any RetryClassifying)?.isRetryable ?? true
+            if case .retry = configuration.retryPolicy.decide(attempt: envelope.attempt, maxAttempts: envelope.maxAttempts, retryable: retryable) {
+                return .retried
+            }
+            return .discarded
         }
     }
 

@@ -6,6 +6,7 @@ import Postgres
 import RabbitMQ
 import SluiceCatalog
 import SluiceCore
+import SluiceMetrics
 
 public struct WorkerConfiguration: Sendable {
     /// The classes served, each with its pool, timeouts, concurrency and prefetch.
@@ -29,6 +30,9 @@ public struct WorkerConfiguration: Sendable {
     /// Whether this worker takes part in the rescue election. Default true.
     public var rescue: Bool
     public var retryPolicy: RetryPolicy
+    /// Where the worker records job counters and histograms (`sluice worker --metrics-port`).
+    /// Nil records nothing.
+    public var metrics: JobMetrics?
 
     public init(
         classes: [ClassSettings], postgres: PostgresConfiguration, amqp: AMQPConfiguration, name: String = WorkerConfiguration.defaultName(),

@@ -1,0 +1,53 @@
+// APIBackend: the runtime pieces the API reads and drives: one small struct, so the server does
+// not care how the executable assembled them.
+
+import Logging
+import Postgres
+import RabbitMQ
+import Redis
+import SluiceCore
+import SluiceRuntime
+
+public struct APIBackend: Sendable {
+    public var producer: Producer
+    public var ledger: Ledger
+    public var results: ResultStore
+    /// Short commands (reads of status, cache, health, alerts).
+    public var redis: RedisPool
+    /// Where each live-event stream opens its own blocking connection.
+    public var redisConfiguration: RedisConfiguration
+    /// Key prefix, e.g. `sluice:`.
+    public var redisPrefix: String
+    public var deadLetters: DeadLetters
+    public var amqp: AMQPConfiguration
+    public var topology: TopologyConfiguration
+    /// Nil when no catalog is loaded: schedules are then an empty list.
+    public var scheduler: Scheduler?
+
+    public init(producer: Producer, ledger: Ledger, results: ResultStore, redis: RedisPool, redisConfiguration: RedisConfiguration,
+                redisPrefix: String, deadLetters: DeadLetters, amqp: AMQPConfiguration, topology: TopologyConfiguration,
+                scheduler: Scheduler?) {
+        self.producer = producer
+        self.ledger = ledger
+        self.results = results
+        self.redis = redis
+        self.redisConfiguration = redisConfiguration
+        self.redisPrefix = redisPrefix
+        self.deadLetters = deadLetters
+        self.amqp = amqp
+        self.topology = topology
+        self.scheduler = scheduler
+    }
+}
+
+extension APIBackend {
+    /// The backend of a process assembled by `Runtime` (the `sluice api` command).
+    public init(runtime: Runtime, scheduler: Scheduler?) {
+        let c = runtime.configuration
+        self.init(producer: runtime.producer, ledger: runtime.ledger, results: runtime.results, redis: runtime.redis,
+                  redisConfiguration: c.redis, redisPrefix: c.redisPrefix,
+                  deadLetters: DeadLetters(amqp: c.amqp, topology: c.topology, ledger: runtime.ledger, publisher: runtime.publisher,
+                                           logger: runtime.logger),
+                  amqp: c.amqp, topology: c.topology, scheduler: scheduler)
+    }
+}

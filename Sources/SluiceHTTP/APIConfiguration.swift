@@ -1,0 +1,39 @@
+// APIConfiguration: how `sluice api` listens and whom it lets in. Built by the executable from
+// its options and the environment; the library reads no environment.
+
+import Foundation
+
+public struct APIConfiguration: Sendable {
+    /// Listen address. Default 127.0.0.1.
+    public var host: String
+    /// Listen port; 0 picks a free one (tests). Default 8080.
+    public var port: Int
+    /// The bearer tokens (as hashes) and their scopes.
+    public var tokens: TokenAuthority
+    /// Largest request body accepted; past it: 413. Default 1 MiB.
+    public var maxBodyBytes: Int
+    /// Most jobs in one `POST /v1/jobs` batch. Default 1000.
+    public var maxBatch: Int
+    /// Signs dashboard session cookies; nil: a random key per process.
+    public var sessionKey: [UInt8]?
+    /// How long a dashboard login lasts. Default 12 h.
+    public var sessionLifetime: Duration
+    /// Set the cookie's Secure flag (serve the dashboard behind TLS). Default false.
+    public var secureCookies: Bool
+    /// How long a readiness probe or a fail-fast read waits for one server. Default 2 s.
+    public var dependencyTimeout: Duration
+
+    public init(host: String = "127.0.0.1", port: Int = 8080, tokens: TokenAuthority, maxBodyBytes: Int = 1 << 20,
+                maxBatch: Int = 1000, sessionKey: [UInt8]? = nil, sessionLifetime: Duration = .seconds(12 * 3600),
+                secureCookies: Bool = false, dependencyTimeout: Duration = .seconds(2)) {
+        self.host = host
+        self.port = port
+        self.tokens = tokens
+        self.maxBodyBytes = maxBodyBytes
+        self.maxBatch = maxBatch
+        self.sessionKey = sessionKey
+        self.sessionLifetime = sessionLifetime
+        self.secureCookies = secureCookies
+        self.dependencyTimeout = dependencyTimeout
+    }
+}

@@ -1,0 +1,149 @@
+// APIServer+Operators: queues (broker depth and consumers, ledger counts and the oldest waiting
+// job), dead letters (list, replay), schedules (list, run now) and the readiness probe.
+//
+// Each read names the server it needs; when that server does not answer within the dependency
+// timeout the route fails fast with a 503 saying which.
+
+import Foundation
+import HTTPTypes
+import Hummingbird
+import RabbitMQ
+import SluiceCore
+import SluiceRuntime
+
+extension APIServer {
+    var operatorRoutes: [Route] {
+        [
+            Route(method: .get, path: "/v1/queues", scope: .read) { [self] _, _, _ in json(try await queues()) },
+            Route(method: .get, path: "/v1/dead", scope: .read) { [self] request, _, _ in
+                var limit = 100
+                if let l = request.rawQuery("limit") {
+                    guard let n = Int(l), (1...1000).contains(n) else { throw APIError.badRequest("limit must be 1 to 1000", field: "limit") }
+                    limit = n
+                }
+                let letters = try await bounded("rabbitmq") { [backend, limit] in try await backend.deadLetters.list(limit: limit) }
+                return json(["dead": .array(letters.map(\.json))])
+            },
+            Route(method: .post, path: "/v1/dead/{id}/replay", scope: .admin) { [self] _, context, _ in
+                let id = try jobID(context)
+                let found = try await bounded("rabbitmq") { [backend] in
+                    do {
+                        return try await backend.deadLetters.replay(id)
+                    } catch let e as ReplayError {
+                        throw APIError(.unprocessableContent, "not_replayable", e.reason)
+                    }
+                }
+                guard found else { throw APIError.notFound("no dead letter has job id \(id)") }
+                return json(["id": .string(id.description), "replayed": true])
+            },
+            Route(method: .get, path: "/v1/schedules", scope: .read) { [self] _, _, _ in
+                guard let scheduler = backend.scheduler else { return json(["schedules": []]) }
+                let statuses = try await bounded("postgres") { try await scheduler.status() }
+                return json(["schedules": .array(statuses.map(\.json))])
+            },
+            Route(method: .post, path: "/v1/schedules/{name}/run", scope: .admin) { [self] _, context, _ in
+                let name = context.parameters.get("name") ?? ""
+                guard let scheduler = backend.scheduler else { throw APIError.notFound("no schedule is named '\(name.prefix(100))'") }
+                do {
+                    let fire = try await scheduler.fireNow(name)
+                    return json(["schedule": .string(fire.schedule), "fire": .string(fire.key), "id": .string(fire.jobID.description),
+                                 "duplicate": .bool(fire.duplicate)], .created)
+                } catch let e as SchedulerError where e.code == .unknownSchedule {
+                    throw APIError.notFound(e.message)
+                } catch let e as SchedulerError {
+                    throw APIError.unavailable("the job pipeline", e.message)
+                }
+            },
+        ]
+    }
+
+    /// Per class: broker depth and consumers, ledger waiting / running / last-hour counts, rate
+    /// per minute and the oldest waiting job's age; and the dead-letter count.
+    func queues() async throws -> JSONValue {
+        let classes = WorkloadClass.allCases.map(\.rawValue)
+        let broker = try await brokerQueues()
+        let (counts, oldest) = try await bounded("postgres") { [backend] in
+            (try await backend.ledger.overview(classes: classes), try await backend.ledger.oldestWaiting(classes: classes))
+        }
+        let now = Date()
+        var out: [String: JSONValue] = [:]
+        for c in classes {
+            let q = broker.classes[c]
+            let n = counts[c]
+            let age = oldest[c].map { max(0, now.timeIntervalSince($0)) }
+            out[c] = .object([
+                "queue": .string(backend.topology.queue(for: c)),
+                "depth": q.map { .int(Int64($0.messageCount)) } ?? .null,
+                "consumers": q.map { .int(Int64($0.consumerCount)) } ?? .null,
+                "waiting": .int(Int64(n?.waiting ?? 0)), "running": .int(Int64(n?.running ?? 0)),
+                "completed_last_hour": .int(Int64(n?.completedLastHour ?? 0)),
+                "failed_last_hour": .int(Int64(n?.failedLastHour ?? 0)),
+                "completed_per_minute": .double(Double(n?.completedLastHour ?? 0) / 60),
+                "oldest_waiting_s": age.map { .double(($0 * 1000).rounded() / 1000) } ?? .null,
+            ])
+            metrics.jobs.queue(workloadClass: c, depth: Int(q?.messageCount ?? 0), consumers: Int(q?.consumerCount ?? 0),
+                               oldestWaiting: age.map { .milliseconds(Int64($0 * 1000)) })
+        }
+        if let dead = broker.dead { metrics.jobs.deadLetters(Int(dead.messageCount)) }
+        return ["classes": .object(out), "dead": broker.dead.map { .int(Int64($0.messageCount)) } ?? .null]
+    }
+
+    /// Passive declares of every class queue and the dead-letter queue. A queue that does not
+    /// exist yet (no worker ever ran) is absent, not an error.
+    func brokerQueues() async throws -> (classes: [String: AMQPQueueState], dead: AMQPQueueState?) {
+        try await bounded("rabbitmq") { [backend, logger] in
+            let connection = try await AMQPConnection.connect(configuration: backend.amqp, logger: logger)
+            var out: [String: AMQPQueueState] = [:]
+            var dead: AMQPQueueState?
+            for c in WorkloadClass.allCases {
+                // A passive declare of a missing queue closes the channel: one channel per queue.
+                if let channel = try? await connection.openChannel(),
+                   let q = try? await channel.declareQueuePassive(backend.topology.queue(for: c.rawValue)) {
+                    out[c.rawValue] = q
+                }
+            }
+            if let channel = try? await connection.openChannel() {
+                dead = try? await channel.declareQueuePassive(backend.topology.deadQueue)
+            }
+            await connection.close()
+            return (out, dead)
+        }
+    }
+
+    /// Refreshes the queue gauges before a scrape, best effort (a down server leaves the last values).
+    func refreshQueueGauges() async {
+        _ = try? await queues()
+    }
+
+    /// 200 when Postgres, RabbitMQ and Redis all answer; otherwise 503 naming which do not.
+    func readiness() async throws -> Response {
+        async let postgres: String? = check("postgres") { [backend] in
+            _ = try await backend.ledger.pool.withConnection { c in try await c.query("SELECT 1") }
+        }
+        async let rabbitmq: String? = check("rabbitmq") { [backend, logger] in
+            let connection = try await AMQPConnection.connect(configuration: backend.amqp, logger: logger)
+            await connection.close()
+        }
+        async let redis: String? = check("redis") { [backend] in
+            _ = try await backend.redis.send(["PING"])
+        }
+        let results = [("postgres", await postgres), ("rabbitmq", await rabbitmq), ("redis", await redis)]
+        var servers: [String: JSONValue] = [:]
+        for (name, error) in results {
+            servers[name] = error.map { .object(["ok": false, "error": .string($0)]) } ?? .object(["ok": true])
+        }
+        let ready = results.allSatisfy { $0.1 == nil }
+        return json(["ready": .bool(ready), "servers": .object(servers)], ready ? .ok : .serviceUnavailable)
+    }
+
+    private func check(_ server: String, _ body: @escaping @Sendable () async throws -> Void) async -> String? {
+        do {
+            try await bounded(server, body)
+            return nil
+        } catch let e as APIError {
+            return e.message
+        } catch {
+            return Self.describe(error)
+        }
+    }
+}

@@ -1,0 +1,90 @@
+// `sluice api [--host H] [--port P]`: the HTTP API, the web dashboard, /metrics, /healthz and
+// /readyz, until SIGTERM or SIGINT (then it stops accepting, finishes open requests and exits).
+// Tokens come from SLUICE_API_TOKENS (`scope:sha256hex,…`, scopes read, enqueue, admin); the
+// dashboard's cookie key from SLUICE_API_SESSION_KEY (hex, ≥ 32 bytes; random per process when
+// unset). `sluice api token SCOPE` makes a token and prints the line to configure.
+
+import ArgumentParser
+import Foundation
+import Logging
+import Redis
+import ServiceLifecycle
+import SluiceCLI
+import SluiceCore
+import SluiceHTTP
+import SluiceMetrics
+import SluiceRuntime
+
+struct APICommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "api", abstract: "Serve the HTTP API, the dashboard and /metrics.",
+        subcommands: [APIServeCommand.self, APITokenCommand.self, APIOpenAPICommand.self], defaultSubcommand: APIServeCommand.self)
+}
+
+struct APIServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Serve the API (the default).")
+
+    @OptionGroup var options: RuntimeOptions
+    @Option(help: "Listen address (env SLUICE_API_HOST, default 127.0.0.1).") var host: String?
+    @Option(help: "Listen port (env SLUICE_API_PORT, default 8080).") var port: Int?
+    @Option(help: "Largest request body in bytes.") var maxBody = 1 << 20
+    @Option(help: "Catalog folder for schedules (default SLUICE_CATALOG or jobs).") var catalog: String?
+    @Flag(help: "Mark the session cookie Secure (serve the dashboard behind TLS).") var secureCookies = false
+
+    func run() async throws {
+        let env = ProcessInfo.processInfo.environment
+        let services = try RuntimeServices(options, label: "sluice.api", catalogPath: catalog)
+        let tokens: TokenAuthority
+        do {
+            tokens = try TokenAuthority(parsing: env["SLUICE_API_TOKENS"] ?? "")
+        } catch {
+            throw CommandFailure(description: "SLUICE_API_TOKENS: \(error)")
+        }
+        if tokens.entries.isEmpty {
+            services.logger.warning("SLUICE_API_TOKENS is empty: every authenticated route answers 401 (make one with `sluice api token admin`)")
+        }
+        var sessionKey: [UInt8]?
+        if let hex = env["SLUICE_API_SESSION_KEY"], !hex.isEmpty {
+            guard let bytes = TokenAuthority.hexBytes(hex), bytes.count >= 32 else {
+                throw CommandFailure(description: "SLUICE_API_SESSION_KEY: expected at least 64 hex digits")
+            }
+            sessionKey = bytes
+        }
+        let configuration = APIConfiguration(
+            host: host ?? env["SLUICE_API_HOST"] ?? "127.0.0.1", port: port ?? env["SLUICE_API_PORT"].flatMap { Int($0) } ?? 8080,
+            tokens: tokens, maxBodyBytes: maxBody, sessionKey: sessionKey, secureCookies: secureCookies)
+        try await services.ledger.migrate()
+        // Schedules: only when the catalog has them; the API serves everything else without.
+        var scheduler: Scheduler?
+        if let loaded = try? ScheduleCommand.loadJobs(catalog, settings: services.settings) {
+            scheduler = try? services.runtime.makeScheduler(jobs: loaded.jobs, configuration: SchedulerConfiguration())
+        }
+        let metrics = MetricsRegistry()
+        let server = APIServer(configuration: configuration, backend: APIBackend(runtime: services.runtime, scheduler: scheduler),
+                               metrics: metrics, logger: services.logger)
+        let host = configuration.host
+        let app = server.application { port in
+            FileHandle.standardError.write(Data("sluice api: dashboard at http://\(host):\(port)/ (API under /v1, document at /openapi.json)\n".utf8))
+        }
+        // SIGTERM / SIGINT → graceful shutdown: the server stops accepting and finishes open requests.
+        try await services.runtime.run([app])
+    }
+}
+
+struct APITokenCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "token", abstract: "Make a token: prints it once, and the SLUICE_API_TOKENS entry (its hash) to configure.")
+    @Argument(help: "read, enqueue or admin.") var scope: String
+
+    func run() throws {
+        guard let s = APIScope(rawValue: scope) else { throw ValidationError("scope: expected read, enqueue or admin") }
+        let token = TokenAuthority.generate()
+        print("token: \(token)")
+        print("SLUICE_API_TOKENS entry: \(s.rawValue):\(TokenAuthority.hash(token))")
+    }
+}
+
+struct APIOpenAPICommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "openapi", abstract: "Print the OpenAPI document.")
+    func run() throws { print(OpenAPIDocument.json) }
+}

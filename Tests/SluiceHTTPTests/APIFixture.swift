@@ -1,0 +1,167 @@
+// APIFixture: one test's `sluice api` on a free loopback port, over its own ledger schema, queue
+// prefix and Redis prefix on the real servers, with three tokens (read, enqueue, admin) and, on
+// request, an in-process worker. `close()` removes everything it created.
+
+import Foundation
+import Logging
+import Postgres
+import RabbitMQ
+import Redis
+import ServiceLifecycle
+import SluiceCore
+import SluiceCatalog
+import SluiceHTTP
+import SluiceMetrics
+import SluiceRuntime
+import TestSupport
+import Testing
+
+let testLogger: Logger = {
+    var logger = Logger(label: "sluice.http.tests")
+    logger.logLevel = ProcessInfo.processInfo.environment["SLUICE_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
+    return logger
+}()
+
+final class APIFixture: Sendable {
+    static let readToken = "read-token-" + TokenAuthority.generate()
+    static let enqueueToken = "enqueue-token-" + TokenAuthority.generate()
+    static let adminToken = "admin-token-" + TokenAuthority.generate()
+
+    let schema: String
+    let topology: TopologyConfiguration
+    let redisPrefix: String
+    let postgres: PostgresConfiguration
+    let amqp: AMQPConfiguration
+    let pool: PostgresPool
+    let ledger: Ledger
+    let redis: RedisPool
+    let results: ResultStore
+    let publisher: JobPublisher
+    let server: APIServer
+    let metrics: MetricsRegistry
+    let client: HTTPClient
+    private let task: Task<Void, any Error>
+
+    init(amqpURL: String = TestEnvironment.amqpURL, redisURL: String = TestEnvironment.redisURL, logger testLogger: Logger = testLogger,
+         configure: (inout APIConfiguration) -> Void = { _ in }) async throws {
+        let name = TestEnvironment.uniqueName("api")
+        schema = name
+        topology = TopologyConfiguration(prefix: name, queueType: .classic)
+        redisPrefix = name + ":"
+        postgres = try PostgresConfiguration(url: TestEnvironment.postgresURL)
+        var amqp = try AMQPConfiguration(url: amqpURL)
+        amqp.connectTimeout = .seconds(1)
+        self.amqp = amqp
+        pool = PostgresPool(configuration: .init(connection: postgres, maxConnections: 4), logger: testLogger)
+        ledger = Ledger(pool: pool, schema: schema, logger: testLogger)
+        try await ledger.migrate()
+        var rc = try RedisConfiguration(url: redisURL)
+        rc.connectTimeout = .milliseconds(300)
+        rc.commandTimeout = .seconds(2)
+        redis = RedisPool(configuration: RedisPoolConfiguration(
+            connection: rc, size: 2, reconnectBackoff: .init(base: .milliseconds(50), cap: .milliseconds(300), jitter: 0.5)),
+            logger: testLogger)
+        results = ResultStore(redis: redis, configuration: .init(prefix: redisPrefix, ttl: .seconds(600)), logger: testLogger)
+        publisher = JobPublisher(configuration: amqp, topology: topology, logger: testLogger)
+        let producer = Producer(registry: .builtIn, ledger: ledger, publisher: publisher, results: results, logger: testLogger)
+        let backend = APIBackend(
+            producer: producer, ledger: ledger, results: results, redis: redis, redisConfiguration: rc, redisPrefix: redisPrefix,
+            deadLetters: DeadLetters(amqp: amqp, topology: topology, ledger: ledger, publisher: publisher, logger: testLogger),
+            amqp: amqp, topology: topology, scheduler: nil)
+        var configuration = APIConfiguration(
+            port: 0,
+            tokens: TokenAuthority(entries: [
+                .init(scope: .read, digest: TokenAuthority.hexBytes(TokenAuthority.hash(Self.readToken))!),
+                .init(scope: .enqueue, digest: TokenAuthority.hexBytes(TokenAuthority.hash(Self.enqueueToken))!),
+                .init(scope: .admin, digest: TokenAuthority.hexBytes(TokenAuthority.hash(Self.adminToken))!),
+            ]),
+            maxBodyBytes: 64 * 1024, maxBatch: 100, dependencyTimeout: .seconds(1))
+        configure(&configuration)
+        let metrics = MetricsRegistry()
+        self.metrics = metrics
+        let server = APIServer(configuration: configuration, backend: backend, metrics: metrics, logger: testLogger)
+        self.server = server
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let app = server.application { port in continuation.yield(port) }
+        task = Task {
+            let group = ServiceGroup(configuration: .init(services: [app], logger: testLogger))
+            try await group.run()
+        }
+        var port = 0
+        for await p in ports {
+            port = p
+            break
+        }
+        client = HTTPClient(port: port)
+    }
+
+    func worker(metrics: JobMetrics? = nil) -> Worker {
+        var settings = ClassSettings.defaults(for: .analytics)
+        settings.concurrency = 4
+        settings.poolSize = 4
+        settings.prefetch = 8
+        var configuration = WorkerConfiguration(
+            classes: [settings], postgres: postgres, amqp: amqp, name: TestEnvironment.uniqueName("w"), lease: .seconds(30),
+            shutdownGrace: .seconds(2), rescueInterval: .seconds(1),
+            retryPolicy: RetryPolicy(backoff: .init(base: .milliseconds(100), cap: .milliseconds(300), jitter: 0.2)))
+        configuration.metrics = metrics
+        let store = ResultStore(redis: redis, configuration: .init(prefix: redisPrefix, ttl: .seconds(600)), logger: testLogger)
+        return Worker(configuration: configuration, registry: .builtIn, ledger: ledger, publisher: publisher, results: store,
+                      topology: topology, logger: testLogger)
+    }
+
+    /// Runs `body` while an in-process worker runs.
+    func withWorker<T: Sendable>(metrics: JobMetrics? = nil, _ body: @Sendable () async throws -> T) async throws -> T {
+        let worker = worker(metrics: metrics)
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await worker.run(); return nil }
+            defer { worker.stop() }
+            let value = try await body()
+            worker.stop()
+            while let _ = try await group.next() {}
+            return value
+        }
+    }
+
+    /// Polls GET /v1/jobs/{id} until `predicate` holds or `seconds` pass.
+    func waitJob(_ id: String, seconds: Double = 20, _ predicate: (JSONValue) -> Bool) async throws -> JSONValue {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            let r = try await client.json("GET", "/v1/jobs/\(id)", token: Self.readToken)
+            if r.status == 200, predicate(r.json) { return r.json }
+            if Date() > deadline { return r.json }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    func close() async {
+        task.cancel()
+        _ = await task.result
+        await publisher.close()
+        if let connection = try? await AMQPConnection.connect(configuration: amqp, logger: testLogger),
+           let channel = try? await connection.openChannel() {
+            await Topology.delete(on: channel, topology)
+            await connection.close()
+        }
+        try? await ledger.dropSchema()
+        if let keys = try? await redis.send(["KEYS", RedisArgument(redisPrefix + "*")]), let list = keys.array {
+            for k in list { if let s = k.string { _ = try? await redis.send(["DEL", RedisArgument(s)]) } }
+        }
+        await redis.close()
+        await pool.close()
+    }
+}
+
+/// Runs `body` with a fixture and always cleans up.
+func withAPI(amqpURL: String = TestEnvironment.amqpURL, redisURL: String = TestEnvironment.redisURL, logger: Logger = testLogger,
+             configure: (inout APIConfiguration) -> Void = { _ in },
+             _ body: (APIFixture) async throws -> Void) async throws {
+    let fixture = try await APIFixture(amqpURL: amqpURL, redisURL: redisURL, logger: logger, configure: configure)
+    do {
+        try await body(fixture)
+    } catch {
+        await fixture.close()
+        throw error
+    }
+    await fixture.close()
+}
