@@ -25,6 +25,10 @@ let package = Package(
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
 
         .target(name: "ClientSupport"),
+        // Plain C loops over the three libraries: the reference `sluice bench clients` compares with.
+        .target(name: "CBenchLoops", linkerSettings: [
+            .linkedLibrary("pq"), .linkedLibrary("rabbitmq"), .linkedLibrary("hiredis"),
+        ]),
         .target(name: "Postgres", dependencies: [
             "CLibPQ", "ClientSupport", .product(name: "Logging", package: "swift-log"),
         ]),
@@ -69,7 +73,7 @@ let package = Package(
         ]),
         // Demo data and benchmarks: `sluice demo …` / `sluice bench …` exec this.
         .executableTarget(name: "sluice-dev", dependencies: [
-            "SluiceCLI", "SluiceDemo", "SluiceJobs", "SluiceCatalog", "SluiceRuntime",
+            "CBenchLoops", "SluiceCLI", "SluiceDemo", "SluiceJobs", "SluiceCatalog", "SluiceRuntime",
             "Postgres", "RabbitMQ", "Redis", "SluiceCore", "ClientSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
