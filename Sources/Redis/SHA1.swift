@@ -3,9 +3,9 @@
 // Only used to name Lua scripts as Redis does (SHA-1 of the source, lower-case hex); it is not a
 // security primitive here. FIPS 180-4, processed in 64-byte blocks.
 
-enum SHA1 {
+public enum SHA1 {
     /// Lower-case hex SHA-1 of `bytes`.
-    static func hex<C: Collection<UInt8>>(_ bytes: C) -> String {
+    public static func hex<C: Collection<UInt8>>(_ bytes: C) -> String {
         let digest = hash(bytes)
         let table = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []

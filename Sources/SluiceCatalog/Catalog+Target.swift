@@ -12,6 +12,8 @@ extension Catalog {
         c.analyzePolicies = analyzePolicies.filter { $0.applies(to: target) }
         c.reindexPolicies = reindexPolicies.filter { $0.applies(to: target) }
         c.cleanupPolicies = cleanupPolicies.filter { $0.applies(to: target) }
+        c.queries = queries.filter { $0.applies(to: target) }
+        c.health.thresholds = health.thresholds(for: target)
         return c
     }
 }

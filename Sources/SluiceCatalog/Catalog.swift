@@ -20,6 +20,10 @@ public struct Catalog: Sendable {
     public var reindexPolicies: [ReindexPolicy]
     public var cleanupPolicies: [CleanupPolicy]
     public var schedules: [CatalogSchedule]
+    /// Analytics: cached queries, the segment table and fields, health thresholds.
+    public var queries: [CatalogQuery] = []
+    public var segments: SegmentSource? = nil
+    public var health = HealthSettings()
     /// The catalog files read, relative to the catalog folder, in load order.
     public var files: [String]
 

@@ -19,6 +19,7 @@ final class CatalogBuilder {
     private var reindexPolicies: [ReindexPolicy] = []
     private var cleanupPolicies: [CleanupPolicy] = []
     private var schedules: [CatalogSchedule] = []
+    private let analytics = AnalyticsDeclarations()
     /// First declaration of each name, per namespace, so a duplicate can say where the first is.
     private var seen: [String: [String: SourceLocation]] = [:]
     /// Target names used by declarations, checked once every file has declared its targets.
@@ -26,7 +27,7 @@ final class CatalogBuilder {
 
     static let sections = [
         "version", "targets", "classes", "partitioned_tables", "materialized_views", "vacuum", "analyze", "reindex",
-        "cleanup", "schedules",
+        "cleanup", "schedules", "queries", "segments", "health",
     ]
 
     // MARK: Files
@@ -78,6 +79,7 @@ final class CatalogBuilder {
         if let n = f["reindex"] { for item in r.items(n, "reindex") { reindexPolicy(item, r) } }
         if let n = f["cleanup"] { for item in r.items(n, "cleanup") { cleanupPolicy(item, r) } }
         if let n = f["schedules"] { for item in r.items(n, "schedules") { schedule(item, r) } }
+        analytics.document(f, r)
     }
 
     // MARK: Shared checks
@@ -560,10 +562,11 @@ final class CatalogBuilder {
         }
         var allClasses = Catalog.defaultClasses
         for (c, s) in classes { allClasses[c] = s }
-        let catalog = Catalog(
+        var catalog = Catalog(
             targets: allTargets, classes: allClasses, partitionedTables: partitionedTables,
             materializedViews: materializedViews, vacuumPolicies: vacuumPolicies, analyzePolicies: analyzePolicies,
             reindexPolicies: reindexPolicies, cleanupPolicies: cleanupPolicies, schedules: schedules, files: files)
+        analytics.apply(to: &catalog)
         let problems = sink.problems.enumerated().sorted { a, b in
             a.element.location == b.element.location ? a.offset < b.offset : a.element.location < b.element.location
         }.map(\.element)

@@ -24,6 +24,7 @@ public enum CatalogLoader {
     public static func check(directory: String) -> CatalogCheck {
         let (sources, problems) = readSources(directory: directory)
         var result = check(sources: sources)
+        result.readQueryFiles(directory: directory)
         result.problems = problems + result.problems
         return result
     }

@@ -16,6 +16,9 @@ extension JobRegistry {
         r.register(CleanupJob())
         r.register(PlanJob())
         r.register(MatviewRefreshJob())
+        r.register(AnalyticsQueryJob())
+        r.register(AnalyticsSegmentJob())
+        r.register(AnalyticsHealthJob())
         return r
     }
 }

@@ -93,5 +93,24 @@ public enum Migrations {
             -- The recovery scan: fires whose enqueue never confirmed.
             CREATE INDEX schedule_fires_pending ON {schema}.schedule_fires (fired_at) WHERE job_id IS NULL;
             """),
+        Migration(version: 4, name: "saved segments", sql: """
+            -- analytics.segment with store: true: the rules as compiled and the members at that
+            -- moment, so a campaign's sends can be scheduled for exactly these leads.
+            CREATE TABLE {schema}.segments (
+                id            uuid PRIMARY KEY,
+                target        text NOT NULL,
+                workspace_id  uuid NOT NULL,
+                rules         jsonb NOT NULL,
+                member_count  bigint NOT NULL,
+                job_id        uuid,
+                created_at    timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE INDEX segments_workspace ON {schema}.segments (target, workspace_id, created_at DESC);
+            CREATE TABLE {schema}.segment_members (
+                segment_id  uuid NOT NULL REFERENCES {schema}.segments (id) ON DELETE CASCADE,
+                member_id   uuid NOT NULL,
+                PRIMARY KEY (segment_id, member_id)
+            );
+            """),
     ]
 }

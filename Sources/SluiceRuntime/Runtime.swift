@@ -23,12 +23,16 @@ public struct RuntimeConfiguration: Sendable {
     /// job's target.
     public var postgres: PostgresConfiguration
     public var amqp: AMQPConfiguration
-    public var redis: RedisConfiguration
+    /// Redis and its pool (size, reconnect backoff).
+    public var redisPool: RedisPoolConfiguration
+    public var redis: RedisConfiguration { redisPool.connection }
     /// The ledger schema. Default `sluice`.
     public var schema: String
     public var topology: TopologyConfiguration
     /// Prefix of every Redis key. Default `sluice:`.
     public var redisPrefix: String
+    /// How long a job's status hash lives after its last update. Default 7 days.
+    public var statusTTL: Duration
     /// Connections of the home pool. Default 4.
     public var ledgerConnections: Int
     /// Ledger commits without waiting for the WAL flush (`SLUICE_LEDGER_ASYNC_COMMIT=1`): a
@@ -38,10 +42,19 @@ public struct RuntimeConfiguration: Sendable {
 
     public init(postgres: PostgresConfiguration, amqp: AMQPConfiguration, redis: RedisConfiguration, schema: String = "sluice",
                 topology: TopologyConfiguration = TopologyConfiguration(), redisPrefix: String = "sluice:",
-                ledgerConnections: Int = 4, ledgerAsyncCommit: Bool = false) {
+                statusTTL: Duration = .seconds(7 * 86_400), ledgerConnections: Int = 4, ledgerAsyncCommit: Bool = false) {
+        self.init(postgres: postgres, amqp: amqp, redisPool: RedisPoolConfiguration(connection: redis), schema: schema,
+                  topology: topology, redisPrefix: redisPrefix, statusTTL: statusTTL, ledgerConnections: ledgerConnections,
+                  ledgerAsyncCommit: ledgerAsyncCommit)
+    }
+
+    public init(postgres: PostgresConfiguration, amqp: AMQPConfiguration, redisPool: RedisPoolConfiguration, schema: String = "sluice",
+                topology: TopologyConfiguration = TopologyConfiguration(), redisPrefix: String = "sluice:",
+                statusTTL: Duration = .seconds(7 * 86_400), ledgerConnections: Int = 4, ledgerAsyncCommit: Bool = false) {
         self.postgres = postgres
         self.amqp = amqp
-        self.redis = redis
+        self.redisPool = redisPool
+        self.statusTTL = statusTTL
         self.schema = schema
         self.topology = topology
         self.redisPrefix = redisPrefix
@@ -71,8 +84,8 @@ public final class Runtime: Sendable {
         if configuration.ledgerAsyncCommit { home.settings["synchronous_commit"] = "off" }
         pool = PostgresPool(configuration: .init(connection: home, maxConnections: configuration.ledgerConnections), logger: logger)
         ledger = Ledger(pool: pool, schema: configuration.schema, logger: logger)
-        redis = RedisPool(connection: configuration.redis, size: 4, logger: logger)
-        results = ResultStore(redis: redis, configuration: .init(prefix: configuration.redisPrefix), logger: logger)
+        redis = RedisPool(configuration: configuration.redisPool, logger: logger)
+        results = ResultStore(redis: redis, configuration: .init(prefix: configuration.redisPrefix, ttl: configuration.statusTTL), logger: logger)
         publisher = JobPublisher(configuration: configuration.amqp, topology: configuration.topology, logger: logger)
         producer = Producer(registry: registry, ledger: ledger, publisher: publisher, results: results, logger: logger)
     }
@@ -83,7 +96,8 @@ public final class Runtime: Sendable {
     /// A worker on this runtime's ledger and publisher, with a result store of its own (flushed
     /// by the worker after its drain).
     public func makeWorker(_ configuration: WorkerConfiguration) -> Worker {
-        let store = ResultStore(redis: redis, configuration: .init(prefix: self.configuration.redisPrefix), logger: logger)
+        let store = ResultStore(redis: redis, configuration: .init(prefix: self.configuration.redisPrefix, ttl: self.configuration.statusTTL),
+                                logger: logger)
         return Worker(configuration: configuration, registry: registry, ledger: ledger, publisher: publisher,
                       results: store, topology: self.configuration.topology, logger: logger)
     }

@@ -17,7 +17,8 @@ import Redis
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure throughput and latency (prints figures; build with -c release).",
-        subcommands: [BenchClients.self, BenchThroughput.self, BenchLatency.self, BenchRefresh.self])
+        subcommands: [BenchClients.self, BenchThroughput.self, BenchLatency.self, BenchRefresh.self,
+                      BenchSegment.self, BenchCache.self, BenchQuery.self])
 }
 
 struct BenchClients: AsyncParsableCommand {

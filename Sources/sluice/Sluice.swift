@@ -16,5 +16,6 @@ struct Sluice: AsyncParsableCommand {
             """,
         subcommands: [Doctor.self, MigrateCommand.self, WorkerCommand.self, EnqueueCommand.self, JobCommand.self,
                       StatusCommand.self, DeadCommand.self, CancelCommand.self, CatalogCommand.self, DemoForward.self,
-                      BenchForward.self, SchedulerCommand.self, ScheduleCommand.self])
+                      BenchForward.self, SchedulerCommand.self, ScheduleCommand.self,
+                      CacheCommand.self, HealthCommand.self])
 }

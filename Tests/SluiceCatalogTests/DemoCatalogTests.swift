@@ -7,7 +7,7 @@ import Testing
     @Test func theRepositoryCatalogLoadsWithoutProblems() throws {
         let check = CatalogLoader.check(directory: Fixtures.jobsFolder)
         #expect(check.problems.isEmpty, "\(check.problems.map(\.description).joined(separator: "\n"))")
-        #expect(check.catalog.files == ["demo/catalog.yaml", "sluice.yaml"])
+        #expect(check.catalog.files == ["demo/analytics.yaml", "demo/catalog.yaml", "sluice.yaml"])
         _ = try CatalogLoader.load(directory: Fixtures.jobsFolder)
     }
 

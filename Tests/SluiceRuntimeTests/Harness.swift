@@ -1,6 +1,7 @@
 // Harness: one test's private slice of the real servers: a ledger schema, a queue prefix and a
 // Redis key prefix of its own, with the producer, ledger, result store and (optionally) an
-// in-process worker wired to them. `close()` removes everything it created.
+// in-process worker wired to them — assembled by the library's `Runtime`, as `sluice` does.
+// `close()` removes everything it created.
 
 import Foundation
 import Logging
@@ -32,6 +33,7 @@ final class Harness: Sendable {
     let publisher: JobPublisher
     let producer: Producer
     let registry: JobRegistry
+    let runtime: Runtime
 
     init(amqpURL: String = TestEnvironment.amqpURL, redisURL: String = TestEnvironment.redisURL,
          registry: JobRegistry = .forTests, queueType: TopologyConfiguration.QueueType = .classic) async throws {
@@ -43,19 +45,20 @@ final class Harness: Sendable {
         var amqp = try AMQPConfiguration(url: amqpURL)
         amqp.connectTimeout = .seconds(2)
         self.amqp = amqp
-        pool = PostgresPool(configuration: .init(connection: postgres, maxConnections: 4), logger: testLogger)
-        ledger = Ledger(pool: pool, schema: schema, logger: testLogger)
-        try await ledger.migrate()
         var rc = try RedisConfiguration(url: redisURL)
         rc.connectTimeout = .milliseconds(500)
         rc.commandTimeout = .seconds(2)
-        redis = RedisPool(configuration: RedisPoolConfiguration(
-            connection: rc, size: 2, reconnectBackoff: .init(base: .milliseconds(50), cap: .milliseconds(300), jitter: 0.5)),
-            logger: testLogger)
-        results = ResultStore(redis: redis, configuration: .init(prefix: redisPrefix, ttl: .seconds(600)), logger: testLogger)
-        publisher = JobPublisher(configuration: amqp, topology: topology, logger: testLogger)
+        runtime = Runtime(
+            configuration: RuntimeConfiguration(
+                postgres: postgres, amqp: amqp,
+                redisPool: RedisPoolConfiguration(connection: rc, size: 2,
+                                                  reconnectBackoff: .init(base: .milliseconds(50), cap: .milliseconds(300), jitter: 0.5)),
+                schema: schema, topology: topology, redisPrefix: redisPrefix, statusTTL: .seconds(600)),
+            registry: registry, logger: testLogger)
+        (pool, ledger, redis, results, publisher, producer) =
+            (runtime.pool, runtime.ledger, runtime.redis, runtime.results, runtime.publisher, runtime.producer)
         self.registry = registry
-        producer = Producer(registry: registry, ledger: ledger, publisher: publisher, results: results, logger: testLogger)
+        try await ledger.migrate()
     }
 
     func workerConfiguration(
@@ -76,9 +79,7 @@ final class Harness: Sendable {
 
     func makeWorker(_ configuration: WorkerConfiguration) -> Worker {
         // Each worker gets its own result store (as a separate process would).
-        let store = ResultStore(redis: redis, configuration: .init(prefix: redisPrefix, ttl: .seconds(600)), logger: testLogger)
-        return Worker(configuration: configuration, registry: registry, ledger: ledger, publisher: publisher,
-                      results: store, topology: topology, logger: testLogger)
+        runtime.makeWorker(configuration)
     }
 
     /// Runs `body` while `worker` runs; stops it and waits for its drain afterwards.

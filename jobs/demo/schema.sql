@@ -90,6 +90,14 @@ CREATE INDEX IF NOT EXISTS idx_leads_unsubscribed
     ON demo.leads (workspace_id, updated_at DESC)
     WHERE status = 'unsubscribed';
 
+-- Segment rules' `contains` / `ends_with` on email and company (issue 10): trigram indexes make
+-- ILIKE '%…%' an index scan instead of a scan of every lead of the workspace.
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE INDEX IF NOT EXISTS idx_leads_email_trgm
+    ON demo.leads USING gin (email gin_trgm_ops);
+CREATE INDEX IF NOT EXISTS idx_leads_company_trgm
+    ON demo.leads USING gin (company gin_trgm_ops);
+
 -- High-churn table: vacuum and analyze sooner than the global defaults (seed 004).
 ALTER TABLE demo.leads SET (autovacuum_vacuum_scale_factor = 0.05, autovacuum_analyze_scale_factor = 0.02);
 

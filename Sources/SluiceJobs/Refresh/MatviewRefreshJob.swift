@@ -126,7 +126,8 @@ extension MatviewRefreshJob: JobWorker {
 
     /// Refreshes, then publishes `<prefix>matview:<schema.view>` (a Redis hash of the report's
     /// fields, the target and the job id) so dashboards can show how fresh the view is. On a
-    /// target other than `main` the key is `<prefix>matview:<target>:<schema.view>`.
+    /// target other than `main` the key is `<prefix>matview:<target>:<schema.view>`. Then it
+    /// enqueues a refresh of the cached query outputs that depend on the view.
     public func run(_ arguments: Arguments, context: JobContext) async throws -> Report {
         let report = try await Self.run(catalog: context.catalog, pool: context.pool, arguments: arguments,
                                         progress: context.progressReporter, logger: context.logger)
@@ -145,6 +146,10 @@ extension MatviewRefreshJob: JobWorker {
         let target = context.envelope.target
         await context.publishOutput(target == CatalogTarget.defaultName ? "matview:\(report.view)" : "matview:\(target):\(report.view)",
                                     fields: fields)
+        // Then the cached queries that read the view (depends_on in the catalog).
+        if let view = context.catalog.materializedView(named: report.view)?.view {
+            _ = await DependentQueries.enqueue(after: view, context: context)
+        }
         return report
     }
 }

@@ -1,0 +1,140 @@
+// Segment rules: parsing errors name the rule's path; compiled SQL against a scratch database
+// selects exactly a hand-computed set of leads; hostile input is refused before any SQL.
+
+import Foundation
+import Postgres
+import SluiceCatalog
+import SluiceCore
+import SluiceJobs
+import Testing
+import TestSupport
+
+@Suite("Analytics segments")
+struct AnalyticsSegmentTests {
+    static func source() throws -> SegmentSource {
+        let catalog = try TestCatalog.demo()
+        return try #require(catalog.segments)
+    }
+
+    func error(_ rules: JSONValue) throws -> SegmentRuleError? {
+        let source = try Self.source()
+        do {
+            _ = try SegmentRules.parse(rules, source: source)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func errorsNameThePath() throws {
+        let rules: JSONValue = [
+            ["field": "email", "operator": "contains", "value": "a"],
+            ["operator": "or", "rules": [["field": "emial", "operator": "equals", "value": "x"]]],
+        ]
+        #expect(try error(rules)?.path == "rules[1].rules[0].field")
+        #expect(try error([["field": "email", "operator": "drop", "value": "x"]])?.path == "rules[0].operator")
+        #expect(try error([["field": "created_at", "operator": "after", "value": 5]])?.path == "rules[0].value")
+        #expect(try error([["field": "status", "operator": "equals", "value": "deleted"]])?.path == "rules[0].value")
+        #expect(try error(["operator": "and", "rules": []])?.path == "rules.rules")
+        #expect(try error([])?.path == "rules")
+        #expect(try error([["not": ["field": "tags", "operator": "contains", "value": [1]]]])?.path == "rules[0].not.value[0]")
+        #expect(try error([["field": "custom_fields", "operator": "equals", "value": "x"]])?.path == "rules[0].field")
+        #expect(try error([["field": "email", "operator": "contains", "value": "x", "sql": "1"]])?.path == "rules[0].sql")
+        // SQL in a field name: refused, and the message does not echo it.
+        let hostile = try #require(try error([["field": "email; DROP TABLE demo.leads --", "operator": "equals", "value": "x"]]))
+        #expect(hostile.path == "rules[0].field")
+        #expect(!hostile.description.contains("DROP"))
+    }
+
+    @Test func limitsAreRefusedWithThePath() throws {
+        // 10 000 levels of nesting never become a value: the envelope's JSON parser stops at 512.
+        let text = String(repeating: "{\"not\":", count: 10_000) + "{}" + String(repeating: "}", count: 10_000)
+        #expect(throws: (any Error).self) { try JSONValue.parse(text) }
+        // Whatever nesting the parser lets through is refused by the rules' own limit, with the path.
+        var deep: JSONValue = ["field": "email", "operator": "contains", "value": "a"]
+        for _ in 0..<500 { deep = ["not": deep] }
+        let e = try #require(try error(deep))
+        #expect(e.reason.contains("deeper"))
+        #expect(e.path.hasPrefix("rules.not.not"))
+        // A 10 MB value.
+        let big = String(repeating: "x", count: 10 * 1024 * 1024)
+        #expect(try error([["field": "company", "operator": "contains", "value": .string(big)]])?.path == "rules[0].value")
+        // Too many conditions.
+        let many = JSONValue.array((0..<201).map { _ in ["field": "email", "operator": "contains", "value": "a"] })
+        #expect(try error(many)?.path == "rules[200]")
+    }
+
+    @Test func normalisedRulesAreStable() throws {
+        let a = try SegmentRules.parse([["field": "created_at", "operator": "after", "value": "2026-01-01"]], source: try Self.source())
+        let b = try SegmentRules.parse([["value": "2026-01-01T00:00:00Z", "operator": "after", "field": "created_at"]], source: try Self.source())
+        #expect(a.normalised.encoded() == b.normalised.encoded())
+    }
+
+    @Test func rulesSelectTheHandComputedLeads() async throws {
+        try await ScratchDatabase.with("segments", seed: false) { db in
+            // One workspace of 12 leads with known attributes, and a second one that must never leak in.
+            try await db.run("""
+                INSERT INTO demo.workspaces (id, name, slug) VALUES
+                    ('00000000-0000-0000-0000-0000000000a1', 'A', 'a'), ('00000000-0000-0000-0000-0000000000b2', 'B', 'b');
+                INSERT INTO demo.leads (id, workspace_id, email, company, tags, source, status, custom_fields, created_at)
+                SELECT ('00000000-0000-0000-0000-' || lpad(i::text, 12, '0'))::uuid, '00000000-0000-0000-0000-0000000000a1',
+                       'lead' || i || CASE WHEN i % 3 = 0 THEN '@acme.com' ELSE '@other.org' END,
+                       CASE WHEN i % 4 = 0 THEN 'Acme 100% Corp' WHEN i % 4 = 1 THEN NULL ELSE 'Globex' END,
+                       CASE WHEN i % 2 = 0 THEN ARRAY['vip','news'] ELSE ARRAY['news'] END,
+                       CASE WHEN i <= 6 THEN 'import' ELSE 'form' END,
+                       CASE WHEN i % 5 = 0 THEN 'bounced' ELSE 'active' END,
+                       jsonb_build_object('plan', CASE WHEN i % 3 = 1 THEN 'pro' ELSE 'free' END, 'city', 'Lyon ' || i),
+                       timestamptz '2026-01-01 00:00:00+00' + i * interval '1 day'
+                FROM generate_series(1, 12) i;
+                INSERT INTO demo.leads (workspace_id, email, company, tags, source)
+                SELECT '00000000-0000-0000-0000-0000000000b2', 'x' || i || '@acme.com', 'Acme 100% Corp', ARRAY['vip'], 'import'
+                FROM generate_series(1, 5) i;
+                INSERT INTO demo.email_events (workspace_id, campaign_id, lead_id, event_type, created_at)
+                SELECT '00000000-0000-0000-0000-0000000000a1', gen_random_uuid(), ('00000000-0000-0000-0000-' || lpad(i::text, 12, '0'))::uuid,
+                       'replied', now() - interval '1 day'
+                FROM generate_series(1, 12) i, generate_series(1, 5) r WHERE i IN (2, 7);
+                REFRESH MATERIALIZED VIEW demo.lead_engagement_scores;
+                """)
+            let source = try Self.source()
+            let ws = UUID(uuidString: "00000000-0000-0000-0000-0000000000a1")!
+            func members(_ rules: JSONValue) async throws -> [Int] {
+                let rule = try SegmentRules.parse(rules, source: source)
+                let q = SegmentQuery(rule: rule, workspaceID: ws, source: source)
+                let c = try await db.connect()
+                defer { Task { await c.close() } }
+                let rows = try await c.query("SELECT right(t.id::text, 12)::int \(q.fromWhere) ORDER BY 1", q.binds)
+                let count = try await c.query(q.countSQL, q.binds)[0].decode(0, as: Int.self)
+                let ids = try rows.map { try $0.decode(0, as: Int.self) }
+                #expect(count == ids.count)
+                return ids
+            }
+            // Hand-computed from the generator above.
+            #expect(try await members([["field": "email", "operator": "ends_with", "value": "@acme.com"]]) == [3, 6, 9, 12])
+            // `%` in a value is a literal, not a wildcard.
+            #expect(try await members([["field": "company", "operator": "contains", "value": "100%"]]) == [4, 8, 12])
+            #expect(try await members([["field": "company", "operator": "contains", "value": "1_0"]]) == [])
+            #expect(try await members([["field": "tags", "operator": "contains", "value": "vip"]]) == [2, 4, 6, 8, 10, 12])
+            #expect(try await members([["field": "tags", "operator": "not_contains", "value": ["vip"]]]) == [1, 3, 5, 7, 9, 11])
+            #expect(try await members([["field": "source", "operator": "not_equals", "value": "import"]]) == [7, 8, 9, 10, 11, 12])
+            #expect(try await members([["field": "created_at", "operator": "between", "value": ["2026-01-03", "2026-01-06"]]]) == [2, 3, 4])
+            #expect(try await members([["field": "created_at", "operator": "after", "value": "2026-01-10T00:00:00Z"]]) == [10, 11, 12])
+            #expect(try await members([["field": "custom_fields.plan", "operator": "equals", "value": "pro"]]) == [1, 4, 7, 10])
+            #expect(try await members([["field": "custom_fields.city", "operator": "contains", "value": "lyon 1"]]) == [1, 10, 11, 12])
+            #expect(try await members([["field": "status", "operator": "in", "value": ["bounced"]]]) == [5, 10])
+            #expect(try await members([["field": "engagement_level", "operator": "equals", "value": "hot"]]) == [2, 7])
+            // NOT keeps leads whose company is NULL (i % 4 == 1) out of "contains" but in its negation.
+            #expect(try await members([["not": ["field": "company", "operator": "contains", "value": "glob"]]]) == [1, 4, 5, 8, 9, 12])
+            // Nested AND/OR of four conditions:
+            // (tags ∋ vip AND source = import) OR (email ends @acme.com AND NOT status = bounced)
+            let nested: JSONValue = ["operator": "or", "rules": [
+                ["operator": "and", "rules": [
+                    ["field": "tags", "operator": "contains", "value": "vip"],
+                    ["field": "source", "operator": "equals", "value": "import"]]],
+                ["operator": "and", "rules": [
+                    ["field": "email", "operator": "ends_with", "value": "@acme.com"],
+                    ["not": ["field": "status", "operator": "equals", "value": "bounced"]]]],
+            ]]
+            #expect(try await members(nested) == [2, 3, 4, 6, 9, 12])
+        }
+    }
+}
