@@ -106,6 +106,7 @@ struct BenchThroughput: AsyncParsableCommand {
             completed = try await bench.completedCount()
             if completed >= jobs - failures.value { break }
             if clock.now - start > .seconds(600) { break }
+            try bench.checkWorkers()
             try await Task.sleep(for: .milliseconds(20))
         }
         let ledgerDone = clock.now
@@ -318,6 +319,16 @@ final class PipelineBench: Sendable {
         PipelineProcesses.find(
             producer: getpid(), workers: workers.map(\.processIdentifier), amqpPort: amqp.port,
             postgresPort: postgresPort, redisPort: redisConfiguration.port)
+    }
+
+    struct WorkerExited: Error, CustomStringConvertible {
+        var status: Int32
+        var description: String { "a worker process exited (status \(status)) before the run completed" }
+    }
+
+    /// Throws when a worker process has died: the run cannot complete, so do not wait for it.
+    func checkWorkers() throws {
+        if let dead = workers.first(where: { !$0.isRunning }) { throw WorkerExited(status: dead.terminationStatus) }
     }
 
     func completedCount() async throws -> Int {
