@@ -30,6 +30,10 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         .target(name: "ClientSupport"),
+        // Plain C loops over the three libraries: the reference `sluice bench clients` compares with.
+        .target(name: "CBenchLoops", linkerSettings: [
+            .linkedLibrary("pq"), .linkedLibrary("rabbitmq"), .linkedLibrary("hiredis"),
+        ]),
         .target(name: "Postgres", dependencies: [
             "CLibPQ", "ClientSupport", .product(name: "Logging", package: "swift-log"),
         ]),
@@ -88,7 +92,7 @@ let package = Package(
         ]),
         // Demo data and benchmarks: `sluice demo …` / `sluice bench …` exec this.
         .executableTarget(name: "sluice-dev", dependencies: [
-            "SluiceCLI", "SluiceDemo", "SluiceJobs", "SluiceCatalog", "SluiceRuntime",
+            "CBenchLoops", "SluiceCLI", "SluiceDemo", "SluiceJobs", "SluiceCatalog", "SluiceRuntime",
             "Postgres", "RabbitMQ", "Redis", "SluiceCore", "ClientSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),

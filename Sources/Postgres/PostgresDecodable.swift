@@ -6,6 +6,7 @@
 // where the text alone is ambiguous (bool, bytea, timestamps). Timestamps parse in any session
 // TimeZone because the offset is in the text; the connection sets `TimeZone=UTC` anyway.
 
+import ClientSupport
 import Foundation
 
 /// A type that can be decoded from a result cell.
@@ -99,7 +100,7 @@ extension Date: PostgresDecodable {
 
 extension UUID: PostgresDecodable {
     public static func decode(from cell: PostgresCell) throws(PostgresError) -> UUID {
-        guard let v = UUID(uuidString: cell.string) else { throw cell.decodingError("not a UUID") }
+        guard let v = UUIDText.parse(cell.string) else { throw cell.decodingError("not a UUID") }
         return v
     }
 }
@@ -200,7 +201,7 @@ extension Bool: PostgresArrayElement {
 
 extension UUID: PostgresArrayElement {
     public static func decodeElement(_ text: String?, in cell: PostgresCell) throws(PostgresError) -> UUID {
-        guard let v = UUID(uuidString: try requireElement(text, in: cell)) else {
+        guard let v = UUIDText.parse(try requireElement(text, in: cell)) else {
             throw cell.decodingError("array element is not a UUID")
         }
         return v

@@ -82,23 +82,15 @@ extension JSONValue {
 
     public static func parse(_ text: String) throws -> JSONValue { try parse(Array(text.utf8)) }
 
-    /// Compact JSON with sorted keys: the same value always gives the same bytes.
+    /// Compact JSON with sorted keys: the same value always gives the same bytes (JSONWriter;
+    /// non-finite doubles are written as null).
     public func encoded() -> [UInt8] {
-        // Encoding a JSONValue cannot fail: every case maps to valid JSON (non-finite doubles
-        // are written as null below).
-        (try? Array(JSONCoding.encoder.encode(self.finite()))) ?? Array("null".utf8)
+        var w = JSONWriter()
+        w.write(self)
+        return w.bytes
     }
 
     public var jsonString: String { String(decoding: encoded(), as: UTF8.self) }
-
-    private func finite() -> JSONValue {
-        switch self {
-        case .double(let d) where !d.isFinite: return .null
-        case .array(let a): return .array(a.map { $0.finite() })
-        case .object(let o): return .object(o.mapValues { $0.finite() })
-        default: return self
-        }
-    }
 
     /// Converts any Encodable value (a job's typed result) to a JSONValue.
     public init<T: Encodable>(encoding value: T) throws {

@@ -3,6 +3,7 @@
 // UUIDv7 puts the creation time in milliseconds in its top 48 bits, so ids sort by enqueue
 // time: ledger indexes stay append-mostly and operators can read an id's age.
 
+import ClientSupport
 import Foundation
 
 public struct JobID: Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
@@ -12,7 +13,7 @@ public struct JobID: Hashable, Sendable, Comparable, CustomStringConvertible, Co
 
     /// Parses the canonical text form; nil when it is not a UUID.
     public init?(_ text: String) {
-        guard let uuid = UUID(uuidString: text) else { return nil }
+        guard let uuid = UUIDText.parse(text) else { return nil }
         self.uuid = uuid
     }
 
@@ -47,9 +48,12 @@ public struct JobID: Hashable, Sendable, Comparable, CustomStringConvertible, Co
     }
 
     /// Lower-case canonical text, as stored in the ledger and in Redis keys.
-    public var description: String { uuid.uuidString.lowercased() }
+    public var description: String { UUIDText.format(uuid) }
 
-    public static func < (a: JobID, b: JobID) -> Bool { a.description < b.description }
+    /// The order of the text forms (lower-case hex sorts as the bytes do).
+    public static func < (a: JobID, b: JobID) -> Bool {
+        withUnsafeBytes(of: a.uuid.uuid) { x in withUnsafeBytes(of: b.uuid.uuid) { y in x.lexicographicallyPrecedes(y) } }
+    }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()

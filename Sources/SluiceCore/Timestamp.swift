@@ -13,12 +13,34 @@ public enum Timestamp {
         var t = time_t(seconds)
         var parts = tm()
         gmtime_r(&t, &parts)
-        func pad(_ v: Int32, _ width: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
+        let year = Int(parts.tm_year) + 1900
+        guard (0...9999).contains(year) else {
+            // Outside four digits: the general path (never on the hot path).
+            func pad(_ v: Int, _ width: Int) -> String {
+                let s = String(v)
+                return String(repeating: "0", count: max(0, width - s.count)) + s
+            }
+            return "\(pad(year, 4))-\(pad(Int(parts.tm_mon) + 1, 2))-\(pad(Int(parts.tm_mday), 2))T"
+                + "\(pad(Int(parts.tm_hour), 2)):\(pad(Int(parts.tm_min), 2)):\(pad(Int(parts.tm_sec), 2)).\(pad(Int(millis), 3))Z"
         }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(millis), 3))Z"
+        // YYYY-MM-DDTHH:MM:SS.mmmZ written digit by digit: this runs several times per job.
+        return String(unsafeUninitializedCapacity: 24) { b in
+            func put(_ v: Int, _ at: Int, _ width: Int) {
+                var v = v
+                for i in stride(from: at + width - 1, through: at, by: -1) {
+                    b[i] = UInt8(ascii: "0") + UInt8(v % 10)
+                    v /= 10
+                }
+            }
+            put(year, 0, 4); b[4] = UInt8(ascii: "-")
+            put(Int(parts.tm_mon) + 1, 5, 2); b[7] = UInt8(ascii: "-")
+            put(Int(parts.tm_mday), 8, 2); b[10] = UInt8(ascii: "T")
+            put(Int(parts.tm_hour), 11, 2); b[13] = UInt8(ascii: ":")
+            put(Int(parts.tm_min), 14, 2); b[16] = UInt8(ascii: ":")
+            put(Int(parts.tm_sec), 17, 2); b[19] = UInt8(ascii: ".")
+            put(Int(millis), 20, 3); b[23] = UInt8(ascii: "Z")
+            return 24
+        }
     }
 
     public static func parse(_ text: String) -> Date? {

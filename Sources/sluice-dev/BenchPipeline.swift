@@ -19,19 +19,65 @@ import SluiceRuntime
 
 struct BenchThroughput: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "throughput", abstract: "End-to-end no-op jobs/s: enqueue with confirms → worker process → result in Redis.")
+        commandName: "throughput",
+        abstract: "End-to-end no-op jobs/s: enqueue with confirms → worker process(es) → result in Redis; CPU µs per job per process.")
 
-    @Option(help: "Jobs to run.") var jobs = 20_000
+    @Option(help: "Jobs to run (per worker count).") var jobs = 20_000
     @Option(help: "Jobs per enqueue batch.") var batch = 500
     @Option(help: "Enqueue batches in flight.") var inFlight = 4
-    @Option(help: "Worker slots.") var concurrency = 256
-    @Option(help: "Worker prefetch.") var prefetch = 1000
+    @Option(help: "Worker slots (per worker process).") var concurrency = 256
+    @Option(help: "Worker prefetch (per worker process).") var prefetch = 1000
+    @Option(parsing: .upToNextOption, help: "Worker process counts to run, one line each (e.g. --workers 1 2 4).")
+    var workers: [Int] = [1]
     @Flag(help: "Print one JSON document.") var json = false
 
+    func validate() throws {
+        guard !workers.isEmpty, workers.allSatisfy({ (1...64).contains($0) }) else {
+            throw ValidationError("--workers takes process counts between 1 and 64")
+        }
+    }
+
     func run() async throws {
-        let bench = try await PipelineBench.start(concurrency: concurrency, prefetch: prefetch)
+        SluiceLogging.bootstrap()
+        var runs: [[String: Any]] = []
+        for n in workers {
+            let report = try await runOnce(workers: n)
+            runs.append(report)
+            if !json { Self.printLine(report) }
+        }
+        if json {
+            Output.json(["build": PipelineBench.build, "ledger_async_commit": PipelineBench.asyncCommit, "runs": runs])
+        }
+    }
+
+    static func printLine(_ r: [String: Any]) {
+        if PipelineBench.build == "debug" { print("note: debug build; use `swift build -c release` for real figures") }
+        let n = r["workers"] as? Int ?? 0
+        print("workers \(n): enqueued \(r["jobs"]!) no-op jobs at \(r["enqueue_jobs_per_s"]!) jobs/s; end to end (enqueue → worker → completed in ledger and Redis) \(r["end_to_end_jobs_per_s"]!) jobs/s in \(r["seconds"]!) s")
+        if let cpu = r["cpu_us_per_job"] as? [String: Any] {
+            let workers = (cpu["workers"] as? [Double] ?? []).map { String(format: "%.1f", $0) }.joined(separator: " + ")
+            func f(_ key: String) -> String { String(format: "%.1f", cpu[key] as? Double ?? 0) }
+            print("  CPU µs/job: producer \(f("producer")), worker\(n == 1 ? "" : "s") \(workers), rabbitmq \(f("rabbitmq")), "
+                  + "postgres \(f("postgres")), redis \(f("redis")), total \(f("total"))")
+        }
+        if let idle = r["idle_cpu_ms_per_s"] as? [String: Any] {
+            print(String(format: "  servers' CPU before the run (others' load), ms/s: rabbitmq %.1f, postgres %.1f, redis %.1f",
+                         idle["rabbitmq"] as? Double ?? 0, idle["postgres"] as? Double ?? 0, idle["redis"] as? Double ?? 0))
+        }
+    }
+
+    func runOnce(workers workerCount: Int) async throws -> [String: Any] {
+        let bench = try await PipelineBench.start(concurrency: concurrency, prefetch: prefetch, workers: workerCount)
         defer { bench.cleanUpSync() }
+        let jobs = self.jobs, batch = self.batch, inFlight = self.inFlight
+        // What the servers spend with nothing of ours running (others' load on shared servers).
+        let idleProcesses = bench.processes()
+        let idleBefore = ProcessCPU.snapshot()
+        try await Task.sleep(for: .seconds(1))
+        let idle = idleProcesses.delta(idleBefore, ProcessCPU.snapshot())
+
         let clock = ContinuousClock()
+        let cpuBefore = ProcessCPU.snapshot()
         let start = clock.now
         var enqueueDone = start
         let failures = Counter()
@@ -60,6 +106,7 @@ struct BenchThroughput: AsyncParsableCommand {
             completed = try await bench.completedCount()
             if completed >= jobs - failures.value { break }
             if clock.now - start > .seconds(600) { break }
+            try bench.checkWorkers()
             try await Task.sleep(for: .milliseconds(20))
         }
         let ledgerDone = clock.now
@@ -68,22 +115,27 @@ struct BenchThroughput: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(10))
         }
         redisDone = clock.now
+        let cpuAfter = ProcessCPU.snapshot()
+        let processes = bench.processes()
         let total = (redisDone - start).seconds
         let report: [String: Any] = [
-            "build": PipelineBench.build, "ledger_async_commit": PipelineBench.asyncCommit, "jobs": jobs, "failed_enqueues": failures.value, "completed": completed,
+            "workers": workerCount, "jobs": jobs, "failed_enqueues": failures.value, "completed": completed,
             "concurrency": concurrency, "prefetch": prefetch, "batch": batch,
             "enqueue_jobs_per_s": (Double(jobs) / (enqueueDone - start).seconds).rounded(),
             "end_to_end_jobs_per_s": (Double(completed) / total).rounded(),
             "seconds": (total * 1000).rounded() / 1000,
+            "cpu_us_per_job": microsecondsPerJob(processes.delta(cpuBefore, cpuAfter), jobs: completed),
+            "cpu_seconds": processes.delta(cpuBefore, cpuAfter),
+            "idle_cpu_ms_per_s": [
+                "rabbitmq": ((idle["rabbitmq"] as? Double ?? 0) * 10_000).rounded() / 10,
+                "postgres": ((idle["postgres"] as? Double ?? 0) * 10_000).rounded() / 10,
+                "redis": ((idle["redis"] as? Double ?? 0) * 10_000).rounded() / 10,
+            ],
+            "pids": ["producer": processes.producer, "workers": processes.workers, "rabbitmq": processes.rabbitmq,
+                     "postgres": processes.postgres, "redis": processes.redis],
         ]
         await bench.stop()
-        if json {
-            Output.json(report)
-        } else {
-            if PipelineBench.build == "debug" { print("note: debug build; use `swift build -c release` for real figures") }
-            print("enqueued \(jobs) no-op jobs (batches of \(batch), \(inFlight) in flight): \(report["enqueue_jobs_per_s"]!) jobs/s")
-            print("end to end (enqueue → worker → completed in ledger and Redis): \(report["end_to_end_jobs_per_s"]!) jobs/s in \(report["seconds"]!) s")
-        }
+        return report
     }
 }
 
@@ -98,6 +150,7 @@ struct BenchLatency: AsyncParsableCommand {
     @Flag(help: "Also split the latency into stages (p50/p99) at the ledger's claim and finish times.") var stages = false
 
     func run() async throws {
+        SluiceLogging.bootstrap()
         let bench = try await PipelineBench.start(concurrency: concurrency, prefetch: max(concurrency, 50))
         defer { bench.cleanUpSync() }
         // Warm up: connections, prepared paths.
@@ -192,11 +245,12 @@ final class PipelineBench: Sendable {
     let producer: Producer
     let topology: TopologyConfiguration
     let amqp: AMQPConfiguration
-    let worker: Process
+    let postgresPort: Int
+    let workers: [Process]
 
     private init(name: String, settings: Settings, logger: Logger, pool: PostgresPool, ledger: Ledger, redis: RedisPool,
                  redisConfiguration: RedisConfiguration, results: ResultStore, publisher: JobPublisher, producer: Producer,
-                 topology: TopologyConfiguration, amqp: AMQPConfiguration, worker: Process) {
+                 topology: TopologyConfiguration, amqp: AMQPConfiguration, postgresPort: Int, workers: [Process]) {
         self.name = name
         self.settings = settings
         self.logger = logger
@@ -209,21 +263,24 @@ final class PipelineBench: Sendable {
         self.producer = producer
         self.topology = topology
         self.amqp = amqp
-        self.worker = worker
+        self.postgresPort = postgresPort
+        self.workers = workers
     }
 
-    static func start(concurrency: Int, prefetch: Int) async throws -> PipelineBench {
-        SluiceLogging.bootstrap()
+    /// Starts `workers` production `sluice worker` processes on this run's private names.
+    /// The caller bootstraps logging (once per process).
+    static func start(concurrency: Int, prefetch: Int, workers workerCount: Int = 1) async throws -> PipelineBench {
         let settings = Settings.fromEnvironment()
         let logger = Logger(label: "sluice.bench")
-        let name = "sluice_bench_\(getpid())"
+        let name = "sluice_bench_\(getpid())_\(runCounter.next())"
+        let postgres = try PostgresConfiguration(url: settings.postgresURL)
         let amqp = try AMQPConfiguration(url: settings.amqpURL)
         let redisConfiguration = try RedisConfiguration(url: settings.redisURL)
         let topology = TopologyConfiguration(prefix: name)
         // The same assembly as `sluice worker` / `sluice enqueue`, on private names.
         let runtime = Runtime(
             configuration: RuntimeConfiguration(
-                postgres: try PostgresConfiguration(url: settings.postgresURL), amqp: amqp, redis: redisConfiguration, schema: name,
+                postgres: postgres, amqp: amqp, redis: redisConfiguration, schema: name,
                 topology: topology, redisPrefix: name + ":",
                 ledgerAsyncCommit: ProcessInfo.processInfo.environment["SLUICE_LEDGER_ASYNC_COMMIT"] == "1"),
             registry: .builtIn, logger: logger)
@@ -232,24 +289,46 @@ final class PipelineBench: Sendable {
         try await ledger.migrate()
         // Declare the topology before the worker starts consuming.
         _ = try await producer.enqueue(JobRequest(kind: .noop))
-        let worker = Process()
         // The production `sluice` beside this `sluice-dev`.
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        worker.executableURL = URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("sluice")
-        worker.arguments = ["worker", "--schema", name, "--queue-prefix", name, "--classes", "analytics",
-                            "--concurrency", String(concurrency), "--prefetch", String(prefetch), "--grace", "5s"]
         var env = ProcessInfo.processInfo.environment
         env["SLUICE_REDIS_PREFIX"] = name + ":"
-        worker.environment = env
-        worker.standardOutput = FileHandle.nullDevice
-        worker.standardError = FileHandle.nullDevice
-        try worker.run()
+        var workers: [Process] = []
+        for _ in 0..<workerCount {
+            let worker = Process()
+            worker.executableURL = URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("sluice")
+            worker.arguments = ["worker", "--schema", name, "--queue-prefix", name, "--classes", "analytics",
+                                "--concurrency", String(concurrency), "--prefetch", String(prefetch), "--grace", "5s"]
+            worker.environment = env
+            worker.standardOutput = FileHandle.nullDevice
+            worker.standardError = FileHandle.nullDevice
+            try worker.run()
+            workers.append(worker)
+        }
         let bench = PipelineBench(name: name, settings: settings, logger: logger, pool: pool, ledger: ledger, redis: redis,
                                   redisConfiguration: redisConfiguration, results: results, publisher: publisher,
-                                  producer: producer, topology: topology, amqp: amqp, worker: worker)
+                                  producer: producer, topology: topology, amqp: amqp, postgresPort: postgres.port,
+                                  workers: workers)
         // Wait for the worker to consume the declaring job.
         for _ in 0..<200 where try await bench.completedCount() < 1 { try await Task.sleep(for: .milliseconds(25)) }
         return bench
+    }
+
+    /// This run's processes, the servers found by their ports (see BenchCPU.swift).
+    func processes() -> PipelineProcesses {
+        PipelineProcesses.find(
+            producer: getpid(), workers: workers.map(\.processIdentifier), amqpPort: amqp.port,
+            postgresPort: postgresPort, redisPort: redisConfiguration.port)
+    }
+
+    struct WorkerExited: Error, CustomStringConvertible {
+        var status: Int32
+        var description: String { "a worker process exited (status \(status)) before the run completed" }
+    }
+
+    /// Throws when a worker process has died: the run cannot complete, so do not wait for it.
+    func checkWorkers() throws {
+        if let dead = workers.first(where: { !$0.isRunning }) { throw WorkerExited(status: dead.terminationStatus) }
     }
 
     func completedCount() async throws -> Int {
@@ -307,10 +386,10 @@ final class PipelineBench: Sendable {
     }
 
     func stop() async {
-        kill(worker.processIdentifier, SIGTERM)
+        for worker in workers { kill(worker.processIdentifier, SIGTERM) }
         let deadline = Date().addingTimeInterval(15)
-        while worker.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
-        if worker.isRunning { kill(worker.processIdentifier, SIGKILL) }
+        while workers.contains(where: \.isRunning) && Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        for worker in workers where worker.isRunning { kill(worker.processIdentifier, SIGKILL) }
         await publisher.close()
         if let connection = try? await AMQPConnection.connect(configuration: amqp, logger: logger),
            let channel = try? await connection.openChannel() {
@@ -333,8 +412,11 @@ final class PipelineBench: Sendable {
 
     /// Last resort if the command throws: do not leave the worker process behind.
     func cleanUpSync() {
-        if worker.isRunning { kill(worker.processIdentifier, SIGKILL) }
+        for worker in workers where worker.isRunning { kill(worker.processIdentifier, SIGKILL) }
     }
+
+    /// Distinguishes the runs of one process (`--workers 1 2 4`).
+    static let runCounter = Counter()
 }
 
 final class Counter: @unchecked Sendable {
@@ -342,6 +424,8 @@ final class Counter: @unchecked Sendable {
     private let lock = NSLock()
     private var n = 0
     func add(_ k: Int) { lock.lock(); n += k; lock.unlock() }
+    /// Adds one and returns the value before.
+    func next() -> Int { lock.lock(); defer { n += 1; lock.unlock() }; return n }
     var value: Int { lock.lock(); defer { lock.unlock() }; return n }
 }
 
