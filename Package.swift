@@ -77,7 +77,7 @@ let package = Package(
         ]),
         // `sluice api`: the HTTP API, its OpenAPI document, bearer-token auth, the dashboard.
         .target(name: "SluiceHTTP", dependencies: [
-            "SluiceRuntime", "SluiceCore", "SluiceCatalog", "SluiceMetrics", "Postgres", "RabbitMQ", "Redis",
+            "SluiceRuntime", "SluiceJobs", "SluiceCore", "SluiceCatalog", "SluiceMetrics", "Postgres", "RabbitMQ", "Redis",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -114,7 +114,7 @@ let package = Package(
             "SluiceRuntime", "TestSupport", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "SluiceHTTPTests", dependencies: [
-            "SluiceHTTP", "SluiceRuntime", "SluiceMetrics", "SluiceCatalog", "TestSupport",
+            "SluiceHTTP", "SluiceJobs", "SluiceRuntime", "SluiceMetrics", "SluiceCatalog", "TestSupport",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ]),

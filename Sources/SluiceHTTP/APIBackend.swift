@@ -5,7 +5,9 @@ import Logging
 import Postgres
 import RabbitMQ
 import Redis
+import SluiceCatalog
 import SluiceCore
+import SluiceJobs
 import SluiceRuntime
 
 public struct APIBackend: Sendable {
@@ -23,10 +25,13 @@ public struct APIBackend: Sendable {
     public var topology: TopologyConfiguration
     /// Nil when no catalog is loaded: schedules are then an empty list.
     public var scheduler: Scheduler?
+    /// The catalog: the queries `GET /v1/cache` normalises params for, the import specs
+    /// `POST /v1/imports` accepts. Nil: both answer 404.
+    public var catalog: Catalog?
 
     public init(producer: Producer, ledger: Ledger, results: ResultStore, redis: RedisPool, redisConfiguration: RedisConfiguration,
                 redisPrefix: String, deadLetters: DeadLetters, amqp: AMQPConfiguration, topology: TopologyConfiguration,
-                scheduler: Scheduler?) {
+                scheduler: Scheduler?, catalog: Catalog? = nil) {
         self.producer = producer
         self.ledger = ledger
         self.results = results
@@ -37,17 +42,21 @@ public struct APIBackend: Sendable {
         self.amqp = amqp
         self.topology = topology
         self.scheduler = scheduler
+        self.catalog = catalog
     }
+
+    /// Uploads and rejects of the import class, in the home database beside the ledger.
+    var imports: ImportStore { ImportStore(pool: ledger.pool, schema: ledger.schema) }
 }
 
 extension APIBackend {
     /// The backend of a process assembled by `Runtime` (the `sluice api` command).
-    public init(runtime: Runtime, scheduler: Scheduler?) {
+    public init(runtime: Runtime, scheduler: Scheduler?, catalog: Catalog?) {
         let c = runtime.configuration
         self.init(producer: runtime.producer, ledger: runtime.ledger, results: runtime.results, redis: runtime.redis,
                   redisConfiguration: c.redis, redisPrefix: c.redisPrefix,
                   deadLetters: DeadLetters(amqp: c.amqp, topology: c.topology, ledger: runtime.ledger, publisher: runtime.publisher,
                                            logger: runtime.logger),
-                  amqp: c.amqp, topology: c.topology, scheduler: scheduler)
+                  amqp: c.amqp, topology: c.topology, scheduler: scheduler, catalog: catalog)
     }
 }

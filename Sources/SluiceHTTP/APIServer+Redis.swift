@@ -5,13 +5,14 @@
 // Key names follow DESIGN.md under the configured prefix: `cache:{query}:{params-hash}`,
 // `health:{target}:{report}`, the `alerts` and `events` streams.
 
-import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
 import Redis
 import ServiceLifecycle
 import SluiceCore
+import SluiceCatalog
+import SluiceJobs
 
 extension APIServer {
     var redisRoutes: [Route] {
@@ -21,17 +22,33 @@ extension APIServer {
                 guard !name.isEmpty, name.count <= 200, !name.contains(":") else {
                     throw APIError.badRequest("not a query name", field: "name")
                 }
-                var params: JSONValue = .object([:])
+                var params: [String: JSONValue] = [:]
                 if let text = request.query("params") {
-                    guard let p = try? JSONValue.parse(text), p.objectValue != nil else {
+                    guard let p = try? JSONValue.parse(text), let object = p.objectValue else {
                         throw APIError.badRequest("params must be a JSON object", field: "params")
                     }
-                    params = p
+                    params = object
                 }
-                let key = "\(backend.redisPrefix)cache:\(name):\(Self.paramsHash(params))"
-                let fields = try await bounded("redis") { [backend] in try await Self.readKey(backend.redis, key) }
-                guard let fields else { throw APIError.notFound("no cached output for \(name) with these params") }
-                return json(["name": .string(name), "params": params, "key": .string(key), "cache": fields])
+                let target = request.query("target") ?? "main"
+                // The key is the analytics class's (`QueryCache`): the params are normalised by
+                // the query's declared types first, so `7` and `"7"` read the same output.
+                guard let catalog = backend.catalog, catalog.query(named: name) != nil else {
+                    throw APIError.notFound("the catalog declares no query named \(name.debugDescription)")
+                }
+                guard catalog.target(named: target) != nil else {
+                    throw APIError.badRequest("the catalog declares no target named \(target.debugDescription)", field: "target")
+                }
+                let reader = CacheReader(cache: QueryCache(redis: backend.redis, prefix: backend.redisPrefix), catalog: catalog)
+                let normalised: QueryParameters
+                do {
+                    normalised = try reader.parameters(name: name, params: params).1
+                } catch {
+                    throw APIError.badRequest(String(describing: error), field: "params")
+                }
+                let read = try await bounded("redis") { [params] in try await reader.read(name: name, params: params, target: target) }
+                guard let output = read.output else { throw APIError.notFound("no cached output for \(name) with these params") }
+                return json(["name": .string(name), "target": .string(target), "params": normalised.json, "key": .string(read.key),
+                             "stale": .bool(read.stale), "cache": output.json])
             },
             Route(method: .get, path: "/v1/health/{target}", scope: .read) { [self] _, context, _ in
                 let target = context.parameters.get("target") ?? ""
@@ -78,23 +95,6 @@ extension APIServer {
                 try await events(after: request.headers[HTTPField.Name("Last-Event-ID")!] ?? request.query("after"))
             },
         ]
-    }
-
-    /// SHA-256 (hex, first 16 bytes) of the params' canonical JSON (keys sorted, no spaces).
-    public static func paramsHash(_ params: JSONValue) -> String {
-        let canonical = canonicalJSON(params)
-        return SHA256.hash(data: Array(canonical.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
-    }
-
-    static func canonicalJSON(_ v: JSONValue) -> String {
-        switch v {
-        case .object(let o):
-            return "{" + o.keys.sorted().map { JSONValue.string($0).jsonString + ":" + canonicalJSON(o[$0]!) }.joined(separator: ",") + "}"
-        case .array(let a):
-            return "[" + a.map(canonicalJSON).joined(separator: ",") + "]"
-        default:
-            return v.jsonString
-        }
     }
 
     /// A key's value as JSON whatever its type: a hash as an object (fields that hold JSON are

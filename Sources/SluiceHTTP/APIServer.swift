@@ -51,7 +51,7 @@ public final class APIServer: Sendable {
 
     /// Every route the server has.
     var routes: [Route] {
-        jobRoutes + operatorRoutes + redisRoutes + dashboardRoutes + [
+        jobRoutes + operatorRoutes + redisRoutes + importRoutes + dashboardRoutes + [
             Route(method: .get, path: "/healthz", scope: nil) { _, _, _ in
                 json(["status": "ok"])
             },

@@ -523,6 +523,15 @@ public enum OpenAPIDocument {
             "schema": {
               "type": "string"
             }
+          },
+          {
+            "description": "The catalog target whose output to read (default main).",
+            "in": "query",
+            "name": "target",
+            "required": false,
+            "schema": {
+              "type": "string"
+            }
           }
         ],
         "responses": {
@@ -534,7 +543,7 @@ public enum OpenAPIDocument {
                 }
               }
             },
-            "description": "The cached output (computed_at, stale_after, last_error and the rows) of query `name` with `params`."
+            "description": "The cached output of query `name`: `cache` holds computed_at, stale_after, expires_at, rows, duration_ms, job_id and last_error; `key` is the Redis key (params normalised by the query's declared types, hashed as the README documents); `stale` says whether a refresh is due."
           },
           "400": {
             "content": {
@@ -544,7 +553,7 @@ public enum OpenAPIDocument {
                 }
               }
             },
-            "description": "A parameter is malformed; `field` names it."
+            "description": "A parameter is malformed, or params do not fit the query's declared parameters; `field` names it."
           },
           "401": {
             "content": {
@@ -574,7 +583,7 @@ public enum OpenAPIDocument {
                 }
               }
             },
-            "description": "Nothing cached for this query and params."
+            "description": "The catalog declares no such query, or nothing is cached for these params."
           },
           "503": {
             "content": {
@@ -953,6 +962,302 @@ public enum OpenAPIDocument {
           }
         ],
         "summary": "Health reports of a target"
+      }
+    },
+    "/v1/imports": {
+      "post": {
+        "operationId": "startImport",
+        "parameters": [
+          {
+            "description": "The catalog import spec (`imports:`), e.g. leads.",
+            "in": "query",
+            "name": "spec",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "description": "The catalog target to import into (default main).",
+            "in": "query",
+            "name": "target",
+            "required": false,
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "description": "csv or ndjson (default: from file_name, else csv).",
+            "in": "query",
+            "name": "format",
+            "required": false,
+            "schema": {
+              "enum": [
+                "csv",
+                "ndjson"
+              ],
+              "type": "string"
+            }
+          },
+          {
+            "description": "The CSV delimiter, one character.",
+            "in": "query",
+            "name": "delimiter",
+            "required": false,
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "description": "true: check and count every row, then roll back.",
+            "in": "query",
+            "name": "dry_run",
+            "required": false,
+            "schema": {
+              "enum": [
+                "true",
+                "false"
+              ],
+              "type": "string"
+            }
+          },
+          {
+            "description": "The file's name (shown in the report; .gz means gzip, .ndjson/.jsonl NDJSON).",
+            "in": "query",
+            "name": "file_name",
+            "required": false,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "requestBody": {
+          "content": {
+            "application/gzip": {
+              "schema": {
+                "format": "binary",
+                "type": "string"
+              }
+            },
+            "application/octet-stream": {
+              "schema": {
+                "format": "binary",
+                "type": "string"
+              }
+            },
+            "application/x-ndjson": {
+              "schema": {
+                "type": "string"
+              }
+            },
+            "text/csv": {
+              "schema": {
+                "type": "string"
+              }
+            }
+          },
+          "description": "The file itself, streamed: never held whole in memory.",
+          "required": true
+        },
+        "responses": {
+          "202": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "additionalProperties": false,
+                  "properties": {
+                    "bytes": {
+                      "type": "integer"
+                    },
+                    "id": {
+                      "format": "uuid",
+                      "type": "string"
+                    },
+                    "state": {
+                      "type": "string"
+                    },
+                    "upload": {
+                      "format": "uuid",
+                      "type": "string"
+                    }
+                  },
+                  "required": [
+                    "id",
+                    "upload",
+                    "bytes",
+                    "state"
+                  ],
+                  "type": "object"
+                }
+              }
+            },
+            "description": "Stored and enqueued: `id` is the import.file job (follow it at /v1/jobs/{id}: progress while it runs, the report when done)."
+          },
+          "400": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "No such import spec, or a parameter is malformed, or the file is empty; `field` names the parameter."
+          },
+          "401": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Missing or invalid bearer token or session."
+          },
+          "403": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The token lacks the scope (or a dashboard action lacks its CSRF token)."
+          },
+          "413": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The file is larger than the spec's max_file_size; nothing was kept."
+          },
+          "422": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The import's arguments or target are refused (validated against the catalog); nothing was written."
+          },
+          "503": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "A server this needs (Postgres, RabbitMQ or Redis) did not answer in time; the message names it."
+          }
+        },
+        "security": [
+          {
+            "bearer": [
+              "enqueue"
+            ]
+          },
+          {
+            "session": [
+              "enqueue"
+            ]
+          }
+        ],
+        "summary": "Upload a file and enqueue its import"
+      }
+    },
+    "/v1/imports/{id}/rejects.csv": {
+      "get": {
+        "operationId": "importRejects",
+        "parameters": [
+          {
+            "in": "path",
+            "name": "id",
+            "required": true,
+            "schema": {
+              "format": "uuid",
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "content": {
+              "text/csv": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            },
+            "description": "Every rejected row: `line,column,reason`, in line order."
+          },
+          "400": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The id is not a job id."
+          },
+          "401": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Missing or invalid bearer token or session."
+          },
+          "403": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The token lacks the scope (or a dashboard action lacks its CSRF token)."
+          },
+          "404": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "No import.file job has this id."
+          },
+          "503": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "A server this needs (Postgres, RabbitMQ or Redis) did not answer in time; the message names it."
+          }
+        },
+        "security": [
+          {
+            "bearer": [
+              "read"
+            ]
+          },
+          {
+            "session": [
+              "read"
+            ]
+          }
+        ],
+        "summary": "Download an import's rejected rows as CSV"
       }
     },
     "/v1/jobs": {

@@ -60,7 +60,7 @@ struct APIServeCommand: AsyncParsableCommand {
             scheduler = try? services.runtime.makeScheduler(jobs: loaded.jobs, configuration: SchedulerConfiguration())
         }
         let metrics = MetricsRegistry()
-        let server = APIServer(configuration: configuration, backend: APIBackend(runtime: services.runtime, scheduler: scheduler),
+        let server = APIServer(configuration: configuration, backend: APIBackend(runtime: services.runtime, scheduler: scheduler, catalog: services.catalog),
                                metrics: metrics, logger: services.logger)
         let host = configuration.host
         let app = server.application { port in

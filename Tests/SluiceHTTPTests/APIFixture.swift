@@ -11,6 +11,7 @@ import ServiceLifecycle
 import SluiceCore
 import SluiceCatalog
 import SluiceHTTP
+import SluiceJobs
 import SluiceMetrics
 import SluiceRuntime
 import TestSupport
@@ -40,6 +41,10 @@ final class APIFixture: Sendable {
     let server: APIServer
     let metrics: MetricsRegistry
     let client: HTTPClient
+    /// Declares the queries `q` and `top_campaigns` and the import spec `contacts` (into
+    /// `{schema}.contacts`, created by `createContactsTable()`).
+    let catalog: Catalog
+    let registry: JobRegistry
     private let task: Task<Void, any Error>
 
     init(amqpURL: String = TestEnvironment.amqpURL, redisURL: String = TestEnvironment.redisURL, logger testLogger: Logger = testLogger,
@@ -63,11 +68,13 @@ final class APIFixture: Sendable {
             logger: testLogger)
         results = ResultStore(redis: redis, configuration: .init(prefix: redisPrefix, ttl: .seconds(600)), logger: testLogger)
         publisher = JobPublisher(configuration: amqp, topology: topology, logger: testLogger)
-        let producer = Producer(registry: .builtIn, ledger: ledger, publisher: publisher, results: results, logger: testLogger)
+        catalog = try Self.catalog(schema: schema)
+        registry = JobRegistry.standard(catalog: catalog)
+        let producer = Producer(registry: registry, ledger: ledger, publisher: publisher, results: results, logger: testLogger)
         let backend = APIBackend(
             producer: producer, ledger: ledger, results: results, redis: redis, redisConfiguration: rc, redisPrefix: redisPrefix,
             deadLetters: DeadLetters(amqp: amqp, topology: topology, ledger: ledger, publisher: publisher, logger: testLogger),
-            amqp: amqp, topology: topology, scheduler: nil)
+            amqp: amqp, topology: topology, scheduler: nil, catalog: catalog)
         var configuration = APIConfiguration(
             port: 0,
             tokens: TokenAuthority(entries: [
@@ -95,8 +102,39 @@ final class APIFixture: Sendable {
         client = HTTPClient(port: port)
     }
 
-    func worker(metrics: JobMetrics? = nil) -> Worker {
-        var settings = ClassSettings.defaults(for: .analytics)
+    static func catalog(schema: String) throws -> Catalog {
+        let check = CatalogLoader.check(sources: [CatalogSource(path: "api.yaml", text: """
+            queries:
+              - name: q
+                sql: "SELECT 1 AS one"
+              - name: top_campaigns
+                sql: "SELECT $1::int AS workspace_id, $2::date AS day"
+                params: {workspace_id: integer, day: date}
+                stale_after: 5m
+                ttl: 1h
+            imports:
+              - name: contacts
+                table: \(schema).contacts
+                key: [email]
+                on_conflict: update
+                max_file_size: 64KB
+                max_rejects: 100
+                columns:
+                  - {column: email, type: email, required: true, lowercase: true}
+                  - {column: name, type: text, max_length: 20}
+            """)])
+        guard check.problems.isEmpty else { throw FixtureError(description: "fixture catalog: \(check.problems)") }
+        return check.catalog
+    }
+
+    func createContactsTable() async throws {
+        try await pool.withConnection { c in
+            try await c.execute("CREATE TABLE \(schema).contacts (email text PRIMARY KEY, name text)")
+        }
+    }
+
+    func worker(metrics: JobMetrics? = nil, workloadClass: WorkloadClass = .analytics) -> Worker {
+        var settings = ClassSettings.defaults(for: workloadClass)
         settings.concurrency = 4
         settings.poolSize = 4
         settings.prefetch = 8
@@ -106,13 +144,14 @@ final class APIFixture: Sendable {
             retryPolicy: RetryPolicy(backoff: .init(base: .milliseconds(100), cap: .milliseconds(300), jitter: 0.2)))
         configuration.metrics = metrics
         let store = ResultStore(redis: redis, configuration: .init(prefix: redisPrefix, ttl: .seconds(600)), logger: testLogger)
-        return Worker(configuration: configuration, registry: .builtIn, ledger: ledger, publisher: publisher, results: store,
+        return Worker(configuration: configuration, registry: workloadClass == .analytics ? .builtIn : registry, ledger: ledger, publisher: publisher, results: store,
                       topology: topology, logger: testLogger)
     }
 
     /// Runs `body` while an in-process worker runs.
-    func withWorker<T: Sendable>(metrics: JobMetrics? = nil, _ body: @Sendable () async throws -> T) async throws -> T {
-        let worker = worker(metrics: metrics)
+    func withWorker<T: Sendable>(metrics: JobMetrics? = nil, workloadClass: WorkloadClass = .analytics,
+                                 _ body: @Sendable () async throws -> T) async throws -> T {
+        let worker = worker(metrics: metrics, workloadClass: workloadClass)
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await worker.run(); return nil }
             defer { worker.stop() }
@@ -164,4 +203,8 @@ func withAPI(amqpURL: String = TestEnvironment.amqpURL, redisURL: String = TestE
         throw error
     }
     await fixture.close()
+}
+
+struct FixtureError: Error, CustomStringConvertible {
+    let description: String
 }

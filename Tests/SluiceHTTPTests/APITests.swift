@@ -5,7 +5,9 @@
 import Foundation
 import Redis
 import SluiceCore
+import SluiceCatalog
 import SluiceHTTP
+import SluiceJobs
 import SluiceRuntime
 import TestSupport
 import Testing
@@ -318,20 +320,37 @@ private let admin = APIFixture.adminToken
 
     @Test func redisReads() async throws {
         try await withAPI { api in
-            let params: JSONValue = ["workspace_id": 7, "day": "2026-12-01"]
-            let key = "\(api.redisPrefix)cache:top_campaigns:\(APIServer.paramsHash(params))"
-            _ = try await api.redis.send(["HSET", RedisArgument(key), "computed_at", "2026-12-04T04:00:00Z", "rows", "[{\"id\":1}]"])
+            // The key is the analytics class's: params normalised by the query's declared types.
+            let query = try #require(api.catalog.query(named: "top_campaigns"))
+            let normalised = try QueryParameters.normalise(["workspace_id": 7, "day": "2026-12-01"], for: query)
+            let cache = QueryCache(redis: api.redis, prefix: api.redisPrefix)
+            let key = cache.key(query: "top_campaigns", params: normalised)
+            let computed = try #require(QueryParameters.parseTimestamp("2026-12-04T04:00:00Z"))
+            let now = Date()
+            try await cache.write(CachedOutput(query: "top_campaigns", params: normalised.json, version: 1, computedAt: computed,
+                                               staleAfter: now.addingTimeInterval(300), expiresAt: now.addingTimeInterval(600),
+                                               rows: [["id": 1]], rowCount: 1, durationMS: 2, jobID: "j"),
+                                  key: key, ttl: .seconds(600))
+            // "7" as text reads the same output as 7: the API normalises as the writer did.
+            let params: JSONValue = ["workspace_id": "7", "day": "2026-12-01"]
             let encoded = params.jsonString.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
             let hit = try await api.client.json("GET", "/v1/cache/top_campaigns?params=\(encoded)", token: read)
             #expect(hit.status == 200)
             expectDocumented("get", "/v1/cache/{name}", hit)
-            #expect(hit.json["cache"]?["computed_at"]?.stringValue == "2026-12-04T04:00:00Z")
+            #expect(hit.json["key"]?.stringValue == key)
+            #expect(hit.json["stale"] == .bool(false))
+            #expect(hit.json["cache"]?["computed_at"]?.stringValue?.hasPrefix("2026-12-04T04:00:00") == true)
             #expect(hit.json["cache"]?["rows"] == .array([["id": 1]]))
-            let miss = try await api.client.json("GET", "/v1/cache/top_campaigns", token: read)
+            let miss = try await api.client.json("GET", "/v1/cache/top_campaigns?params=%7B%22workspace_id%22%3A8%2C%22day%22%3A%222026-12-01%22%7D", token: read)
             #expect(miss.status == 404)
+            let unknown = try await api.client.json("GET", "/v1/cache/nope", token: read)
+            #expect(unknown.status == 404)
             let bad = try await api.client.json("GET", "/v1/cache/top_campaigns?params=%5B1%5D", token: read)
             #expect(bad.status == 400)
             #expect(bad.errorField == "params")
+            let wrongType = try await api.client.json("GET", "/v1/cache/top_campaigns?params=%7B%22workspace_id%22%3A%22x%22%7D", token: read)
+            #expect(wrongType.status == 400)
+            #expect(wrongType.errorField == "params")
 
             _ = try await api.redis.send(["SET", RedisArgument("\(api.redisPrefix)health:main:bloat"), "{\"tables\":3}"])
             _ = try await api.redis.send(["HSET", RedisArgument("\(api.redisPrefix)health:main:locks"), "waiting", "0"])

@@ -1,0 +1,136 @@
+// APIServer+Imports: the import class over HTTP.
+//
+// `POST /v1/imports?spec=leads` takes the file itself as the request body (CSV or NDJSON,
+// optionally gzip) and streams it into an upload in the home database, 1 MiB chunk by chunk, as
+// `sluice import` does: the file never sits whole in memory, and the job message carries only
+// the upload's id. The spec's `max_file_size` bounds the body (413 past it, nothing kept), not
+// the API's JSON body limit. Then `import.file` is validated and enqueued like any job.
+// `GET /v1/imports/{id}/rejects.csv` is `sluice import rejects ID`.
+
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SluiceCatalog
+import SluiceCore
+import SluiceJobs
+import SluiceRuntime
+
+extension APIServer {
+    var importRoutes: [Route] {
+        [
+            Route(method: .post, path: "/v1/imports", scope: .enqueue) { [self] request, _, _ in
+                try await startImport(request)
+            },
+            Route(method: .get, path: "/v1/imports/{id}/rejects.csv", scope: .read) { [self] _, context, _ in
+                guard let id = context.parameters.get("id").flatMap({ JobID($0) }) else {
+                    throw APIError.badRequest("not a job id", field: "id")
+                }
+                let job = try await bounded("postgres") { [backend] in try await backend.ledger.job(id) }
+                guard let job, job.kind == ImportFileJob.kind else { throw APIError.notFound("no import job \(id)") }
+                // The rejects are bounded by the spec's max_rejects, so one buffer is fine.
+                let collected = ByteCollector()
+                _ = try await bounded("postgres") { [backend] in
+                    try await backend.imports.rejectsCSV(jobID: id.uuid) { collected.append($0) }
+                }
+                var headers = HTTPFields()
+                headers[.contentType] = "text/csv; charset=utf-8"
+                headers[.contentDisposition] = "attachment; filename=\"rejects-\(id).csv\""
+                headers[.cacheControl] = "no-store"
+                return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: collected.bytes)))
+            },
+        ]
+    }
+
+    private func startImport(_ request: Request) async throws -> Response {
+        guard let specName = request.query("spec") else { throw APIError.badRequest("spec is required", field: "spec") }
+        guard let catalog = backend.catalog, let spec = catalog.importSpec(named: specName) else {
+            let declared = (backend.catalog?.imports.map(\.name.rawValue) ?? []).sorted().joined(separator: ", ")
+            throw APIError.badRequest("the catalog declares no import spec named \(specName.debugDescription) (declared: \(declared))",
+                                      field: "spec")
+        }
+        let target = request.query("target") ?? "main"
+        let fileName = String((request.query("file_name") ?? "upload").prefix(255))
+        var options = FileImporter.Options()
+        if let f = request.query("format") {
+            guard let format = ImportFormat(rawValue: f) else { throw APIError.badRequest("format must be csv or ndjson", field: "format") }
+            options.format = format
+        }
+        options.delimiter = request.query("delimiter")
+        if let d = request.query("dry_run") {
+            guard let b = Bool(d) else { throw APIError.badRequest("dry_run must be true or false", field: "dry_run") }
+            options.dryRun = b ? true : nil
+        }
+        // Everything but the upload's id is checked before a byte is stored.
+        let placeholder = FileImporter.Arguments(spec: spec.name.rawValue, source: .init(upload: UUID().uuidString.lowercased()),
+                                                 options: options == FileImporter.Options() ? nil : options)
+        var job = try jobRequest(placeholder, target: target)
+        do {
+            try backend.producer.registry.validate(kind: job.kind, args: job.args, target: target)
+        } catch {
+            throw APIError.invalid(error)
+        }
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > spec.maxFileBytes {
+            throw APIError(.contentTooLarge, "too_large", "the file is \(length) bytes; the \(specName) import's limit is \(spec.maxFileBytes)")
+        }
+        let upload: ImportStore.Upload
+        do {
+            upload = try await backend.imports.store(RequestBodySource(request.body), spec: spec.name.rawValue, fileName: fileName,
+                                                     maxBytes: spec.maxFileBytes)
+        } catch let e as SluiceJobs.JobError {
+            // Past the limit, or empty: the transaction rolled back, nothing is kept.
+            let tooLarge = e.message.contains("larger than")
+            throw APIError(tooLarge ? .contentTooLarge : .badRequest, tooLarge ? "too_large" : "bad_request", e.message)
+        } catch let e as APIError {
+            throw e
+        } catch {
+            throw APIError.unavailable("postgres", Self.describe(error))
+        }
+        let arguments = FileImporter.Arguments(spec: placeholder.spec, source: .init(upload: upload.id.uuidString.lowercased()),
+                                               options: placeholder.options)
+        job = try jobRequest(arguments, target: target)
+        let result: EnqueueResult
+        do {
+            result = try await backend.producer.enqueue(job)
+        } catch let e as EnvelopeError {
+            try? await backend.imports.delete(upload.id)
+            throw APIError.invalid(e)
+        } catch {
+            // Not enqueued: the upload would be orphaned; keep it for the failed-upload period instead
+            // of deleting it, so an operator can still see what arrived.
+            try? await backend.imports.expire(upload.id, keep: .seconds(86_400))
+            throw APIError.unavailable("the job pipeline", Self.describe(error))
+        }
+        return json(["id": .string(result.id.description), "upload": .string(upload.id.uuidString.lowercased()),
+                     "bytes": .int(Int64(upload.bytes)), "state": .string(result.state.rawValue)], .accepted)
+    }
+
+    private func jobRequest(_ arguments: FileImporter.Arguments, target: String) throws -> JobRequest {
+        let args = try JSONValue.parse(Array(try JSONEncoder().encode(arguments)))
+        return JobRequest(kind: ImportFileJob.kind, args: args.objectValue ?? [:], target: target, maxAttempts: 3,
+                          timeoutSeconds: 3600, producer: "sluice-api")
+    }
+}
+
+/// The request body as an import's byte source: chunks as they arrive from the socket.
+private final class RequestBodySource: ImportByteSource, @unchecked Sendable {
+    private var iterator: RequestBody.AsyncIterator
+
+    init(_ body: RequestBody) { iterator = body.makeAsyncIterator() }
+
+    func next() async throws -> [UInt8]? {
+        while let buffer = try await iterator.next() {
+            if buffer.readableBytes > 0 { return Array(buffer.readableBytesView) }
+        }
+        return nil
+    }
+}
+
+/// Bytes appended from a synchronous callback (COPY TO STDOUT's chunks).
+private final class ByteCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var storage: [UInt8] = []
+
+    func append(_ chunk: [UInt8]) { lock.withLock { storage.append(contentsOf: chunk) } }
+    var bytes: [UInt8] { lock.withLock { storage } }
+}
