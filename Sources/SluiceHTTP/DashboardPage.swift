@@ -38,7 +38,7 @@ enum DashboardPage {
         <body>
         <header><strong>Sluice</strong>
           <a data-tab="overview" class="on">Overview</a><a data-tab="jobs">Jobs</a><a data-tab="dead">Dead letters</a>
-          <a data-tab="schedules">Schedules</a><a data-tab="maintenance">Maintenance</a>
+          <a data-tab="schedules">Schedules</a><a data-tab="maintenance">Maintenance</a><a data-tab="imports">Imports</a>
           <span class="live" id="live">connecting…</span>
           <form method="post" action="/logout" style="margin:0"><button>Sign out</button></form>
         </header>
@@ -67,6 +67,12 @@ enum DashboardPage {
           <pre id="health"></pre>
           <h2>Materialized views</h2><table id="matview-table"><thead><tr><th>view</th><th>refreshed at</th><th>mode</th><th>duration (s)</th><th>rows</th></tr></thead><tbody></tbody></table>
           <h2>Alerts</h2><table id="alert-table"><thead><tr><th>when</th><th>alert</th><th>state</th><th>detail</th></tr></thead><tbody></tbody></table></section>
+        <section id="imports"><h2>Imports</h2>
+          <form id="import-form"><input name="spec" placeholder="import spec, e.g. leads" required>
+            <input type="file" name="file" required><label><input type="checkbox" name="dry_run"> dry run</label>
+            <button>Upload and import</button></form>
+          <table id="import-table"><thead><tr><th>job</th><th>file</th><th>state</th><th>progress</th><th>rows</th><th>inserted</th>
+          <th>updated</th><th>unchanged</th><th>rejected</th><th></th></tr></thead><tbody></tbody></table></section>
         </main>
         <script>
         "use strict";
@@ -91,6 +97,7 @@ enum DashboardPage {
         function fill(tbody, rows, make) { tbody.replaceChildren(); for (const r of rows) { const tr = document.createElement("tr"); make(tr, r); tbody.appendChild(tr); } }
         function age(s) { if (s == null) return "–"; if (s < 60) return s.toFixed(1) + " s"; if (s < 3600) return (s / 60).toFixed(1) + " min"; return (s / 3600).toFixed(1) + " h"; }
         function progressOf(j) { const p = j.progress; if (p && typeof p === "object" && typeof p.fraction === "number") return p.fraction;
+          if (p && typeof p === "object" && p.percent != null) return Number(p.percent) / 100;
           if (typeof p === "number") return p; return j.state === "completed" ? 1 : 0; }
         function bar(td, f) { const b = document.createElement("span"); b.className = "bar"; const i = document.createElement("i");
           i.style.width = Math.round(Math.max(0, Math.min(1, f)) * 100) + "%"; b.appendChild(i); td.appendChild(b); }
@@ -161,7 +168,33 @@ enum DashboardPage {
             fill($("#alert-table tbody"), a.alerts, (tr, x) => { cell(tr, x.at || x.stream_id); cell(tr, x.alert || x.name); cell(tr, x.state || x.status); cell(tr, x.detail || x.message); });
           } catch (e) {}
         }
-        const loaders = {overview: loadOverview, jobs: () => loadJobs(false), dead: loadDead, schedules: loadSchedules, maintenance: loadMaintenance};
+        async function loadImports() {
+          try {
+            const page = await api("/v1/jobs?kind=import.file&limit=50");
+            fill($("#import-table tbody"), page.jobs, (tr, j) => {
+              const r = j.result || {}; const p = (j.progress && typeof j.progress === "object") ? j.progress : {};
+              const a = cell(tr, j.id.slice(0, 13) + "…"); a.title = j.id;
+              cell(tr, (j.args.source && (j.args.source.path || j.args.source.upload)) || "–"); cell(tr, j.state, "state state-" + j.state);
+              bar(cell(tr, ""), progressOf(j)); cell(tr, r.rows_read != null ? r.rows_read : p.rows);
+              cell(tr, r.inserted); cell(tr, r.updated); cell(tr, r.unchanged); cell(tr, r.rejected != null ? r.rejected : p.rejected);
+              const td = cell(tr, "");
+              if (r.rejected > 0) { const l = document.createElement("a"); l.textContent = "rejects.csv"; l.className = "rejects";
+                l.href = "/v1/imports/" + encodeURIComponent(j.id) + "/rejects.csv"; td.appendChild(l); } });
+          } catch (e) {}
+        }
+        $("#import-form").onsubmit = async (e) => {
+          e.preventDefault(); const f = new FormData($("#import-form")); const file = f.get("file");
+          const q = new URLSearchParams({spec: f.get("spec"), file_name: file.name}); if (f.get("dry_run")) q.set("dry_run", "true");
+          // The file goes as the raw body: the server streams it into an upload.
+          try { const r = await fetch("/v1/imports?" + q.toString(), {method: "POST", body: file, credentials: "same-origin",
+              headers: {"X-CSRF-Token": csrf, "Content-Type": "application/octet-stream", "Accept": "application/json"}});
+            const data = await r.json().catch(() => ({}));
+            if (!r.ok) { banner((data.error && data.error.message) || ("HTTP " + r.status)); return; }
+            banner(""); $("#import-form").reset(); await loadImports();
+          } catch (err) { banner("The upload failed."); }
+        };
+        const loaders = {overview: loadOverview, jobs: () => loadJobs(false), dead: loadDead, schedules: loadSchedules, maintenance: loadMaintenance,
+                         imports: loadImports};
         let tab = "overview";
         for (const a of document.querySelectorAll("header a[data-tab]")) a.onclick = () => {
           tab = a.dataset.tab;

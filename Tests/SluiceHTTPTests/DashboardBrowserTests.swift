@@ -49,7 +49,8 @@ func runBrowserScript(port: Int, scenario: String, screenshot: String) async thr
         try? FileManager.default.removeItem(atPath: screenshot)
         try await withAPI { api in
             let port = api.client.port
-            let (status, output) = try await api.withWorker {
+            try await api.createContactsTable()
+            let (status, output) = try await api.withWorker { try await api.withWorker(workloadClass: .import) {
                 try await offPool { () throws -> (Int32, String) in
                     let process = Process()
                     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -67,7 +68,7 @@ func runBrowserScript(port: Int, scenario: String, screenshot: String) async thr
                     process.waitUntilExit()
                     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
                 }
-            }
+            } }
             #expect(status == 0, "dashboard_check.py failed:\n\(output)")
             #expect(output.contains("ok"))
             #expect(FileManager.default.fileExists(atPath: screenshot))

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Drives the Sluice dashboard in headless Chromium (Debian's chromium + chromium-driver,
 PyPI selenium): logs in with a token, sees a job enqueued through the API appear and complete
-without a reload, replays a dead letter, saves a screenshot of the overview, and fails on any
+without a reload, replays a dead letter, uploads a CSV on the imports tab and sees it imported
+with a link to its rejects, saves a screenshot of the overview, and fails on any
 JavaScript error in the page. Run by DashboardBrowserTests with SLUICE_API_URL, SLUICE_TEST_TOKEN
 and SLUICE_SCREENSHOT in the environment; exit 0 means every step passed."""
 
 import json
 import os
 import sys
+import tempfile
 import time
 import urllib.request
 
@@ -121,6 +123,24 @@ def main():
                 break
             assert time.time() < deadline, "the replay did not requeue the job: %s" % j["state"]
             time.sleep(0.05)
+
+        step("a CSV uploaded on the imports tab is imported; its rejects link downloads the bad row")
+        driver.find_element(By.CSS_SELECTOR, 'header a[data-tab="imports"]').click()
+        with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as f:
+            f.write("email,name\nann@example.test,Ann\nnot-an-email,Bob\n")
+            path = f.name
+        form = driver.find_element(By.ID, "import-form")
+        form.find_element(By.NAME, "spec").send_keys("contacts")
+        form.find_element(By.NAME, "file").send_keys(path)
+        form.find_element(By.TAG_NAME, "button").click()
+        link = 'a.rejects'
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#import-table " + link)) == 1)
+        href = driver.find_element(By.CSS_SELECTOR, "#import-table " + link).get_attribute("href")
+        req = urllib.request.Request(href, headers={"Authorization": "Bearer " + TOKEN})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            csv = r.read().decode()
+        assert csv.startswith("line,column,reason") and "3,email," in csv, csv
+        os.unlink(path)
 
         step("screenshot of the overview")
         driver.find_element(By.CSS_SELECTOR, 'header a[data-tab="overview"]').click()
