@@ -44,9 +44,11 @@ let package = Package(
             "CHiredis", "ClientSupport", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SluiceCore", dependencies: ["ClientSupport"]),
-        // The reviewed catalog under jobs/: YAML model, loader and static validation; no I/O but reading files.
-        .target(name: "SluiceCatalog", dependencies: [
-            "SluiceCore", "ClientSupport", .product(name: "Yams", package: "Yams"),
+        // The reviewed catalog under jobs/: the model (what is declared) and its static rules; no I/O, no YAML.
+        .target(name: "SluiceCatalog", dependencies: ["SluiceCore", "ClientSupport"]),
+        // Reads and checks the catalog's YAML files into the model (the only target that links Yams).
+        .target(name: "SluiceCatalogLoader", dependencies: [
+            "SluiceCatalog", "SluiceCore", "ClientSupport", .product(name: "Yams", package: "Yams"),
         ]),
         // The job kinds (maintenance/, refresh/, …: one kind per file) and their registry (Kinds.swift).
         .target(name: "SluiceJobs", dependencies: [
@@ -66,7 +68,7 @@ let package = Package(
         ]),
         // What both executables share: settings from the environment, runtime options and assembly.
         .target(name: "SluiceCLI", dependencies: [
-            "SluiceJobs", "SluiceCatalog", "SluiceRuntime", "Postgres", "RabbitMQ", "Redis", "SluiceCore",
+            "SluiceJobs", "SluiceCatalog", "SluiceCatalogLoader", "SluiceRuntime", "Postgres", "RabbitMQ", "Redis", "SluiceCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -84,7 +86,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "sluice", dependencies: [
-            "SluiceCLI", "SluiceJobs", "SluiceCatalog", "SluiceRuntime", "SluiceHTTP", "SluiceMetrics",
+            "SluiceCLI", "SluiceJobs", "SluiceCatalog", "SluiceCatalogLoader", "SluiceRuntime", "SluiceHTTP", "SluiceMetrics",
             "Postgres", "RabbitMQ", "Redis", "SluiceCore", "ClientSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -92,7 +94,7 @@ let package = Package(
         ]),
         // Demo data and benchmarks: `sluice demo …` / `sluice bench …` exec this.
         .executableTarget(name: "sluice-dev", dependencies: [
-            "CBenchLoops", "SluiceCLI", "SluiceDemo", "SluiceJobs", "SluiceCatalog", "SluiceRuntime",
+            "CBenchLoops", "SluiceCLI", "SluiceDemo", "SluiceJobs", "SluiceCatalog", "SluiceCatalogLoader", "SluiceRuntime",
             "Postgres", "RabbitMQ", "Redis", "SluiceCore", "ClientSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -107,14 +109,14 @@ let package = Package(
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"]),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
         .testTarget(name: "SluiceJobsTests", dependencies: [
-            "SluiceJobs", "SluiceDemo", "SluiceRuntime", "TestSupport", .product(name: "Logging", package: "swift-log"),
+            "SluiceJobs", "SluiceCatalogLoader", "SluiceDemo", "SluiceRuntime", "TestSupport", .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "SluiceCatalogTests", dependencies: ["SluiceCatalog", "TestSupport"]),
+        .testTarget(name: "SluiceCatalogTests", dependencies: ["SluiceCatalog", "SluiceCatalogLoader", "TestSupport"]),
         .testTarget(name: "SluiceRuntimeTests", dependencies: [
             "SluiceRuntime", "TestSupport", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "SluiceHTTPTests", dependencies: [
-            "SluiceHTTP", "SluiceJobs", "SluiceRuntime", "SluiceMetrics", "SluiceCatalog", "TestSupport",
+            "SluiceHTTP", "SluiceJobs", "SluiceRuntime", "SluiceMetrics", "SluiceCatalog", "SluiceCatalogLoader", "TestSupport",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ]),

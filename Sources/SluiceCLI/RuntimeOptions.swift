@@ -11,6 +11,7 @@ import Postgres
 import RabbitMQ
 import Redis
 import SluiceCatalog
+import SluiceCatalogLoader
 import SluiceCore
 import SluiceJobs
 import SluiceRuntime

@@ -1,8 +1,8 @@
 // CatalogText: how catalog text is shown in messages: escaped (no raw control characters or
 // newlines) and cut to a bounded length.
 
-enum CatalogText {
-    static func display(_ text: String, limit: Int = 64) -> String {
+package enum CatalogText {
+    package static func display(_ text: String, limit: Int = 64) -> String {
         var shown = text
         var cut = false
         if shown.count > limit {
@@ -29,7 +29,7 @@ enum CatalogText {
     }
 
     /// The closest of `candidates` to `word` within two edits, for "did you mean" hints.
-    static func suggestion(for word: String, among candidates: [String]) -> String? {
+    package static func suggestion(for word: String, among candidates: [String]) -> String? {
         var best: (String, Int)?
         for c in candidates {
             let d = distance(Array(word.utf8), Array(c.utf8))

@@ -107,7 +107,7 @@ public struct ImportColumn: Sendable, Equatable {
 }
 
 extension String {
-    func trimmingASCIISpaces() -> String {
+    package func trimmingASCIISpaces() -> String {
         var s = Substring(self)
         while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
         while let l = s.last, l == " " || l == "\t" { s.removeLast() }

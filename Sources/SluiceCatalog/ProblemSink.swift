@@ -2,9 +2,10 @@
 // single-threaded: each CatalogLoader call owns its own.
 
 /// Collects problems while one load runs. Single-threaded: owned by one loader call.
-final class ProblemSink {
-    var problems: [CatalogProblem] = []
-    func add(_ code: CatalogProblem.Code, _ location: SourceLocation, _ message: String) {
+package final class ProblemSink {
+    package init() {}
+    package var problems: [CatalogProblem] = []
+    package func add(_ code: CatalogProblem.Code, _ location: SourceLocation, _ message: String) {
         problems.append(CatalogProblem(code, at: location, message))
     }
 }

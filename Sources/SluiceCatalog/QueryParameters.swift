@@ -63,7 +63,7 @@ public struct QueryParameters: Sendable, Equatable {
         return QueryParameters(values: out)
     }
 
-    static func canonical(_ value: JSONValue, _ type: CatalogQuery.ParameterType, field: String) throws(Problem) -> String {
+    package static func canonical(_ value: JSONValue, _ type: CatalogQuery.ParameterType, field: String) throws(Problem) -> String {
         func wrong() -> Problem { Problem(field: field, reason: "must be \(describe(type))") }
         switch type {
         case .text:

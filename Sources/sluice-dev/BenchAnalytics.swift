@@ -17,6 +17,7 @@ import Postgres
 import RabbitMQ
 import Redis
 import SluiceCatalog
+import SluiceCatalogLoader
 import SluiceCore
 import SluiceJobs
 import SluiceRuntime

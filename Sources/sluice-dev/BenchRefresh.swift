@@ -11,6 +11,7 @@ import Foundation
 import Logging
 import Postgres
 import SluiceCatalog
+import SluiceCatalogLoader
 import SluiceDemo
 import SluiceJobs
 import Synchronization

@@ -9,6 +9,7 @@ import Foundation
 import Logging
 import Postgres
 import SluiceCatalog
+import SluiceCatalogLoader
 import SluiceJobs
 
 struct CatalogCommand: AsyncParsableCommand {

@@ -12,6 +12,7 @@ import Postgres
 import RabbitMQ
 import Redis
 import SluiceCatalog
+import SluiceCatalogLoader
 
 struct Doctor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -6,6 +6,7 @@ import ArgumentParser
 import SluiceCLI
 import Foundation
 import SluiceCatalog
+import SluiceCatalogLoader
 import SluiceCore
 import SluiceRuntime
 

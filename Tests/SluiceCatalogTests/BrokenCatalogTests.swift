@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SluiceCatalog
+@testable import SluiceCatalogLoader
 
 /// Each broken file below is written to disk and loaded through the folder loader; the
 /// expected line numbers are the lines of the YAML text as written (first line = 1).

@@ -2,6 +2,7 @@ import Foundation
 import SluiceCore
 import Testing
 @testable import SluiceCatalog
+@testable import SluiceCatalogLoader
 
 @Suite struct DemoCatalogTests {
     @Test func theRepositoryCatalogLoadsWithoutProblems() throws {

@@ -6,6 +6,7 @@ import Foundation
 import Testing
 import TestSupport
 @testable import SluiceCatalog
+@testable import SluiceCatalogLoader
 
 @Suite struct DemoSchemaIntegrationTests {
     struct PsqlFailure: Error, CustomStringConvertible {

@@ -3,6 +3,7 @@
 
 import Foundation
 @testable import SluiceCatalog
+@testable import SluiceCatalogLoader
 
 enum Fixtures {
     /// The repository root, found from this file's path (Tests/SluiceCatalogTests/Fixtures.swift).

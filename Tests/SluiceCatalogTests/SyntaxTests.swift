@@ -1,5 +1,6 @@
 import Testing
 @testable import SluiceCatalog
+@testable import SluiceCatalogLoader
 import SluiceCore
 
 @Suite struct SyntaxTests {

@@ -10,6 +10,7 @@ import Redis
 import ServiceLifecycle
 import SluiceCore
 import SluiceCatalog
+import SluiceCatalogLoader
 import SluiceHTTP
 import SluiceJobs
 import SluiceMetrics

@@ -7,6 +7,7 @@ import Logging
 import Postgres
 import Redis
 import SluiceCatalog
+import SluiceCatalogLoader
 import SluiceCore
 import SluiceJobs
 import Synchronization

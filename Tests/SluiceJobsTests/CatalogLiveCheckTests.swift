@@ -9,6 +9,7 @@ import SluiceDemo
 import Testing
 import TestSupport
 @testable import SluiceCatalog
+@testable import SluiceCatalogLoader
 @testable import SluiceJobs
 
 @Suite struct CatalogLiveCheckTests {

@@ -5,6 +5,7 @@
 import Foundation
 import Postgres
 import SluiceCatalog
+import SluiceCatalogLoader
 @testable import SluiceJobs
 import Testing
 

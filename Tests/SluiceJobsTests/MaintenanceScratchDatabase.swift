@@ -8,6 +8,7 @@ import Foundation
 import Logging
 import Postgres
 import SluiceCatalog
+import SluiceCatalogLoader
 import SluiceJobs
 import Synchronization
 import Testing

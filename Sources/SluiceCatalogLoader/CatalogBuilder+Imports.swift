@@ -6,6 +6,7 @@
 // batching are checked.
 
 import Foundation
+import SluiceCatalog
 import SluiceCore
 import Yams
 

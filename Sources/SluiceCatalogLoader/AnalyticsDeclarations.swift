@@ -3,6 +3,7 @@
 // load, single-threaded like the builder. A declaration with a problem is left out.
 
 import Foundation
+import SluiceCatalog
 import SluiceCore
 import Yams
 

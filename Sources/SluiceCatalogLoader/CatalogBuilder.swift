@@ -4,6 +4,7 @@
 
 import ClientSupport
 import Foundation
+import SluiceCatalog
 import SluiceCore
 import Yams
 

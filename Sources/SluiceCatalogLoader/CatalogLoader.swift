@@ -8,6 +8,7 @@
 // hot path.
 
 import Foundation
+import SluiceCatalog
 
 public enum CatalogLoader {
     /// File name endings that hold catalog YAML.

@@ -6,6 +6,7 @@
 // loader; Yams types never leave this module.
 
 import Foundation
+import SluiceCatalog
 import SluiceCore
 import Yams
 
