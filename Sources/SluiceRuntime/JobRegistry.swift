@@ -134,9 +134,11 @@ public struct JobRegistry: Sendable {
             if case .null = value { continue }
             guard let back = known[key] else {
                 let shown = key.count > 64 ? String(key.prefix(64)) + "…" : key
+                // The re-encoded value omits optional arguments left out, so this lists the
+                // arguments given that the kind knows, plus the ones it always has: not all of them.
                 let expected = known.keys.sorted().joined(separator: ", ")
                 throw EnvelopeError(.invalidArguments, field: "\(path).\(shown)",
-                                    reason: "unknown argument" + (expected.isEmpty ? "" : " (expected one of: \(expected))"))
+                                    reason: "unknown argument" + (expected.isEmpty ? "" : " (known arguments include: \(expected))"))
             }
             if case .object(let g) = value, case .object(let k) = back {
                 try compare(g, k, path: "\(path).\(key)")
