@@ -1,12 +1,12 @@
 # Sluice: one image for `sluice worker`, `sluice scheduler` and `sluice api`.
 # Build: docker build -t sluice .   (docker-compose.yml builds it for its services)
 
-# --- build: the Swift toolchain image with the three C libraries' headers ---
+# --- build: the Swift toolchain image with the C libraries' headers (zlib for gzip imports) ---
 # Hummingbird 2.28 needs swift-tools-version 6.2: the toolchain image must be 6.2 or newer
 # (these machines run 6.3.1).
 FROM swift:6.3-bookworm AS build
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libpq-dev librabbitmq-dev libhiredis-dev pkg-config \
+ && apt-get install -y --no-install-recommends libpq-dev librabbitmq-dev libhiredis-dev zlib1g-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # The manifest names the test targets too, so their folders come along (they are not built).
@@ -20,7 +20,7 @@ RUN swift build -c release --product sluice --static-swift-stdlib \
 # --- run: slim Debian with the runtime libraries only ---
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libpq5 librabbitmq4 libhiredis0.14 ca-certificates curl tzdata \
+ && apt-get install -y --no-install-recommends libpq5 librabbitmq4 libhiredis0.14 zlib1g ca-certificates curl tzdata \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home /srv/sluice sluice
 COPY --from=build /out/sluice /usr/local/bin/sluice
