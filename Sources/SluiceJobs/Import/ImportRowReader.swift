@@ -128,7 +128,7 @@ public struct ImportRowReader<Source: ImportByteSource> {
 
     private func jsonRow(line: Int, bytes: [UInt8]) -> ImportItem {
         if bytes.contains(0) { return .reject(ImportReject(line: line, column: nil, reason: "contains a NUL byte")) }
-        guard String(validating: bytes, as: UTF8.self) != nil else {
+        guard ImportValueCheck.utf8String(bytes) != nil else {
             return .reject(ImportReject(line: line, column: nil, reason: "is not valid UTF-8"))
         }
         guard let value = try? JSONValue.parse(bytes) else {
