@@ -26,7 +26,7 @@ public struct APIBackend: Sendable {
     /// Nil when no catalog is loaded: schedules are then an empty list.
     public var scheduler: Scheduler?
     /// The catalog: the queries `GET /v1/cache` normalises params for, the import specs
-    /// `POST /v1/imports` accepts. Nil: both answer 404.
+    /// `POST /v1/imports` accepts. Nil: the cache route answers 404, the import route 400 (`spec`).
     public var catalog: Catalog?
 
     public init(producer: Producer, ledger: Ledger, results: ResultStore, redis: RedisPool, redisConfiguration: RedisConfiguration,

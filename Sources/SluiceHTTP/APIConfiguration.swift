@@ -22,10 +22,16 @@ public struct APIConfiguration: Sendable {
     public var secureCookies: Bool
     /// How long a readiness probe or a fail-fast read waits for one server. Default 2 s.
     public var dependencyTimeout: Duration
+    /// Uploads (`POST /v1/imports`) streamed at once; each holds a home-database connection
+    /// while its body arrives. Past it: 503 with Retry-After. Default 2.
+    public var maxConcurrentUploads: Int
+    /// An upload that sends nothing for this long is dropped (400, nothing kept). Default 30 s.
+    public var uploadIdleTimeout: Duration
 
     public init(host: String = "127.0.0.1", port: Int = 8080, tokens: TokenAuthority, maxBodyBytes: Int = 1 << 20,
                 maxBatch: Int = 1000, sessionKey: [UInt8]? = nil, sessionLifetime: Duration = .seconds(12 * 3600),
-                secureCookies: Bool = false, dependencyTimeout: Duration = .seconds(2)) {
+                secureCookies: Bool = false, dependencyTimeout: Duration = .seconds(2), maxConcurrentUploads: Int = 2,
+                uploadIdleTimeout: Duration = .seconds(30)) {
         self.host = host
         self.port = port
         self.tokens = tokens
@@ -35,5 +41,7 @@ public struct APIConfiguration: Sendable {
         self.sessionLifetime = sessionLifetime
         self.secureCookies = secureCookies
         self.dependencyTimeout = dependencyTimeout
+        self.maxConcurrentUploads = maxConcurrentUploads
+        self.uploadIdleTimeout = uploadIdleTimeout
     }
 }

@@ -15,6 +15,7 @@ import SluiceCatalog
 import SluiceCore
 import SluiceJobs
 import SluiceRuntime
+import Synchronization
 
 extension APIServer {
     var importRoutes: [Route] {
@@ -73,10 +74,21 @@ extension APIServer {
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > spec.maxFileBytes {
             throw APIError(.contentTooLarge, "too_large", "the file is \(length) bytes; the \(specName) import's limit is \(spec.maxFileBytes)")
         }
+        // Each upload holds a home-database connection while its body arrives: a few at a time,
+        // so slow clients cannot take the pool every other route needs.
+        guard uploadSlots.acquire(limit: configuration.maxConcurrentUploads) else {
+            var e = APIError(.serviceUnavailable, "busy", "\(configuration.maxConcurrentUploads) uploads are already in progress; retry shortly")
+            e.headers[.retryAfter] = "5"
+            throw e
+        }
+        defer { uploadSlots.release() }
         let upload: ImportStore.Upload
         do {
-            upload = try await backend.imports.store(RequestBodySource(request.body), spec: spec.name.rawValue, fileName: fileName,
-                                                     maxBytes: spec.maxFileBytes)
+            upload = try await backend.imports.store(RequestBodySource(request.body, idleTimeout: configuration.uploadIdleTimeout),
+                                                     spec: spec.name.rawValue, fileName: fileName, maxBytes: spec.maxFileBytes)
+        } catch let e as UploadInterrupted {
+            // The client stalled or went away: the transaction rolled back, nothing is kept.
+            throw APIError.badRequest(e.reason)
         } catch let e as SluiceJobs.JobError {
             // Past the limit, or empty: the transaction rolled back, nothing is kept.
             let tooLarge = e.message.contains("larger than")
@@ -112,18 +124,72 @@ extension APIServer {
     }
 }
 
-/// The request body as an import's byte source: chunks as they arrive from the socket.
+/// The request body as an import's byte source: chunks as they arrive from the socket. A chunk
+/// that does not come within `idleTimeout`, or a body that breaks off, ends the upload with
+/// `UploadInterrupted`.
 private final class RequestBodySource: ImportByteSource, @unchecked Sendable {
+    // @unchecked Sendable: the iterator is used by one `next()` at a time (the store's loop
+    // awaits each); the child task below only exists during that call.
     private var iterator: RequestBody.AsyncIterator
+    private let idleTimeout: Duration
 
-    init(_ body: RequestBody) { iterator = body.makeAsyncIterator() }
+    init(_ body: RequestBody, idleTimeout: Duration) {
+        iterator = body.makeAsyncIterator()
+        self.idleTimeout = idleTimeout
+    }
+
+    private enum Step: Sendable {
+        case chunk([UInt8]?)
+        case timedOut
+    }
 
     func next() async throws -> [UInt8]? {
+        let timeout = idleTimeout
+        let step: Step
+        do {
+            step = try await withThrowingTaskGroup(of: Step.self) { group in
+                group.addTask { .chunk(try await self.nextChunk()) }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return .timedOut
+                }
+                defer { group.cancelAll() }
+                return try await group.next() ?? .timedOut
+            }
+        } catch {
+            throw UploadInterrupted(reason: "the upload broke off before its end; nothing was kept")
+        }
+        switch step {
+        case .chunk(let bytes): return bytes
+        case .timedOut: throw UploadInterrupted(reason: "the upload sent nothing for \(timeout); nothing was kept")
+        }
+    }
+
+    private func nextChunk() async throws -> [UInt8]? {
         while let buffer = try await iterator.next() {
             if buffer.readableBytes > 0 { return Array(buffer.readableBytesView) }
         }
         return nil
     }
+}
+
+struct UploadInterrupted: Error {
+    var reason: String
+}
+
+/// How many uploads are streaming now.
+final class UploadSlots: Sendable {
+    private let inUse = Mutex(0)
+
+    func acquire(limit: Int) -> Bool {
+        inUse.withLock { n in
+            guard n < limit else { return false }
+            n += 1
+            return true
+        }
+    }
+
+    func release() { inUse.withLock { $0 -= 1 } }
 }
 
 /// Bytes appended from a synchronous callback (COPY TO STDOUT's chunks).

@@ -20,6 +20,7 @@ public final class APIServer: Sendable {
     let sessions: SessionCodec
     let logger: Logger
     let metrics: MetricsRegistry
+    let uploadSlots = UploadSlots()
 
     public init(configuration: APIConfiguration, backend: APIBackend, metrics: MetricsRegistry = MetricsRegistry(), logger: Logger) {
         self.configuration = configuration

@@ -1101,7 +1101,7 @@ public enum OpenAPIDocument {
                 }
               }
             },
-            "description": "No such import spec, or a parameter is malformed, or the file is empty; `field` names the parameter."
+            "description": "No such import spec, a malformed parameter, an empty file, or an upload that stalled (nothing for the idle timeout) or broke off; nothing was kept. `field` names the parameter when one is wrong."
           },
           "401": {
             "content": {
@@ -1151,7 +1151,7 @@ public enum OpenAPIDocument {
                 }
               }
             },
-            "description": "A server this needs (Postgres, RabbitMQ or Redis) did not answer in time; the message names it."
+            "description": "Too many uploads in progress (code `busy`, with Retry-After), or Postgres or RabbitMQ did not answer; nothing was kept."
           }
         },
         "security": [

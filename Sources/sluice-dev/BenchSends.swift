@@ -48,27 +48,27 @@ struct BenchSends: AsyncParsableCommand {
 
         _ = try await BenchSupport.workspaces(plain, limit: 1)
         try await cleanup(plain)
-        say("creating workspace \(Self.slug) with \(leads) active leads…")
-        let setupStart = ContinuousClock.now
-        let (campaign, reference) = try await plain.withConnection { c in
-            let ws = try await c.query("INSERT INTO demo.workspaces (name, slug, plan) VALUES ('Bench sends', $1, 'enterprise') RETURNING id",
-                                       [.text(Self.slug)])[0].decode(0, as: UUID.self)
-            try await c.execute("""
-                INSERT INTO demo.leads (workspace_id, email, status, first_name)
-                SELECT $1, 'lead' || lpad(g::text, 8, '0') || '@bench-sends.test', 'active', 'Lead ' || g
-                FROM generate_series(1, $2) g
-                """, [.uuid(ws), .int(leads)])
-            try await c.simpleQuery("ANALYZE demo.leads")
-            func campaign(_ name: String) async throws -> UUID {
-                try await c.query("""
-                    INSERT INTO demo.campaigns (workspace_id, name, status, from_email) VALUES ($1, $2, 'scheduled', 'news@bench-sends.test')
-                    RETURNING id
-                    """, [.uuid(ws), .text(name)])[0].decode(0, as: UUID.self)
-            }
-            return (try await campaign("statement"), try await campaign("reference"))
-        }
-        let setup = ContinuousClock.now - setupStart
         do {
+            say("creating workspace \(Self.slug) with \(leads) active leads…")
+            let setupStart = ContinuousClock.now
+            let (campaign, reference) = try await plain.withConnection { c in
+                let ws = try await c.query("INSERT INTO demo.workspaces (name, slug, plan) VALUES ('Bench sends', $1, 'enterprise') RETURNING id",
+                                           [.text(Self.slug)])[0].decode(0, as: UUID.self)
+                try await c.execute("""
+                    INSERT INTO demo.leads (workspace_id, email, status, first_name)
+                    SELECT $1, 'lead' || lpad(g::text, 8, '0') || '@bench-sends.test', 'active', 'Lead ' || g
+                    FROM generate_series(1, $2) g
+                    """, [.uuid(ws), .int(leads)])
+                try await c.simpleQuery("ANALYZE demo.leads")
+                func campaign(_ name: String) async throws -> UUID {
+                    try await c.query("""
+                        INSERT INTO demo.campaigns (workspace_id, name, status, from_email) VALUES ($1, $2, 'scheduled', 'news@bench-sends.test')
+                        RETURNING id
+                        """, [.uuid(ws), .text(name)])[0].decode(0, as: UUID.self)
+                }
+                return (try await campaign("statement"), try await campaign("reference"))
+            }
+            let setup = ContinuousClock.now - setupStart
             let runner = StatementRunner(catalog: catalog)
             let args = StatementRunner.Arguments(name: "schedule_campaign_sends", params: ["campaign_id": .string(campaign.uuidString)])
             say("import.statement schedule_campaign_sends…")

@@ -30,6 +30,8 @@ struct APIServeCommand: AsyncParsableCommand {
     @Option(help: "Largest request body in bytes.") var maxBody = 1 << 20
     @Option(help: "Catalog folder for schedules (default SLUICE_CATALOG or jobs).") var catalog: String?
     @Flag(help: "Mark the session cookie Secure (serve the dashboard behind TLS).") var secureCookies = false
+    @Option(help: "Uploads (POST /v1/imports) streamed at once; each holds a database connection.") var maxUploads = 2
+    @Option(help: "Drop an upload that sends nothing for this long (e.g. 30s).") var uploadIdleTimeout = "30s"
 
     func run() async throws {
         let env = ProcessInfo.processInfo.environment
@@ -52,7 +54,8 @@ struct APIServeCommand: AsyncParsableCommand {
         }
         let configuration = APIConfiguration(
             host: host ?? env["SLUICE_API_HOST"] ?? "127.0.0.1", port: port ?? env["SLUICE_API_PORT"].flatMap { Int($0) } ?? 8080,
-            tokens: tokens, maxBodyBytes: maxBody, sessionKey: sessionKey, secureCookies: secureCookies)
+            tokens: tokens, maxBodyBytes: maxBody, sessionKey: sessionKey, secureCookies: secureCookies,
+            maxConcurrentUploads: maxUploads, uploadIdleTimeout: try parseDuration(uploadIdleTimeout, option: "upload-idle-timeout"))
         try await services.ledger.migrate()
         // Schedules: only when the catalog has them; the API serves everything else without.
         var scheduler: Scheduler?

@@ -348,9 +348,12 @@ private let admin = APIFixture.adminToken
             let bad = try await api.client.json("GET", "/v1/cache/top_campaigns?params=%5B1%5D", token: read)
             #expect(bad.status == 400)
             #expect(bad.errorField == "params")
-            let wrongType = try await api.client.json("GET", "/v1/cache/top_campaigns?params=%7B%22workspace_id%22%3A%22x%22%7D", token: read)
+            // A valid day, a workspace_id that is no integer: the error is the type's.
+            let wrongType = try await api.client.json(
+                "GET", "/v1/cache/top_campaigns?params=%7B%22workspace_id%22%3A%22x%22%2C%22day%22%3A%222026-12-01%22%7D", token: read)
             #expect(wrongType.status == 400)
             #expect(wrongType.errorField == "params")
+            #expect(wrongType.json["error"]?["message"]?.stringValue?.contains("workspace_id") == true, "\(wrongType.json)")
 
             _ = try await api.redis.send(["SET", RedisArgument("\(api.redisPrefix)health:main:bloat"), "{\"tables\":3}"])
             _ = try await api.redis.send(["HSET", RedisArgument("\(api.redisPrefix)health:main:locks"), "waiting", "0"])

@@ -59,7 +59,9 @@ struct HTTPClient: Sendable {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
         for (k, v) in headers { head += "\(k): \(v)\r\n" }
-        if !body.isEmpty || method == "POST" { head += "Content-Length: \(body.count)\r\n" }
+        // A caller's own Content-Length or Transfer-Encoding (stalled or chunked uploads) wins.
+        let framed = headers.contains { ["content-length", "transfer-encoding"].contains($0.0.lowercased()) }
+        if !framed && (!body.isEmpty || method == "POST") { head += "Content-Length: \(body.count)\r\n" }
         head += "\r\n"
         let out = Array(head.utf8) + body
         var sent = 0

@@ -104,4 +104,67 @@ private let enqueue = APIFixture.enqueueToken
             expectDocumented("get", "/v1/imports/{id}/rejects.csv", badID)
         }
     }
+
+    @Test func dryRunWritesNothingAndKeepsTheUploadADay() async throws {
+        try await withAPI { api in
+            try await api.createContactsTable()
+            let r = try await api.client.request(
+                "POST", "/v1/imports?spec=contacts&dry_run=true", headers: [("Authorization", "Bearer \(enqueue)")],
+                body: Array("email,name\na@example.test,A\nb@example.test,B\n".utf8))
+            #expect(r.status == 202, "\(r.text)")
+            let id = try #require(r.json["id"]?.stringValue)
+            let job = try await api.withWorker(workloadClass: .import) {
+                try await api.waitJob(id, seconds: 30) { $0["state"]?.stringValue == "completed" }
+            }
+            #expect(job["result"]?["dry_run"] == .bool(true), "\(job)")
+            #expect(job["result"]?["inserted"]?.intValue == 2, "\(job)")
+            let rows = try await api.pool.withConnection { c in
+                try await c.query("SELECT count(*)::bigint FROM \(api.schema).contacts")[0].decode(0, as: Int.self)
+            }
+            #expect(rows == 0)
+            // Kept for the real import, with an expiry (a day), not forever.
+            let hours = try await api.pool.withConnection { c in
+                try await c.query("SELECT extract(epoch FROM expires_at - now())::float8 / 3600 FROM \(api.schema).uploads")
+                    .map { try $0.decode(0, as: Double.self) }
+            }
+            #expect(hours.count == 1 && hours[0] > 23 && hours[0] <= 24, "\(hours)")
+        }
+    }
+
+    @Test func aBodyPastTheLimitWithoutContentLengthIsRolledBack() async throws {
+        try await withAPI { api in
+            // Chunked: no Content-Length to refuse early, so the store's streaming limit must.
+            let data = Array(("email,name\n" + String(repeating: "x@example.test,X\n", count: 5000)).utf8)
+            let chunked = Array((String(data.count, radix: 16) + "\r\n").utf8) + data + Array("\r\n0\r\n\r\n".utf8)
+            let r = try await api.client.request(
+                "POST", "/v1/imports?spec=contacts",
+                headers: [("Authorization", "Bearer \(enqueue)"), ("Transfer-Encoding", "chunked")], body: chunked)
+            #expect(r.status == 413, "\(r.text)")
+            expectDocumented("post", "/v1/imports", r)
+            #expect(try await uploads(api) == 0)
+            let jobs = try await api.client.json("GET", "/v1/jobs?kind=import.file", token: read)
+            #expect(jobs.json["jobs"] == .array([]))
+        }
+    }
+
+    @Test func aStalledUploadIsDroppedAndBusySlotsAnswer503() async throws {
+        try await withAPI(configure: { $0.uploadIdleTimeout = .seconds(1) }) { api in
+            // 20 bytes of a promised 50000 (under the 64 KB limit), then silence.
+            let r = try await api.client.request(
+                "POST", "/v1/imports?spec=contacts",
+                headers: [("Authorization", "Bearer \(enqueue)"), ("Content-Length", "50000")], body: Array("email,name\na@b.test,A\n".utf8))
+            #expect(r.status == 400, "\(r.status) \(r.text)")
+            #expect(r.json["error"]?["message"]?.stringValue?.contains("sent nothing") == true, "\(r.text)")
+            expectDocumented("post", "/v1/imports", r)
+            #expect(try await uploads(api) == 0)
+        }
+        try await withAPI(configure: { $0.maxConcurrentUploads = 0 }) { api in
+            let r = try await api.client.request("POST", "/v1/imports?spec=contacts", headers: [("Authorization", "Bearer \(enqueue)")],
+                                                 body: Array("email,name\na@b.test,A\n".utf8))
+            #expect(r.status == 503)
+            #expect(r.header("Retry-After") == "5")
+            expectDocumented("post", "/v1/imports", r)
+            #expect(try await uploads(api) == 0)
+        }
+    }
 }

@@ -194,7 +194,10 @@ public struct FileImporter: Sendable {
                     + "First: line \(e.rejects.first?.line ?? 0)\(e.rejects.first?.column.map { ", column \($0)" } ?? ""): \(e.rejects.first?.reason ?? "")")
         }
         try await store.saveRejects(outcome.rejects, jobID: jobID)
-        if let upload, !dryRun { try? await store.delete(upload.id) }
+        if let upload {
+            // A dry run's upload stays a day, so the real import can run on it (same `source.upload`).
+            if dryRun { try? await store.expire(upload.id, keep: Self.dryRunUploadKeep) } else { try? await store.delete(upload.id) }
+        }
         let elapsed = ContinuousClock.now - started
         outcome.counts.seconds = Self.seconds(elapsed)
         var report = outcome.counts
@@ -205,6 +208,9 @@ public struct FileImporter: Sendable {
         report.rejects = Array(outcome.rejects.prefix(Self.rejectsInReport))
         return report
     }
+
+    /// How long an upload stays after a dry run of it.
+    public static let dryRunUploadKeep: Duration = .seconds(86_400)
 
     static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 }

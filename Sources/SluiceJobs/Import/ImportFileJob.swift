@@ -40,6 +40,8 @@ extension ImportFileJob: JobWorker {
 
     public func run(_ a: Arguments, context: JobContext) async throws -> Report {
         let store = ImportStore(pool: context.home, schema: context.schema)
+        // Uploads past their time (failed imports, dry runs) go whenever an import runs.
+        _ = try? await store.purgeExpired()
         let importer = FileImporter(catalog: context.catalog, store: store, importDirectory: importDirectory)
         do {
             return try await importer.run(a, jobID: context.id.uuid, pool: context.pool, progress: context.progressReporter,
