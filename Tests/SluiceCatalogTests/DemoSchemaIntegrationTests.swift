@@ -18,21 +18,12 @@ import TestSupport
     /// Runs psql against `url` with `sql` as one -c string; returns unaligned, tuples-only output.
     @discardableResult
     static func psqlBlocking(_ url: String, _ sql: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql]
         var environment = ProcessInfo.processInfo.environment
         environment["PGCONNECT_TIMEOUT"] = "10"
         environment["PGOPTIONS"] = "-c client_min_messages=warning"
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let output = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else { throw PsqlFailure(status: process.terminationStatus, output: output) }
+        let (status, output) = try runProcessBlocking("psql", ["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql],
+                                                      environment: environment)
+        guard status == 0 else { throw PsqlFailure(status: status, output: output) }
         return output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 

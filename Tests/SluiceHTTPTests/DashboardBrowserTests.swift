@@ -11,24 +11,12 @@ import Testing
 /// Runs dashboard_check.py against the API on `port`; returns its exit status and output.
 func runBrowserScript(port: Int, scenario: String, screenshot: String) async throws -> (Int32, String) {
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Browser/dashboard_check.py").path
-    return try await offPool { () throws -> (Int32, String) in
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script]
-        var env = ProcessInfo.processInfo.environment
-        env["SLUICE_API_URL"] = "http://127.0.0.1:\(port)"
-        env["SLUICE_TEST_TOKEN"] = APIFixture.adminToken
-        env["SLUICE_SCREENSHOT"] = screenshot
-        env["SLUICE_SCENARIO"] = scenario
-        process.environment = env
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
+    var env = ProcessInfo.processInfo.environment
+    env["SLUICE_API_URL"] = "http://127.0.0.1:\(port)"
+    env["SLUICE_TEST_TOKEN"] = APIFixture.adminToken
+    env["SLUICE_SCREENSHOT"] = screenshot
+    env["SLUICE_SCENARIO"] = scenario
+    return try await runProcess("python3", [script], environment: env)
 }
 
 @Suite(.serialized) struct DashboardBrowserTests {
@@ -43,31 +31,13 @@ func runBrowserScript(port: Int, scenario: String, screenshot: String) async thr
     }
 
     @Test func dashboardInHeadlessChromium() async throws {
-        let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        let script = here.appendingPathComponent("Browser/dashboard_check.py").path
-        let screenshot = here.appendingPathComponent("../../.build/dashboard-overview.png").standardized.path
+        let screenshot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../.build/dashboard-overview.png").standardized.path
         try? FileManager.default.removeItem(atPath: screenshot)
         try await withAPI { api in
-            let port = api.client.port
             try await api.createContactsTable()
             let (status, output) = try await api.withWorker { try await api.withWorker(workloadClass: .import) {
-                try await offPool { () throws -> (Int32, String) in
-                    let process = Process()
-                    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                    process.arguments = ["python3", script]
-                    var env = ProcessInfo.processInfo.environment
-                    env["SLUICE_API_URL"] = "http://127.0.0.1:\(port)"
-                    env["SLUICE_TEST_TOKEN"] = APIFixture.adminToken
-                    env["SLUICE_SCREENSHOT"] = screenshot
-                    process.environment = env
-                    let pipe = Pipe()
-                    process.standardOutput = pipe
-                    process.standardError = pipe
-                    try process.run()
-                    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                    process.waitUntilExit()
-                    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-                }
+                try await runBrowserScript(port: api.client.port, scenario: "full", screenshot: screenshot)
             } }
             #expect(status == 0, "dashboard_check.py failed:\n\(output)")
             #expect(output.contains("ok"))

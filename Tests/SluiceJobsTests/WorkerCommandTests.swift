@@ -35,19 +35,7 @@ func cliEnvironment(database: ScratchDatabase, names: String) -> [String: String
 
 /// Runs `sluice arguments…` to its end; returns the exit status and what it printed.
 func runSluice(_ arguments: [String], environment: [String: String]) async throws -> (status: Int32, output: String) {
-    try await offPool {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: sluiceExecutable)
-        process.arguments = arguments
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
+    try await runProcess(sluiceExecutable, arguments, environment: environment)
 }
 
 @Suite(.serialized) struct WorkerCommandTests {
