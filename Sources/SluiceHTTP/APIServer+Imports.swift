@@ -65,7 +65,7 @@ extension APIServer {
         // Everything but the upload's id is checked before a byte is stored.
         let placeholder = FileImporter.Arguments(spec: spec.name.rawValue, source: .init(upload: UUID().uuidString.lowercased()),
                                                  options: options == FileImporter.Options() ? nil : options)
-        var job = try jobRequest(placeholder, target: target)
+        var job = try ImportFileJob.request(placeholder, target: target, producer: "sluice-api")
         do {
             try backend.producer.registry.validate(kind: job.kind, args: job.args, target: target)
         } catch {
@@ -100,7 +100,7 @@ extension APIServer {
         }
         let arguments = FileImporter.Arguments(spec: placeholder.spec, source: .init(upload: upload.id.uuidString.lowercased()),
                                                options: placeholder.options)
-        job = try jobRequest(arguments, target: target)
+        job = try ImportFileJob.request(arguments, target: target, producer: "sluice-api")
         let result: EnqueueResult
         do {
             result = try await backend.producer.enqueue(job)
@@ -115,12 +115,6 @@ extension APIServer {
         }
         return json(["id": .string(result.id.description), "upload": .string(upload.id.uuidString.lowercased()),
                      "bytes": .int(Int64(upload.bytes)), "state": .string(result.state.rawValue)], .accepted)
-    }
-
-    private func jobRequest(_ arguments: FileImporter.Arguments, target: String) throws -> JobRequest {
-        let args = try JSONValue.parse(Array(try JSONEncoder().encode(arguments)))
-        return JobRequest(kind: ImportFileJob.kind, args: args.objectValue ?? [:], target: target, maxAttempts: 3,
-                          timeoutSeconds: 3600, producer: "sluice-api")
     }
 }
 

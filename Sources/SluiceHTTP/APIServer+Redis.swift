@@ -45,10 +45,11 @@ extension APIServer {
                 } catch {
                     throw APIError.badRequest(String(describing: error), field: "params")
                 }
-                let read = try await bounded("redis") { [params] in try await reader.read(name: name, params: params, target: target) }
-                guard let output = read.output else { throw APIError.notFound("no cached output for \(name) with these params") }
-                return json(["name": .string(name), "target": .string(target), "params": normalised.json, "key": .string(read.key),
-                             "stale": .bool(read.stale), "cache": output.json])
+                let key = reader.cache.key(query: name, target: target, params: normalised)
+                let output = try await bounded("redis") { try await reader.cache.read(key: key) }
+                guard let output else { throw APIError.notFound("no cached output for \(name) with these params") }
+                return json(["name": .string(name), "target": .string(target), "params": normalised.json, "key": .string(key),
+                             "stale": .bool(output.isStale()), "cache": output.json])
             },
             Route(method: .get, path: "/v1/health/{target}", scope: .read) { [self] _, context, _ in
                 let target = context.parameters.get("target") ?? ""

@@ -79,18 +79,18 @@ extension Ledger {
     }
 
     /// The enqueue time of the oldest `available` job per class (classes with none are absent).
-    /// One short index scan per class.
+    /// One statement: a short index scan per class.
     public func oldestWaiting(classes: [String]) async throws -> [String: Date] {
-        try await pool.withConnection { c in
-            var out: [String: Date] = [:]
-            for workloadClass in classes {
-                let rows = try await c.query("""
-                    SELECT enqueued_at FROM \(table) WHERE state = 'available' AND class = $1 ORDER BY id LIMIT 1
-                    """, [.text(workloadClass)])
-                if let row = rows.first { out[workloadClass] = try row.decode(0, as: Date.self) }
-            }
-            return out
+        let rows = try await pool.withConnection { c in
+            try await c.query("""
+                SELECT c.class, o.enqueued_at FROM unnest($1::text[]) AS c(class)
+                CROSS JOIN LATERAL (SELECT enqueued_at FROM \(table) j WHERE j.state = \(JobState.available.sql) AND j.class = c.class
+                                    ORDER BY j.id LIMIT 1) o
+                """, [.textArray(classes)])
         }
+        var out: [String: Date] = [:]
+        for row in rows { out[try row.decode(0, as: String.self)] = try row.decode(1, as: Date.self) }
+        return out
     }
 
     /// Per class: jobs waiting and running now, completed and failed in the last hour: the
@@ -102,11 +102,11 @@ extension Ledger {
         let rows = try await pool.withConnection { c in
             try await c.query("""
                 SELECT c.class,
-                    (SELECT count(*) FROM \(table) j WHERE j.class = c.class AND j.state IN ('available','scheduled','retryable')),
-                    (SELECT count(*) FROM \(table) j WHERE j.class = c.class AND j.state = 'running'),
-                    (SELECT count(*) FROM \(table) j WHERE j.class = c.class AND j.state = 'completed'
+                    (SELECT count(*) FROM \(table) j WHERE j.class = c.class AND j.state IN \(JobState.waitingSQL)),
+                    (SELECT count(*) FROM \(table) j WHERE j.class = c.class AND j.state = \(JobState.running.sql)),
+                    (SELECT count(*) FROM \(table) j WHERE j.class = c.class AND j.state = \(JobState.completed.sql)
                         AND j.finished_at > now() - interval '1 hour'),
-                    (SELECT count(*) FROM \(table) j WHERE j.class = c.class AND j.state = 'discarded'
+                    (SELECT count(*) FROM \(table) j WHERE j.class = c.class AND j.state = \(JobState.discarded.sql)
                         AND j.finished_at > now() - interval '1 hour')
                 FROM unnest($1::text[]) AS c(class)
                 """, [.textArray(classes)])
@@ -127,7 +127,7 @@ extension Ledger {
         let rows = try await pool.withConnection { c in
             try await c.query("""
                 SELECT class, count(*), COALESCE(EXTRACT(EPOCH FROM max(now() - started_at)), 0)::float8
-                FROM \(table) WHERE state = 'running' AND ($1::text IS NULL OR worker = $1) GROUP BY class
+                FROM \(table) WHERE state = \(JobState.running.sql) AND ($1::text IS NULL OR worker = $1) GROUP BY class
                 """, [worker.map { .text($0) } ?? .null])
         }
         var out: [String: (count: Int, oldest: Duration)] = [:]

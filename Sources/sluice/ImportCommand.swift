@@ -76,9 +76,7 @@ struct ImportFileCommand: AsyncParsableCommand {
         }
         let arguments = FileImporter.Arguments(spec: importSpec.name.rawValue, source: source,
                                                options: importOptions == FileImporter.Options() ? nil : importOptions)
-        let args = try JSONValue.parse(Array(try JSONEncoder().encode(arguments)))
-        let request = JobRequest(kind: ImportFileJob.kind, args: args.objectValue ?? [:], target: target, maxAttempts: 3,
-                                 timeoutSeconds: 3600, producer: "sluice-cli")
+        let request = try ImportFileJob.request(arguments, target: target, producer: "sluice-cli")
         let result: EnqueueResult
         do {
             result = try await services.producer.enqueue(request)

@@ -55,3 +55,11 @@ extension ImportFileJob: JobWorker {
         }
     }
 }
+
+extension ImportFileJob {
+    /// The job a producer enqueues for `arguments` (the CLI, the API): three attempts, an hour.
+    public static func request(_ arguments: Arguments, target: String, producer: String) throws -> JobRequest {
+        let args = try JSONValue.parse(Array(try JSONEncoder().encode(arguments))).objectValue ?? [:]
+        return JobRequest(kind: kind, args: args, target: target, maxAttempts: 3, timeoutSeconds: 3600, producer: producer)
+    }
+}
