@@ -27,11 +27,13 @@ public struct APIConfiguration: Sendable {
     public var maxConcurrentUploads: Int
     /// An upload that sends nothing for this long is dropped (400, nothing kept). Default 30 s.
     public var uploadIdleTimeout: Duration
+    /// How often the overview's queue charts sample depth and the oldest waiting job. Default 15 s.
+    public var queueSampleInterval: Duration
 
     public init(host: String = "127.0.0.1", port: Int = 8080, tokens: TokenAuthority, maxBodyBytes: Int = 1 << 20,
                 maxBatch: Int = 1000, sessionKey: [UInt8]? = nil, sessionLifetime: Duration = .seconds(12 * 3600),
                 secureCookies: Bool = false, dependencyTimeout: Duration = .seconds(2), maxConcurrentUploads: Int = 2,
-                uploadIdleTimeout: Duration = .seconds(30)) {
+                uploadIdleTimeout: Duration = .seconds(30), queueSampleInterval: Duration = .seconds(15)) {
         self.host = host
         self.port = port
         self.tokens = tokens
@@ -43,5 +45,6 @@ public struct APIConfiguration: Sendable {
         self.dependencyTimeout = dependencyTimeout
         self.maxConcurrentUploads = maxConcurrentUploads
         self.uploadIdleTimeout = uploadIdleTimeout
+        self.queueSampleInterval = queueSampleInterval
     }
 }

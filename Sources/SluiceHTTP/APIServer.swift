@@ -21,6 +21,8 @@ public final class APIServer: Sendable {
     let logger: Logger
     let metrics: MetricsRegistry
     let uploadSlots = UploadSlots()
+    /// Queue depth and oldest waiting age over the last day, for the overview's charts.
+    let queueHistory = QueueHistory()
 
     public init(configuration: APIConfiguration, backend: APIBackend, metrics: MetricsRegistry = MetricsRegistry(), logger: Logger) {
         self.configuration = configuration
@@ -52,7 +54,7 @@ public final class APIServer: Sendable {
 
     /// Every route the server has.
     var routes: [Route] {
-        jobRoutes + operatorRoutes + redisRoutes + importRoutes + dashboardRoutes + [
+        jobRoutes + operatorRoutes + redisRoutes + importRoutes + overviewRoutes + dashboardRoutes + [
             Route(method: .get, path: "/healthz", scope: nil) { _, _, _ in
                 json(["status": "ok"])
             },
@@ -109,13 +111,32 @@ public final class APIServer: Sendable {
         return router
     }
 
-    /// The HTTP server as a Service. `onRunning` gets the bound port (useful with port 0).
+    /// The HTTP server as a Service, with the queue sampler beside it (it stops when the server
+    /// does). `onRunning` gets the bound port (useful with port 0).
     public func application(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some Service {
-        Application(
-            router: router(),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "sluice"),
-            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
-            logger: logger)
+        ServerWithSampler(
+            application: Application(
+                router: router(),
+                configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "sluice"),
+                onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
+                logger: logger),
+            server: self)
+    }
+
+    /// Runs the Hummingbird application and `sampleQueues` until the application returns
+    /// (graceful shutdown drains it as before); then the sampler is cancelled.
+    struct ServerWithSampler<App: Service>: Service {
+        let application: App
+        let server: APIServer
+
+        func run() async throws {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await application.run() }
+                group.addTask { [server] in await server.sampleQueues(every: server.configuration.queueSampleInterval) }
+                defer { group.cancelAll() }
+                _ = try await group.next()
+            }
+        }
     }
 
     // MARK: Authentication

@@ -1779,6 +1779,109 @@ public enum OpenAPIDocument {
         "summary": "Cancel a job"
       }
     },
+    "/v1/maintenance/{target}": {
+      "get": {
+        "description": "Per partitioned table the catalog declares for the target: its interval, the partitions it asks to keep ahead (`premake`), retention and mode; with the latest `partitions` health report: partitions `ahead`, rows in the DEFAULT partition, the oldest partition and `next_retention_at`. Per materialized view: refresh mode, last refresh (the `refresh.matview` record, else the view's last ANALYZE), `age_s` against the shortest schedule refreshing it (`every_s`, `overdue` past twice that), and the cached queries that depend on it.",
+        "operationId": "getMaintenanceOverview",
+        "parameters": [
+          {
+            "in": "path",
+            "name": "target",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "properties": {
+                    "partitions": {
+                      "items": {
+                        "type": "object"
+                      },
+                      "type": "array"
+                    },
+                    "target": {
+                      "type": "string"
+                    },
+                    "views": {
+                      "items": {
+                        "type": "object"
+                      },
+                      "type": "array"
+                    }
+                  },
+                  "required": [
+                    "target",
+                    "partitions",
+                    "views"
+                  ],
+                  "type": "object"
+                }
+              }
+            },
+            "description": "The target's partitioned tables and materialized views."
+          },
+          "400": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "A parameter is malformed; `field` names it."
+          },
+          "401": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Missing or invalid bearer token or session."
+          },
+          "403": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The token lacks the scope (or a dashboard action lacks its CSRF token)."
+          },
+          "503": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "A server this needs (Postgres, RabbitMQ or Redis) did not answer in time; the message names it."
+          }
+        },
+        "security": [
+          {
+            "bearer": [
+              "read"
+            ]
+          },
+          {
+            "session": [
+              "read"
+            ]
+          }
+        ],
+        "summary": "Partitioned tables and materialized views of a target"
+      }
+    },
     "/v1/matviews": {
       "get": {
         "operationId": "listMatviews",
@@ -1845,6 +1948,135 @@ public enum OpenAPIDocument {
           }
         ],
         "summary": "Materialized views' last refresh"
+      }
+    },
+    "/v1/overview/series": {
+      "get": {
+        "description": "One dense time axis `t` (bucket starts, Unix seconds): an hour by the minute (`window=1h`) or a day by ten minutes (`24h`). Per class: jobs `completed` and `failed` (discarded) per bucket with their `p50_ms`/`p95_ms` run time, from one grouped ledger statement over the window's rows (a range scan of the (class, state, finished_at) index, so its cost follows the window's volume, not the ledger's size); `totals` over the window; and `depth` / `oldest_waiting_s`, the largest queue depth and oldest waiting age this API process sampled in the bucket (null: no sample; the process keeps one day in memory).",
+        "operationId": "getOverviewSeries",
+        "parameters": [
+          {
+            "in": "query",
+            "name": "window",
+            "required": false,
+            "schema": {
+              "default": "1h",
+              "enum": [
+                "1h",
+                "24h"
+              ],
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "properties": {
+                    "classes": {
+                      "additionalProperties": {
+                        "type": "object"
+                      },
+                      "type": "object"
+                    },
+                    "now": {
+                      "format": "date-time",
+                      "type": "string"
+                    },
+                    "samples": {
+                      "type": "integer"
+                    },
+                    "start": {
+                      "format": "date-time",
+                      "type": "string"
+                    },
+                    "step_s": {
+                      "type": "integer"
+                    },
+                    "t": {
+                      "items": {
+                        "type": "integer"
+                      },
+                      "type": "array"
+                    },
+                    "window": {
+                      "type": "string"
+                    },
+                    "window_s": {
+                      "type": "integer"
+                    }
+                  },
+                  "required": [
+                    "window",
+                    "window_s",
+                    "step_s",
+                    "start",
+                    "now",
+                    "t",
+                    "classes"
+                  ],
+                  "type": "object"
+                }
+              }
+            },
+            "description": "The series of every class on the axis `t`."
+          },
+          "400": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "A parameter is malformed; `field` names it."
+          },
+          "401": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Missing or invalid bearer token or session."
+          },
+          "403": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The token lacks the scope (or a dashboard action lacks its CSRF token)."
+          },
+          "503": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "A server this needs (Postgres, RabbitMQ or Redis) did not answer in time; the message names it."
+          }
+        },
+        "security": [
+          {
+            "bearer": [
+              "read"
+            ]
+          },
+          {
+            "session": [
+              "read"
+            ]
+          }
+        ],
+        "summary": "Jobs finished and queue samples over time, per class (the overview's charts)"
       }
     },
     "/v1/queues": {

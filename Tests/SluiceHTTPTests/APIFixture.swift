@@ -48,8 +48,9 @@ final class APIFixture: Sendable {
     let registry: JobRegistry
     private let task: Task<Void, any Error>
 
+    /// `extraCatalog` gets the fixture's schema and returns more catalog YAML (a second source).
     init(amqpURL: String = TestEnvironment.amqpURL, redisURL: String = TestEnvironment.redisURL, logger testLogger: Logger = testLogger,
-         configure: (inout APIConfiguration) -> Void = { _ in }) async throws {
+         extraCatalog: (String) -> String = { _ in "" }, configure: (inout APIConfiguration) -> Void = { _ in }) async throws {
         let name = TestEnvironment.uniqueName("api")
         schema = name
         topology = TopologyConfiguration(prefix: name, queueType: .classic)
@@ -69,7 +70,7 @@ final class APIFixture: Sendable {
             logger: testLogger)
         results = ResultStore(redis: redis, configuration: .init(prefix: redisPrefix, ttl: .seconds(600)), logger: testLogger)
         publisher = JobPublisher(configuration: amqp, topology: topology, logger: testLogger)
-        catalog = try Self.catalog(schema: schema)
+        catalog = try Self.catalog(schema: schema, extra: extraCatalog(schema))
         registry = JobRegistry.standard(catalog: catalog)
         let producer = Producer(registry: registry, ledger: ledger, publisher: publisher, results: results, logger: testLogger)
         let backend = APIBackend(
@@ -103,8 +104,8 @@ final class APIFixture: Sendable {
         client = HTTPClient(port: port)
     }
 
-    static func catalog(schema: String) throws -> Catalog {
-        let check = CatalogLoader.check(sources: [CatalogSource(path: "api.yaml", text: """
+    static func catalog(schema: String, extra: String = "") throws -> Catalog {
+        let check = CatalogLoader.check(sources: (extra.isEmpty ? [] : [CatalogSource(path: "extra.yaml", text: extra)]) + [CatalogSource(path: "api.yaml", text: """
             queries:
               - name: q
                 sql: "SELECT 1 AS one"
@@ -194,9 +195,9 @@ final class APIFixture: Sendable {
 
 /// Runs `body` with a fixture and always cleans up.
 func withAPI(amqpURL: String = TestEnvironment.amqpURL, redisURL: String = TestEnvironment.redisURL, logger: Logger = testLogger,
-             configure: (inout APIConfiguration) -> Void = { _ in },
+             extraCatalog: (String) -> String = { _ in "" }, configure: (inout APIConfiguration) -> Void = { _ in },
              _ body: (APIFixture) async throws -> Void) async throws {
-    let fixture = try await APIFixture(amqpURL: amqpURL, redisURL: redisURL, logger: logger, configure: configure)
+    let fixture = try await APIFixture(amqpURL: amqpURL, redisURL: redisURL, logger: logger, extraCatalog: extraCatalog, configure: configure)
     do {
         try await body(fixture)
     } catch {

@@ -395,7 +395,7 @@ public enum HealthChecks {
     static func partitions(_ c: PostgresConnection, _ catalog: Catalog, _ target: String, _ out: inout HealthReportOutput) async throws {
         for table in catalog.partitionedTables where table.applies(to: target) {
             let children = try await rows(c, """
-                SELECT format('%I.%I', n.nspname, c.relname) AS partition,
+                SELECT format('%I.%I', n.nspname, c.relname) AS partition, c.relname::text AS name, n.nspname::text AS schema,
                        pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT' AS is_default,
                        (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \\(''([^'']+)''\\)'))[1]::timestamptz > now() AS ahead
                 FROM pg_inherits i
@@ -416,9 +416,23 @@ public enum HealthChecks {
                 // `qualified` was quoted by the server (format %I) from pg_class, not taken from a message.
                 defaultRows = try await c.query("SELECT count(*) FROM (SELECT 1 FROM \(qualified) LIMIT 100001) s")[0].decode(0, as: Int64.self)
             }
-            out.rows.append(["table": .string(name), "partitions": .int(Int64(children.count)), "ahead": .int(Int64(ahead)),
-                             "premake": .int(Int64(table.premake)), "default_partition": defaultName,
-                             "default_rows": .int(defaultRows)])
+            // The next retention action: the oldest attached partition in the catalog's naming
+            // leaves retention once its whole range is older than `retention` (PartitionsJob's rule).
+            let oldest = children.filter { $0["schema"]?.stringValue == table.table.schema.rawValue }
+                .compactMap { child in child["name"]?.stringValue.flatMap { PartitionPeriod.parse(name: $0, table: table) } }
+                .min { $0.start < $1.start }
+            var row: [String: JSONValue] = [
+                "table": .string(name), "partitions": .int(Int64(children.count)), "ahead": .int(Int64(ahead)),
+                "premake": .int(Int64(table.premake)), "interval": .string(table.interval.rawValue), "default_partition": defaultName,
+                "default_rows": .int(defaultRows), "oldest_partition": oldest.map { .string($0.name.rawValue) } ?? .null,
+                "retention": table.retention.map { .string($0.description) } ?? .null,
+                "retention_mode": .string(table.retentionMode.rawValue),
+            ]
+            if let retention = table.retention, let oldest {
+                let due = PartitionsJob.retentionDue(end: oldest.end, retention: retention)
+                row["next_retention_at"] = .string(Timestamp.format(due))
+            }
+            out.rows.append(.object(row))
             if ahead < table.premake {
                 out.findings.append(HealthFinding(
                     key: "partitions_ahead:\(name)", report: .partitions, metric: "partitions_ahead", subject: name,

@@ -283,12 +283,22 @@ public struct PartitionsJob: Sendable {
 
     /// `now - retention` in UTC calendar arithmetic.
     static func cutoffDate(_ now: Date, minus retention: CalendarInterval) -> Date {
+        shift(now, by: retention, times: -1)
+    }
+
+    /// When a partition ending at `end` leaves retention: `end + retention`, the inverse of
+    /// `cutoffDate` (retired once `end <= now - retention`).
+    static func retentionDue(end: Date, retention: CalendarInterval) -> Date {
+        shift(end, by: retention, times: 1)
+    }
+
+    private static func shift(_ date: Date, by interval: CalendarInterval, times sign: Int) -> Date {
         let c = PartitionPeriod.calendar
-        switch retention.unit {
-        case .day: return c.date(byAdding: .day, value: -retention.count, to: now)!
-        case .week: return c.date(byAdding: .day, value: -7 * retention.count, to: now)!
-        case .month: return c.date(byAdding: .month, value: -retention.count, to: now)!
-        case .year: return c.date(byAdding: .year, value: -retention.count, to: now)!
+        switch interval.unit {
+        case .day: return c.date(byAdding: .day, value: sign * interval.count, to: date)!
+        case .week: return c.date(byAdding: .day, value: sign * 7 * interval.count, to: date)!
+        case .month: return c.date(byAdding: .month, value: sign * interval.count, to: date)!
+        case .year: return c.date(byAdding: .year, value: sign * interval.count, to: date)!
         }
     }
 
