@@ -21,7 +21,7 @@ import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -83,6 +83,20 @@ def chart_totals(d, chart):
     fig = d.find_element(By.ID, chart)
     total = fig.get_attribute("data-total")
     return (int(float(total)) if total else None), json.loads(fig.get_attribute("data-totals") or "{}")
+
+
+def expect(wait, what, condition):
+    """Waits until `condition(driver)` holds. The live page re-renders its tables on every job
+    event, so conditions find their elements afresh each time instead of holding one that may
+    go stale; a timeout fails with `what`."""
+    try:
+        return wait.until(condition)
+    except TimeoutException:
+        raise AssertionError(what) from None
+
+
+def text(d, selector):
+    return d.find_element(By.CSS_SELECTOR, selector).text
 
 
 def tab(driver, name):
@@ -150,12 +164,12 @@ def main():
                                                     "max_attempts": 1})["id"])
         wait_jobs(ids, ("completed", "discarded"))
         want_completed, want_failed = sum(completed.values()), sum(failed.values())
-        wait.until(lambda d: chart_totals(d, "chart-completed")[0] == want_completed
-                   and chart_totals(d, "chart-failed")[0] == want_failed)
-        total, per_class = chart_totals(driver, "chart-completed")
-        assert {k: v for k, v in per_class.items() if v} == completed, per_class
-        total, per_class = chart_totals(driver, "chart-failed")
-        assert {k: v for k, v in per_class.items() if v} == failed, per_class
+        nonzero = lambda totals: {k: v for k, v in totals.items() if v}
+        expect(wait, "the completed chart does not plot %d jobs %s" % (want_completed, completed),
+               lambda d: chart_totals(d, "chart-completed")[0] == want_completed
+               and nonzero(chart_totals(d, "chart-completed")[1]) == completed)
+        expect(wait, "the failed chart does not plot %d jobs %s" % (want_failed, failed),
+               lambda d: chart_totals(d, "chart-failed")[0] == want_failed and nonzero(chart_totals(d, "chart-failed")[1]) == failed)
         print("charts: completed %d %s, failed %d %s" % (want_completed, completed, want_failed, failed), flush=True)
         # The run-time chart has a p95 line for both classes; the queue charts have samples.
         wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, '#chart-runtime path[data-series="analytics"]')) == 1
@@ -180,11 +194,11 @@ def main():
         wait.until(lambda d: d.find_element(By.CSS_SELECTOR, sel).text == "completed")
         assert driver.execute_script("return window.__sluicePage;") == page_id, "the page reloaded"
         step("ids are copyable and times show the absolute time on hover")
-        row = driver.find_element(By.CSS_SELECTOR, 'tr[data-id="%s"]' % job["id"])
-        assert row.find_element(By.CSS_SELECTOR, ".id").get_attribute("title") == job["id"]
-        row.find_element(By.CSS_SELECTOR, "button.copy").click()
-        wait.until(lambda d: d.find_element(By.CSS_SELECTOR, 'tr[data-id="%s"] button.copy' % job["id"]).text in ("✓", "⧉"))
-        assert "T" in row.find_element(By.TAG_NAME, "time").get_attribute("title"), "no absolute time on hover"
+        row = 'tr[data-id="%s"]' % job["id"]
+        expect(wait, "the job's id is not shown whole on hover",
+               lambda d: d.find_element(By.CSS_SELECTOR, row + " .id").get_attribute("title") == job["id"])
+        expect(wait, "the copy button did not answer", lambda d: d.find_element(By.CSS_SELECTOR, row + " button.copy").click() or True)
+        expect(wait, "no absolute time on hover", lambda d: "T" in d.find_element(By.CSS_SELECTOR, row + " time").get_attribute("title"))
         shoot(driver, "jobs")
 
         step("a dead letter is replayed from the dashboard")
@@ -238,40 +252,37 @@ def main():
         check = '.check[data-report="partitions"][data-status="firing"]'
         finding = check + ' tr[data-key="partitions_ahead:%s"]' % audit
         wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, finding)) == 1)
-        f = driver.find_element(By.CSS_SELECTOR, finding)
-        assert audit in f.find_element(By.CSS_SELECTOR, "td.subject").text, f.text
-        assert f.find_element(By.CSS_SELECTOR, "td.threshold").text == "2", f.text
-        assert f.find_element(By.CSS_SELECTOR, "td.value").text == "0", f.text
-        assert driver.find_element(By.CSS_SELECTOR, check + " .badge").text == "firing"
+        expect(wait, "the finding does not name %s" % audit, lambda d: audit in text(d, finding + " td.subject"))
+        expect(wait, "the finding's threshold is not the catalog's 2", lambda d: text(d, finding + " td.threshold") == "2")
+        expect(wait, "the finding's value is not 0 months ahead", lambda d: text(d, finding + " td.value") == "0")
+        expect(wait, "the check's badge does not say firing", lambda d: text(d, check + " .badge") == "firing")
         # A check without findings says so.
-        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, '.check[data-report="matviews"][data-status="ok"]')) == 1)
+        expect(wait, "the views check is not ok",
+               lambda d: len(d.find_elements(By.CSS_SELECTOR, '.check[data-report="matviews"][data-status="ok"]')) == 1)
         step("the partitions table shows the months ahead the catalog asks for")
-        row = '#partition-table tr[data-table="%s"]'
-        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, row % events)) == 1)
-        r = driver.find_element(By.CSS_SELECTOR, row % events)
-        assert r.find_element(By.CSS_SELECTOR, "td.asked").text == "3", r.text
-        assert r.find_element(By.CSS_SELECTOR, "td.ahead").text == "3", r.text
-        assert r.find_element(By.CSS_SELECTOR, "td.default-rows").text == "0", r.text
-        assert "drop" in r.text and "events_p" in r.text, r.text
-        r = driver.find_element(By.CSS_SELECTOR, row % audit)
-        assert r.find_element(By.CSS_SELECTOR, "td.asked").text == "2", r.text
-        assert r.find_element(By.CSS_SELECTOR, "td.ahead").text == "0", r.text
+        row = '#partition-table tr[data-table="%s"] '
+        expect(wait, "%s: asked 3 ahead, shown %s" % (events, "?"), lambda d: text(d, row % events + "td.asked") == "3")
+        expect(wait, "%s: 3 months ahead not shown" % events, lambda d: text(d, row % events + "td.ahead") == "3")
+        expect(wait, "%s: DEFAULT rows not 0" % events, lambda d: text(d, row % events + "td.default-rows") == "0")
+        expect(wait, "%s: the next drop is not shown" % events,
+               lambda d: "drop" in text(d, row % events) and "events_p" in text(d, row % events))
+        expect(wait, "%s: asked 2" % audit, lambda d: text(d, row % audit + "td.asked") == "2")
+        expect(wait, "%s: 0 ahead" % audit, lambda d: text(d, row % audit + "td.ahead") == "0")
         step("the views table shows the view's schedule and the cached query that depends on it")
-        v = driver.find_element(By.CSS_SELECTOR, '#view-table tr[data-view="%s.contact_counts"]' % SCHEMA)
-        assert "of every 5.0 min" in v.text and "refresh_contact_counts" in v.text, v.text
-        assert v.find_element(By.CSS_SELECTOR, "td.dependents").text == "contact_count", v.text
+        view = '#view-table tr[data-view="%s.contact_counts"]' % SCHEMA
+        expect(wait, "the view's age against its 5 min schedule is not shown",
+               lambda d: "of every 5.0 min" in text(d, view) and "refresh_contact_counts" in text(d, view))
+        expect(wait, "the view's dependent query is not shown", lambda d: text(d, view + " td.dependents") == "contact_count")
         step("the alert links to its report")
         alert = '#alert-table tr[data-alert="partitions_ahead:%s"]' % audit
-        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, alert)) == 1)
-        a = driver.find_element(By.CSS_SELECTOR, alert)
-        assert "firing" in a.text, a.text
-        a.find_element(By.CSS_SELECTOR, "a.report-link").click()
-        wait.until(lambda d: d.execute_script(
+        expect(wait, "the alert is not listed as firing", lambda d: "firing" in text(d, alert))
+        expect(wait, "the alert's report link", lambda d: d.find_element(By.CSS_SELECTOR, alert + " a.report-link").click() or True)
+        expect(wait, "the link did not bring the partitions check into view", lambda d: d.execute_script(
             "const r = document.getElementById('check-partitions').getBoundingClientRect(); return r.top < window.innerHeight && r.bottom > 0;"))
         step("raw JSON is one click away")
-        raw = driver.find_element(By.CSS_SELECTOR, "#check-partitions details.raw")
-        raw.find_element(By.TAG_NAME, "summary").click()
-        assert '"partitions_ahead:%s"' % audit in raw.find_element(By.TAG_NAME, "pre").text
+        expect(wait, "the raw JSON does not open", lambda d: d.find_element(By.CSS_SELECTOR, "#check-partitions details.raw summary").click() or True)
+        expect(wait, "the raw JSON lacks the finding", lambda d: '"partitions_ahead:%s"' % audit
+               in d.find_element(By.CSS_SELECTOR, "#check-partitions details.raw pre").get_attribute("textContent"))
         driver.execute_script("window.scrollTo(0, 0)")
         shoot(driver, "maintenance")
 
