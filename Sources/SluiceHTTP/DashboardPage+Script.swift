@@ -98,17 +98,20 @@ extension DashboardPage {
         // series: [{name, color, values (numbers or null), dash}]; the figure keeps the totals it plotted.
         function lineChart(fig, axis, series, fmt, emptyText) {
           for (const x of $$("svg, .legend, .tip, .empty", fig)) x.remove();
-          const W = 560, H = 170, L = 46, R = 8, T = 8, B = 18, n = axis.length;
+          // Drawn at the figure's own width, so 11 px text stays 11 px; redrawn on resize.
+          const W = Math.max(240, Math.round(fig.clientWidth - 14)), H = 150, R = 8, T = 8, B = 18, n = axis.length;
           const totals = {}; let total = 0, max = 0;
           for (const s of series) { let sum = 0; for (const v of s.values) if (v != null) { sum += v; if (v > max) max = v; }
             totals[s.name] = (totals[s.name] || 0) + sum; total += sum; }
           fig.dataset.totals = JSON.stringify(totals); fig.dataset.total = String(total);
           if (!series.length) { const p = document.createElement("p"); p.className = "muted small empty"; p.textContent = emptyText; fig.appendChild(p); return; }
-          const ymax = niceMax(max), x = (i) => L + (n <= 1 ? 0 : i * (W - L - R) / (n - 1)), y = (v) => T + (H - T - B) * (1 - v / ymax);
+          const ymax = niceMax(max), ticks = [0, 0.5, 1].map((f) => fmt(ymax * f));
+          const L = 10 + 6.2 * Math.max(...ticks.map((t) => t.length));
+          const x = (i) => L + (n <= 1 ? 0 : i * (W - L - R) / (n - 1)), y = (v) => T + (H - T - B) * (1 - v / ymax);
           const svg = svgEl("svg", {viewBox: "0 0 " + W + " " + H, role: "img"}, fig);
           const grid = svgEl("g", {class: "grid"}, svg);
-          for (const f of [0, 0.5, 1]) { const v = ymax * f; svgEl("line", {x1: L, x2: W - R, y1: y(v), y2: y(v)}, grid);
-            svgEl("text", {x: L - 4, y: y(v) + 3, "text-anchor": "end"}, svg).textContent = fmt(v); }
+          [0, 0.5, 1].forEach((f, i) => { const v = ymax * f; svgEl("line", {x1: L, x2: W - R, y1: y(v), y2: y(v)}, grid);
+            svgEl("text", {x: L - 4, y: y(v) + 4, "text-anchor": "end"}, svg).textContent = ticks[i]; });
           for (const [i, anchor] of [[0, "start"], [Math.floor((n - 1) / 2), "middle"], [n - 1, "end"]]) if (n)
             svgEl("text", {x: x(i), y: H - 4, "text-anchor": anchor}, svg).textContent = hhmm(axis[i]);
           for (const s of series) {
@@ -118,17 +121,17 @@ extension DashboardPage {
             svgEl("path", {d: d.replace(/M([\d.]+) ([\d.]+) (?=M|$)/g, "M$1 $2 h0.01 "), style: "stroke:" + s.color, "stroke-linecap": "round",
                            "stroke-dasharray": s.dash ? "4 3" : "none", "data-series": s.name}, svg);
           }
-          const cursor = svgEl("line", {class: "cursor", y1: T, y2: H - B, x1: -10, x2: -10}, svg);
+          const cursor = svgEl("line", {class: "cursor", y1: T, y2: H - B, x1: L, x2: L, visibility: "hidden"}, svg);
           const tip = document.createElement("div"); tip.className = "tip"; fig.appendChild(tip);
           svg.addEventListener("mousemove", (e) => {
             const r = svg.getBoundingClientRect(); const px = (e.clientX - r.left) * W / r.width;
             const i = Math.max(0, Math.min(n - 1, Math.round((px - L) / (W - L - R) * (n - 1))));
-            cursor.setAttribute("x1", x(i)); cursor.setAttribute("x2", x(i));
+            cursor.setAttribute("x1", x(i)); cursor.setAttribute("x2", x(i)); cursor.setAttribute("visibility", "visible");
             tip.replaceChildren(); const h = document.createElement("div"); h.textContent = new Date(axis[i] * 1000).toLocaleString(); tip.appendChild(h);
             for (const s of series) { const line = document.createElement("div"); line.textContent = s.name + ": " + (s.values[i] == null ? "–" : fmt(s.values[i])); line.style.color = s.color; tip.appendChild(line); }
             tip.style.display = "block"; tip.style.left = Math.min(r.width - 150, Math.max(0, e.clientX - r.left + 12)) + "px"; tip.style.top = "2.2em";
           });
-          svg.addEventListener("mouseleave", () => { tip.style.display = "none"; cursor.setAttribute("x1", -10); cursor.setAttribute("x2", -10); });
+          svg.addEventListener("mouseleave", () => { tip.style.display = "none"; cursor.setAttribute("visibility", "hidden"); });
           const legend = document.createElement("div"); legend.className = "legend";
           for (const s of series) { if (s.dash) continue; const span = document.createElement("span"); const sw = document.createElement("i");
             sw.style.background = s.color; span.append(sw, s.name); legend.appendChild(span); }
@@ -170,6 +173,8 @@ extension DashboardPage {
           seriesAt = Date.now();
           try { drawSeries(await api("/v1/overview/series?window=" + win)); } catch (e) {}
         }
+        let resizeTimer = null;
+        window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(() => { if (lastSeries) drawSeries(lastSeries); }, 150); });
         for (const b of $$("button[data-window]")) b.onclick = () => {
           win = b.dataset.window; for (const x of $$("button[data-window]")) x.classList.toggle("on", x === b); loadSeries(true); };
         async function loadOverview() {
@@ -262,9 +267,9 @@ extension DashboardPage {
           const p = document.createElement("p"); p.className = "small muted";
           const parts = [];
           for (const [k, v] of Object.entries(summary || {})) {
-            if (v == null || typeof v === "object") continue;
+            if (v == null || typeof v === "object" || v === true) continue;
             if (/method|means|reason/.test(k)) continue;
-            parts.push(k.replace(/_/g, " ") + " " + (typeof v === "number" ? metricValue(k, v) : String(v)));
+            parts.push(k.replace(/_(s|ms)$/, "").replace(/_/g, " ") + " " + (typeof v === "number" ? metricValue(k, v) : String(v)));
           }
           p.textContent = parts.join(" · "); return p;
         }
@@ -276,7 +281,7 @@ extension DashboardPage {
         }
         function renderCheck(r) {
           const status = statusOf(r), div = document.createElement("div");
-          div.className = "check st-" + status; div.id = "check-" + r.report; div.dataset.report = r.report; div.dataset.status = status;
+          div.className = "check"; div.id = "check-" + r.report; div.dataset.report = r.report; div.dataset.status = status;
           const head = document.createElement("div"); head.className = "head"; const h = document.createElement("h3"); h.textContent = title(r.report);
           const when = document.createElement("span"); when.className = "muted small"; when.append(timeEl(r.generated_at), " · took " + dur(r.duration_ms));
           head.append(h, badge(status, status), when); div.appendChild(head);
@@ -285,10 +290,13 @@ extension DashboardPage {
             const p = document.createElement("p"); p.className = "small muted"; p.textContent = (k === "reason" ? "" : k.replace(/_/g, " ") + ": ") + v; div.appendChild(p); }
           const findings = r.findings || [];
           if (findings.length) {
-            div.appendChild(smallTable([["object"], ["measure"], ["value", "n"], ["threshold", "n"], ["confidence"], ["detail"]], findings, (tr, f) => {
+            // Confidence only where a value is an estimate (bloat); the method is in the lines above.
+            const estimated = findings.some((f) => f.evidence && f.evidence.confidence);
+            const columns = [["object"], ["measure"], ["value", "n"], ["threshold", "n"]].concat(estimated ? [["confidence"]] : [], [["detail"]]);
+            div.appendChild(smallTable(columns, findings, (tr, f) => {
               tr.dataset.key = f.key; const ev = f.evidence || {};
               cell(tr, f.subject, "subject"); cell(tr, f.metric.replace(/_/g, " "), "small"); cell(tr, metricValue(f.metric, f.value), "n value st-firing");
-              cell(tr, metricValue(f.metric, f.threshold), "n threshold"); cell(tr, ev.confidence || (ev.method ? "estimate" : "–"), "small");
+              cell(tr, metricValue(f.metric, f.threshold), "n threshold"); if (estimated) cell(tr, ev.confidence ? "estimate, " + ev.confidence : "–", "small confidence");
               const td = cell(tr, f.message, "wrap small");
               if (ev.query) { const q = document.createElement("div"); q.className = "id wrap muted"; q.textContent = ev.query; td.appendChild(q); } }));
           } else {

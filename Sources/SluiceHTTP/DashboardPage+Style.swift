@@ -30,12 +30,12 @@ extension DashboardPage {
         table{border-collapse:collapse;width:100%} th,td{border-bottom:1px solid var(--line);padding:.22em .45em;text-align:left;vertical-align:top}
         th{font-weight:600;color:var(--muted);white-space:nowrap;background:var(--panel)} td.n,th.n{text-align:right;white-space:nowrap}
         tbody tr:hover{background:var(--panel)}
-        .muted{color:var(--muted)} .small{font-size:12px} .wrap{white-space:normal;word-break:break-word;max-width:48em}
+        .muted{color:var(--muted)} .small{font-size:12px} .wrap{white-space:normal;overflow-wrap:anywhere;max-width:48em;min-width:14em}
         .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,390px),1fr));gap:.6em}
         figure.chart{margin:0;border:1px solid var(--line);border-radius:6px;padding:.4em .5em .3em;background:var(--bg);position:relative;min-width:0}
         figure.chart figcaption{display:flex;justify-content:space-between;gap:.5em;font-weight:600;margin-bottom:.2em}
         figure.chart svg{display:block;width:100%;height:auto;overflow:visible}
-        svg .grid line{stroke:var(--line)} svg text{fill:var(--muted);font-size:10px} svg path{fill:none;stroke-width:1.6}
+        svg .grid line{stroke:var(--line)} svg text{fill:var(--muted);font-size:11px} svg path{fill:none;stroke-width:1.6}
         svg .cursor{stroke:var(--muted);stroke-dasharray:2 2}
         .legend{display:flex;flex-wrap:wrap;gap:.2em .8em;font-size:12px;color:var(--muted)} .legend i{display:inline-block;width:10px;height:3px;margin-right:4px;vertical-align:middle}
         .tip{position:absolute;pointer-events:none;background:var(--panel);border:1px solid var(--line);border-radius:4px;padding:.25em .45em;
@@ -47,9 +47,10 @@ extension DashboardPage {
         .badge.st-none{background:var(--panel);color:var(--muted)} .state-running{color:var(--accent)}
         .checks{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,520px),1fr));gap:.6em}
         .check{border:1px solid var(--line);border-left:4px solid var(--line);border-radius:6px;padding:.45em .6em;min-width:0}
-        .check.st-firing{border-left-color:var(--bad)} .check.st-warning{border-left-color:var(--warn)} .check.st-ok{border-left-color:var(--ok)}
+        .check[data-status=firing]{border-left-color:var(--bad)} .check[data-status=warning]{border-left-color:var(--warn)}
+        .check[data-status=ok]{border-left-color:var(--ok)}
         .check .head{display:flex;flex-wrap:wrap;gap:.3em .6em;align-items:baseline} .check .head .muted{margin-left:auto}
-        .check p{margin:.3em 0} .check table{margin:.3em 0}
+        .check p{margin:.3em 0} .check table{margin:.3em 0} .check td.wrap{min-width:12em}
         details>summary{cursor:pointer;color:var(--accent);font-size:12px;margin:.2em 0}
         pre{background:var(--panel);padding:.5em;overflow:auto;max-height:24em;font-size:12px;margin:.3em 0}
         .id{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px;white-space:nowrap}

@@ -273,6 +273,12 @@ def main():
         expect(wait, "the view's age against its 5 min schedule is not shown",
                lambda d: "of every 5.0 min" in text(d, view) and "refresh_contact_counts" in text(d, view))
         expect(wait, "the view's dependent query is not shown", lambda d: text(d, view + " td.dependents") == "contact_count")
+        # The screenshot shows the whole tab (checks, partitions, views) with raw JSON closed.
+        driver.execute_script("for (const d of document.querySelectorAll('details')) d.open = false; window.scrollTo(0, 0)")
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(1280, min(max(900, height + 140), 2400))
+        shoot(driver, "maintenance")
+        driver.set_window_size(1280, 900)
         step("the alert links to its report")
         alert = '#alert-table tr[data-alert="partitions_ahead:%s"]' % audit
         expect(wait, "the alert is not listed as firing", lambda d: "firing" in text(d, alert))
@@ -283,8 +289,6 @@ def main():
         expect(wait, "the raw JSON does not open", lambda d: d.find_element(By.CSS_SELECTOR, "#check-partitions details.raw summary").click() or True)
         expect(wait, "the raw JSON lacks the finding", lambda d: '"partitions_ahead:%s"' % audit
                in d.find_element(By.CSS_SELECTOR, "#check-partitions details.raw pre").get_attribute("textContent"))
-        driver.execute_script("window.scrollTo(0, 0)")
-        shoot(driver, "maintenance")
 
         step("on a phone: nothing scrolls sideways")
         driver.set_window_size(390, 844)
