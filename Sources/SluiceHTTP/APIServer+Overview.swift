@@ -121,10 +121,11 @@ extension APIServer {
         let prefix = backend.redisPrefix
         let tables = catalog.partitionedTables.filter { $0.applies(to: target) }
         let views = catalog.materializedViews.filter { $0.applies(to: target) }
-        let viewKeys = views.map { target == CatalogTarget.defaultName ? "\(prefix)matview:\($0.view)" : "\(prefix)matview:\(target):\($0.view)" }
+        let viewKeys = views.map { prefix + MatviewRefreshJob.outputName(view: $0.view.description, target: target) }
+        let reports = AlertTracker(redis: backend.redis, prefix: prefix)
         let (partitionsReport, matviewsReport, refreshes) = try await bounded("redis") { [backend] in
-            let p = try await Self.readKey(backend.redis, "\(prefix)health:\(target):\(HealthReport.partitions.rawValue)")
-            let m = try await Self.readKey(backend.redis, "\(prefix)health:\(target):\(HealthReport.matviews.rawValue)")
+            let p = try await Self.readKey(backend.redis, reports.reportKey(target: target, report: .partitions))
+            let m = try await Self.readKey(backend.redis, reports.reportKey(target: target, report: .matviews))
             var r: [JSONValue?] = []
             for key in viewKeys { r.append(try await Self.readKey(backend.redis, key)) }
             return (p, m, r)
