@@ -116,10 +116,16 @@ extension DashboardPage {
             svgEl("text", {x: x(i), y: H - 4, "text-anchor": anchor}, svg).textContent = hhmm(axis[i]);
           for (const s of series) {
             let d = "", up = true;
-            s.values.forEach((v, i) => { if (v == null) { up = true; return; } d += (up ? "M" : "L") + x(i).toFixed(1) + " " + y(v).toFixed(1) + " "; up = false; });
-            // A lone point still shows: a zero-length segment with a round cap.
-            svgEl("path", {d: d.replace(/M([\d.]+) ([\d.]+) (?=M|$)/g, "M$1 $2 h0.01 "), style: "stroke:" + s.color, "stroke-linecap": "round",
-                           "stroke-dasharray": s.dash ? "4 3" : "none", "data-series": s.name}, svg);
+            const g = svgEl("g", {"data-series": s.name}, svg);
+            s.values.forEach((v, i) => {
+              if (v == null) { up = true; return; }
+              d += (up ? "M" : "L") + x(i).toFixed(1) + " " + y(v).toFixed(1) + " "; up = false;
+              // A point with no neighbour would be invisible as a line: a dot.
+              if ((i === 0 || s.values[i - 1] == null) && (i === n - 1 || s.values[i + 1] == null))
+                svgEl("circle", {cx: x(i).toFixed(1), cy: y(v).toFixed(1), r: s.dash ? 2 : 3, style: "fill:" + s.color}, g);
+            });
+            svgEl("path", {d: d, style: "stroke:" + s.color, "stroke-linejoin": "round", "stroke-dasharray": s.dash ? "4 3" : "none",
+                           "data-series": s.name}, g);
           }
           const cursor = svgEl("line", {class: "cursor", y1: T, y2: H - B, x1: L, x2: L, visibility: "hidden"}, svg);
           const tip = document.createElement("div"); tip.className = "tip"; fig.appendChild(tip);
@@ -144,6 +150,8 @@ extension DashboardPage {
         const hasData = (vs) => vs.some((v) => v != null && v !== 0);
         function drawSeries(s) {
           lastSeries = s;
+          // Charts are drawn at their figure's width: a hidden tab has none; show() draws them.
+          if (tab !== "overview") return;
           const names = Object.keys(s.classes).sort(), per = s.step_s === 60 ? "minute" : (s.step_s / 60) + " minutes";
           const pick = (key, keep) => names.filter((c) => keep(s.classes[c][key])).map((c) => ({name: c, color: colorOf(names, c), values: s.classes[c][key]}));
           const count = (v) => num(Math.round(v * 10) / 10);
@@ -417,6 +425,7 @@ extension DashboardPage {
           for (const x of $$("header a[data-tab]")) x.classList.toggle("on", x.dataset.tab === name);
           for (const s of $$("main section.tab")) s.classList.toggle("on", s.id === name);
           if (location.hash !== "#" + name) history.replaceState(null, "", "#" + name);
+          if (name === "overview" && lastSeries) drawSeries(lastSeries);
           return loaders[name]();
         }
         for (const a of $$("header a[data-tab]")) a.onclick = () => show(a.dataset.tab);

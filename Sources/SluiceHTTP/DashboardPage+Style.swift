@@ -58,7 +58,7 @@ extension DashboardPage {
         time{white-space:nowrap;border-bottom:1px dotted var(--muted)}
         .bar{background:var(--line);height:6px;width:90px;display:inline-block;border-radius:3px;overflow:hidden;vertical-align:middle}
         .bar i{background:var(--accent);height:6px;display:block}
-        a.link{color:var(--accent);cursor:pointer;text-decoration:none} a.link:hover{text-decoration:underline}
+        a.link{color:var(--accent);cursor:pointer;text-decoration:none} a.link:hover{text-decoration:underline} a.link.st-firing{color:var(--bad);font-weight:600}
         @media (max-width:640px){main{padding:.4em} header{gap:.2em .4em} header nav a{padding:.2em .35em} .hide-s{display:none}}
         """#
 }
