@@ -183,7 +183,7 @@ public enum OpenAPIDocument {
             "type": "string"
           },
           "max_attempts": {
-            "default": 5,
+            "description": "Attempts before the job is dead-lettered; default: the kind's (5 unless the kind declares its own).",
             "maximum": 100,
             "minimum": 1,
             "type": "integer"
@@ -202,7 +202,7 @@ public enum OpenAPIDocument {
             "type": "string"
           },
           "timeout_s": {
-            "default": 900,
+            "description": "One attempt's time limit in seconds; default: the kind's (900 unless the kind declares its own).",
             "maximum": 604800,
             "minimum": 1,
             "type": "integer"

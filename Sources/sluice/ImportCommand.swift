@@ -63,7 +63,7 @@ struct ImportFileCommand: AsyncParsableCommand {
             do {
                 upload = try await store.store(try FileByteSource(path: file), spec: importSpec.name.rawValue,
                                                fileName: (file as NSString).lastPathComponent, maxBytes: importSpec.maxFileBytes)
-            } catch let e as SluiceJobs.JobError {
+            } catch let e as JobError {
                 throw CommandFailure(description: "\(file): \(e.message)")
             }
             source.upload = upload.id.uuidString.lowercased()

@@ -393,7 +393,7 @@ extension PlanJob: JobWorker {
                 let r = try await context.enqueue(request)
                 enqueued.append(Enqueued(id: r.id.description, kind: job.kind.rawValue, duplicate: r.duplicate))
             } catch {
-                throw SluiceRuntime.JobError("enqueueing planned \(job.kind.rawValue) failed: \(error)", retryable: true)
+                throw JobError("enqueueing planned \(job.kind.rawValue) failed: \(error)", retryable: true)
             }
         }
         plan.enqueued = enqueued
