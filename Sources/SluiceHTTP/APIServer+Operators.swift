@@ -88,26 +88,9 @@ extension APIServer {
         return ["classes": .object(out), "dead": broker.dead.map { .int(Int64($0.messageCount)) } ?? .null]
     }
 
-    /// Passive declares of every class queue and the dead-letter queue. A queue that does not
-    /// exist yet (no worker ever ran) is absent, not an error.
-    func brokerQueues() async throws -> (classes: [String: AMQPQueueState], dead: AMQPQueueState?) {
-        try await bounded("rabbitmq") { [backend, logger] in
-            let connection = try await AMQPConnection.connect(configuration: backend.amqp, logger: logger)
-            var out: [String: AMQPQueueState] = [:]
-            var dead: AMQPQueueState?
-            for c in WorkloadClass.allCases {
-                // A passive declare of a missing queue closes the channel: one channel per queue.
-                if let channel = try? await connection.openChannel(),
-                   let q = try? await channel.declareQueuePassive(backend.topology.queue(for: c.rawValue)) {
-                    out[c.rawValue] = q
-                }
-            }
-            if let channel = try? await connection.openChannel() {
-                dead = try? await channel.declareQueuePassive(backend.topology.deadQueue)
-            }
-            await connection.close()
-            return (out, dead)
-        }
+    /// Every class queue and the dead-letter queue (QueueInspector).
+    func brokerQueues() async throws -> QueueInspector.Snapshot {
+        try await bounded("rabbitmq") { [backend, logger] in try await backend.queues(logger: logger).snapshot() }
     }
 
     /// Refreshes the queue gauges before a scrape, best effort (a down server leaves the last values).
@@ -121,11 +104,10 @@ extension APIServer {
             _ = try await backend.ledger.pool.withConnection { c in try await c.query("SELECT 1") }
         }
         async let rabbitmq: String? = check("rabbitmq") { [backend, logger] in
-            let connection = try await AMQPConnection.connect(configuration: backend.amqp, logger: logger)
-            await connection.close()
+            try await backend.queues(logger: logger).ping()
         }
         async let redis: String? = check("redis") { [backend] in
-            _ = try await backend.redis.send(["PING"])
+            try await backend.dashboard.ping()
         }
         let results = [("postgres", await postgres), ("rabbitmq", await rabbitmq), ("redis", await redis)]
         var servers: [String: JSONValue] = [:]

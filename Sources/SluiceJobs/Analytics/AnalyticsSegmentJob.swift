@@ -87,7 +87,7 @@ public struct AnalyticsSegmentJob: JobWorker {
     public static func countKey(prefix: String, target: String, workspace: UUID, rule: SegmentRule) -> String {
         var bytes = Array(target.utf8) + [0] + Array(workspace.uuidString.lowercased().utf8) + [0]
         bytes += rule.normalised.encoded()
-        return "\(prefix)cache:segment:\(SHA1.hex(bytes))"
+        return RedisKeys(prefix: prefix).segmentCount(hash: SHA1.hex(bytes))
     }
 
     public func run(_ arguments: Arguments, context: JobContext) async throws -> Report {

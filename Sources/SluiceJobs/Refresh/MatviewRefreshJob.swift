@@ -144,8 +144,7 @@ extension MatviewRefreshJob: JobWorker {
             }
         }
         let target = context.envelope.target
-        await context.publishOutput(target == CatalogTarget.defaultName ? "matview:\(report.view)" : "matview:\(target):\(report.view)",
-                                    fields: fields)
+        await context.publishOutput(RedisKeys.matviewOutput(view: report.view, target: target), fields: fields)
         // Then the cached queries that read the view (depends_on in the catalog).
         if let view = context.catalog.materializedView(named: report.view)?.view {
             _ = await DependentQueries.enqueue(after: view, context: context)
