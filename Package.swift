@@ -78,13 +78,17 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         // `sluice api`: the HTTP API, its OpenAPI document, bearer-token auth, the dashboard.
+        // docs/openapi.json, the API's only description, is embedded at build time (EmbedOpenAPI).
         .target(name: "SluiceHTTP", dependencies: [
             "SluiceRuntime", "SluiceJobs", "SluiceCore", "SluiceCatalog", "SluiceMetrics", "Postgres", "RabbitMQ", "Redis",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], plugins: ["EmbedOpenAPI"]),
+        // Build-time only: writes docs/openapi.json into a Swift source of SluiceHTTP.
+        .executableTarget(name: "sluice-embed"),
+        .plugin(name: "EmbedOpenAPI", capability: .buildTool(), dependencies: ["sluice-embed"]),
         .executableTarget(name: "sluice", dependencies: [
             "SluiceCLI", "SluiceJobs", "SluiceCatalog", "SluiceCatalogLoader", "SluiceRuntime", "SluiceHTTP", "SluiceMetrics",
             "Postgres", "RabbitMQ", "Redis", "SluiceCore", "ClientSupport",
