@@ -121,6 +121,8 @@ let package = Package(
         ]),
         .testTarget(name: "SluiceHTTPTests", dependencies: [
             "SluiceHTTP", "SluiceJobs", "SluiceRuntime", "SluiceMetrics", "SluiceCatalog", "SluiceCatalogLoader", "TestSupport",
+            // Hummingbird's router test mode: validation, auth and error shapes without servers.
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ]),
