@@ -71,21 +71,15 @@ extension APIServer {
             let q = broker.classes[c]
             let n = counts[c]
             let age = oldest[c].map { max(0, now.timeIntervalSince($0)) }
-            out[c] = .object([
-                "queue": .string(backend.topology.queue(for: c)),
-                "depth": q.map { .int(Int64($0.messageCount)) } ?? .null,
-                "consumers": q.map { .int(Int64($0.consumerCount)) } ?? .null,
-                "waiting": .int(Int64(n?.waiting ?? 0)), "running": .int(Int64(n?.running ?? 0)),
-                "completed_last_hour": .int(Int64(n?.completedLastHour ?? 0)),
-                "failed_last_hour": .int(Int64(n?.failedLastHour ?? 0)),
-                "completed_per_minute": .double(Double(n?.completedLastHour ?? 0) / 60),
-                "oldest_waiting_s": age.map { .double(($0 * 1000).rounded() / 1000) } ?? .null,
-            ])
+            var o = broker.json(class: c, queue: backend.topology.queue(for: c), counts: n)
+            o["completed_per_minute"] = .double(Double(n?.completedLastHour ?? 0) / 60)
+            o["oldest_waiting_s"] = age.map { .double(($0 * 1000).rounded() / 1000) } ?? .null
+            out[c] = .object(o)
             metrics.jobs.queue(workloadClass: c, depth: Int(q?.messageCount ?? 0), consumers: Int(q?.consumerCount ?? 0),
                                oldestWaiting: age.map { .milliseconds(Int64($0 * 1000)) })
         }
         if let dead = broker.dead { metrics.jobs.deadLetters(Int(dead.messageCount)) }
-        return ["classes": .object(out), "dead": broker.dead.map { .int(Int64($0.messageCount)) } ?? .null]
+        return ["classes": .object(out), "dead": broker.deadJSON]
     }
 
     /// Every class queue and the dead-letter queue (QueueInspector).

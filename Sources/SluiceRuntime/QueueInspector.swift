@@ -49,3 +49,22 @@ public struct QueueInspector: Sendable {
         return out
     }
 }
+
+extension QueueInspector.Snapshot {
+    /// One class's figures as `sluice status --json` and GET /v1/queues show them: its queue's
+    /// name, depth and consumers (null when the queue does not exist) and the ledger's counts.
+    public func json(class workloadClass: String, queue: String, counts n: ClassCounts?) -> [String: JSONValue] {
+        let q = classes[workloadClass]
+        return [
+            "queue": .string(queue),
+            "depth": q.map { .int(Int64($0.messageCount)) } ?? .null,
+            "consumers": q.map { .int(Int64($0.consumerCount)) } ?? .null,
+            "waiting": .int(Int64(n?.waiting ?? 0)), "running": .int(Int64(n?.running ?? 0)),
+            "completed_last_hour": .int(Int64(n?.completedLastHour ?? 0)),
+            "failed_last_hour": .int(Int64(n?.failedLastHour ?? 0)),
+        ]
+    }
+
+    /// The dead-letter queue's depth, null when it does not exist.
+    public var deadJSON: JSONValue { dead.map { .int(Int64($0.messageCount)) } ?? .null }
+}

@@ -22,18 +22,9 @@ struct StatusCommand: AsyncParsableCommand {
         if options.json {
             var classes: [String: JSONValue] = [:]
             for c in WorkloadClass.allCases {
-                let q = queues[c.rawValue]
-                let n = counts[c.rawValue]
-                classes[c.rawValue] = .object([
-                    "queue": .string(s.topology.queue(for: c.rawValue)),
-                    "depth": q.map { .int(Int64($0.messageCount)) } ?? .null,
-                    "consumers": q.map { .int(Int64($0.consumerCount)) } ?? .null,
-                    "waiting": .int(Int64(n?.waiting ?? 0)), "running": .int(Int64(n?.running ?? 0)),
-                    "completed_last_hour": .int(Int64(n?.completedLastHour ?? 0)),
-                    "failed_last_hour": .int(Int64(n?.failedLastHour ?? 0)),
-                ])
+                classes[c.rawValue] = .object(broker.json(class: c.rawValue, queue: s.topology.queue(for: c.rawValue), counts: counts[c.rawValue]))
             }
-            printJSON(["classes": .object(classes), "dead": dead.map { .int(Int64($0.messageCount)) } ?? .null])
+            printJSON(["classes": .object(classes), "dead": broker.deadJSON])
             return
         }
         print("class        queue depth  consumers  waiting  running  completed/1h  failed/1h")
