@@ -10,9 +10,13 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # The manifest names the test targets too, so their folders come along (they are not built).
+# Plugins/ and docs/openapi.json: the API's document is embedded at build time (EmbedOpenAPI), so
+# the binary carries it and needs no resource file beside it.
 COPY Package.swift ./
 COPY Sources ./Sources
 COPY Tests ./Tests
+COPY Plugins ./Plugins
+COPY docs/openapi.json ./docs/openapi.json
 RUN swift package resolve
 RUN swift build -c release --product sluice --static-swift-stdlib \
  && install -D "$(swift build -c release --show-bin-path)/sluice" /out/sluice

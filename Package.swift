@@ -77,17 +77,29 @@ let package = Package(
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
+        // `/metrics` and `/healthz` of a worker or scheduler on their own port: what those
+        // processes need of HTTP, without the API (SluiceHTTP).
+        .target(name: "SluiceMetricsServer", dependencies: [
+            "SluiceMetrics",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // `sluice api`: the HTTP API, its OpenAPI document, bearer-token auth, the dashboard.
+        // docs/openapi.json, the API's only description, is embedded at build time (EmbedOpenAPI).
         .target(name: "SluiceHTTP", dependencies: [
             "SluiceRuntime", "SluiceJobs", "SluiceCore", "SluiceCatalog", "SluiceMetrics", "Postgres", "RabbitMQ", "Redis",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], plugins: ["EmbedOpenAPI"]),
+        // Build-time only: writes docs/openapi.json into a Swift source of SluiceHTTP.
+        .executableTarget(name: "sluice-embed"),
+        .plugin(name: "EmbedOpenAPI", capability: .buildTool(), dependencies: ["sluice-embed"]),
         .executableTarget(name: "sluice", dependencies: [
             "SluiceCLI", "SluiceJobs", "SluiceCatalog", "SluiceCatalogLoader", "SluiceRuntime", "SluiceHTTP", "SluiceMetrics",
-            "Postgres", "RabbitMQ", "Redis", "SluiceCore", "ClientSupport",
+            "SluiceMetricsServer", "Postgres", "RabbitMQ", "Redis", "SluiceCore", "ClientSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -116,7 +128,10 @@ let package = Package(
             "SluiceRuntime", "TestSupport", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "SluiceHTTPTests", dependencies: [
-            "SluiceHTTP", "SluiceJobs", "SluiceRuntime", "SluiceMetrics", "SluiceCatalog", "SluiceCatalogLoader", "TestSupport",
+            "SluiceHTTP", "SluiceJobs", "SluiceRuntime", "SluiceMetrics", "SluiceMetricsServer", "SluiceCatalog", "SluiceCatalogLoader",
+            "TestSupport",
+            // Hummingbird's router test mode: validation, auth and error shapes without servers.
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ]),

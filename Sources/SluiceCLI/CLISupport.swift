@@ -1,7 +1,7 @@
 // SluiceCLI: what the two executables share (`sluice`, the production command, and
 // `sluice-dev`, the demo data loader and the benchmarks): the environment's settings, the
 // runtime options and assembly, target resolution, logging bootstrap and output helpers.
-// The only code that reads the process environment.
+// The only code that reads the process environment (Settings).
 
 import ArgumentParser
 import Foundation
@@ -10,7 +10,7 @@ import Logging
 package enum SluiceLogging {
     /// Bootstraps swift-log once per process: stderr, level from SLUICE_LOG_LEVEL (default warning).
     package static func bootstrap() {
-        let level = ProcessInfo.processInfo.environment["SLUICE_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        let level = Settings.fromEnvironment().logLevel.flatMap(Logger.Level.init(rawValue:)) ?? .warning
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level

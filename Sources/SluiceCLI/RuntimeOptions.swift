@@ -28,15 +28,14 @@ package struct RuntimeOptions: ParsableArguments {
     package init() {}
 
     package func resolved() throws -> (schema: String, topology: TopologyConfiguration) {
-        let env = ProcessInfo.processInfo.environment
-        func pick(_ flag: String?, _ key: String, _ fallback: String) -> String {
+        let settings = Settings.fromEnvironment()
+        func pick(_ flag: String?, _ variable: String?, _ fallback: String) -> String {
             if let flag, !flag.isEmpty { return flag }
-            if let v = env[key], !v.isEmpty { return v }
-            return fallback
+            return variable ?? fallback
         }
-        let schema = pick(schema, "SLUICE_SCHEMA", "sluice")
-        let prefix = pick(queuePrefix, "SLUICE_QUEUE_PREFIX", "sluice")
-        let typeText = pick(queueType, "SLUICE_QUEUE_TYPE", "classic")
+        let schema = pick(schema, settings.schema, "sluice")
+        let prefix = pick(queuePrefix, settings.queuePrefix, "sluice")
+        let typeText = pick(queueType, settings.queueType, "classic")
         guard let type = TopologyConfiguration.QueueType(rawValue: typeText) else {
             throw ValidationError("--queue-type: '\(typeText)' is not classic or quorum")
         }
@@ -79,13 +78,13 @@ package struct RuntimeServices {
                 postgres: try PostgresConfiguration(url: settings.postgresURL), amqp: try AMQPConfiguration(url: settings.amqpURL),
                 redis: try RedisConfiguration(url: settings.redisURL), schema: schema, topology: topology,
                 redisPrefix: settings.redisPrefix, ledgerConnections: ledgerConnections,
-                ledgerAsyncCommit: ProcessInfo.processInfo.environment["SLUICE_LEDGER_ASYNC_COMMIT"] == "1")
+                ledgerAsyncCommit: settings.ledgerAsyncCommit)
         } catch {
             throw CommandFailure(description: "bad server URL: \(error)")
         }
         catalog = try Self.loadCatalog(catalogPath ?? settings.catalogPath, logger: logger)
         runtime = Runtime(configuration: configuration, registry: JobRegistry.standard(
-            catalog: catalog ?? Catalog(), importDirectory: ProcessInfo.processInfo.environment["SLUICE_IMPORT_DIR"].flatMap { $0.isEmpty ? nil : $0 }),
+            catalog: catalog ?? Catalog(), importDirectory: settings.importDirectory),
             logger: logger)
     }
 

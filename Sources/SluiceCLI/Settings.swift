@@ -1,5 +1,7 @@
-// Settings: the only place Sluice reads the environment. Library code takes configuration
-// structs; the CLI builds them from these values.
+// Settings: the only place Sluice reads the environment. Every SLUICE_* variable is read here,
+// once per process; library code takes configuration structs, and the CLI builds them from
+// these values. A command's flag wins over its variable (`resolved` in RuntimeOptions,
+// `sluice api serve`).
 
 import Foundation
 
@@ -10,18 +12,45 @@ package struct Settings: Sendable {
     package var catalogPath: String
     /// Prefix of every Redis key Sluice writes (`sluice:` by default).
     package var redisPrefix: String
+    /// SLUICE_SCHEMA, SLUICE_QUEUE_PREFIX, SLUICE_QUEUE_TYPE (nil: not set; flags and defaults decide).
+    package var schema: String?
+    package var queuePrefix: String?
+    package var queueType: String?
+    /// SLUICE_LOG_LEVEL (nil: not set or not a level).
+    package var logLevel: String?
+    /// SLUICE_LEDGER_ASYNC_COMMIT=1.
+    package var ledgerAsyncCommit: Bool
+    /// SLUICE_IMPORT_DIR: where `import.file` may read files by path (nil: nowhere).
+    package var importDirectory: String?
+    /// SLUICE_API_TOKENS, SLUICE_API_SESSION_KEY, SLUICE_API_HOST, SLUICE_API_PORT (`sluice api`).
+    package var apiTokens: String
+    package var apiSessionKey: String?
+    package var apiHost: String?
+    package var apiPort: Int?
+    /// The whole environment, for the variables a catalog names itself (a target's `url_env`).
+    package var environment: [String: String]
 
-    package static func fromEnvironment() -> Settings {
-        let env = ProcessInfo.processInfo.environment
+    package static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) -> Settings {
         func value(_ key: String, _ fallback: String) -> String {
             if let v = env[key], !v.isEmpty { return v }
             return fallback
+        }
+        func optional(_ key: String) -> String? {
+            guard let v = env[key], !v.isEmpty else { return nil }
+            return v
         }
         return Settings(
             postgresURL: value("SLUICE_POSTGRES_URL", "postgresql://sluice:sluice@127.0.0.1:5432/sluice"),
             amqpURL: value("SLUICE_AMQP_URL", "amqp://sluice:sluice@127.0.0.1:5672/sluice"),
             redisURL: value("SLUICE_REDIS_URL", "redis://127.0.0.1:6379/0"),
             catalogPath: value("SLUICE_CATALOG", "jobs"),
-            redisPrefix: value("SLUICE_REDIS_PREFIX", "sluice:"))
+            redisPrefix: value("SLUICE_REDIS_PREFIX", "sluice:"),
+            schema: optional("SLUICE_SCHEMA"), queuePrefix: optional("SLUICE_QUEUE_PREFIX"), queueType: optional("SLUICE_QUEUE_TYPE"),
+            logLevel: optional("SLUICE_LOG_LEVEL"),
+            ledgerAsyncCommit: env["SLUICE_LEDGER_ASYNC_COMMIT"] == "1",
+            importDirectory: optional("SLUICE_IMPORT_DIR"),
+            apiTokens: env["SLUICE_API_TOKENS"] ?? "", apiSessionKey: optional("SLUICE_API_SESSION_KEY"),
+            apiHost: env["SLUICE_API_HOST"], apiPort: env["SLUICE_API_PORT"].flatMap { Int($0) },
+            environment: env)
     }
 }

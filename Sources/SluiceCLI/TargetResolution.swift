@@ -17,7 +17,8 @@ package enum TargetResolution {
     /// The configuration of `target`, or why this process cannot reach it. The default
     /// `SLUICE_POSTGRES_URL` target falls back to the built-in local URL like every command.
     package static func resolve(_ target: CatalogTarget, settings: Settings,
-                        environment: [String: String] = ProcessInfo.processInfo.environment) -> Result<PostgresConfiguration, Unreachable> {
+                        environment: [String: String]? = nil) -> Result<PostgresConfiguration, Unreachable> {
+        let environment = environment ?? settings.environment
         let url: String?
         if case .environment(let variable) = target.source, variable == CatalogTarget.defaultEnvironmentVariable {
             url = settings.postgresURL

@@ -61,3 +61,39 @@ public struct HealthSettings: Sendable, Equatable {
 
     public func thresholds(for target: String) -> HealthThresholds { perTarget[target] ?? thresholds }
 }
+
+extension HealthThresholds {
+    /// What a threshold holds, and where.
+    public enum Value {
+        /// 0…1.
+        case ratio(WritableKeyPath<HealthThresholds, Double>)
+        case duration(WritableKeyPath<HealthThresholds, Duration>)
+        /// A whole number from 0.
+        case count(WritableKeyPath<HealthThresholds, Int>)
+    }
+
+    /// One threshold: the key `health:` spells and the property it sets.
+    public struct Field {
+        public let key: String
+        public let value: Value
+    }
+
+    /// Every threshold: the one table the loader reads `health:` (and each `health: targets:`
+    /// override) from; a test checks jobs/README.md lists the same keys. A new threshold is a property
+    /// above, its default in `init`, a row here and its line in jobs/README.md.
+    public static var fields: [Field] {
+        [
+            Field(key: "connection_utilisation", value: .ratio(\.connectionUtilisation)),
+            Field(key: "slow_query", value: .duration(\.slowQuery)),
+            Field(key: "cache_hit_ratio", value: .ratio(\.cacheHitRatio)),
+            Field(key: "dead_tuple_ratio", value: .ratio(\.deadTupleRatio)),
+            Field(key: "min_dead_tuples", value: .count(\.minDeadTuples)),
+            Field(key: "long_query", value: .duration(\.longQuery)),
+            Field(key: "idle_in_transaction", value: .duration(\.idleInTransaction)),
+            Field(key: "wraparound_ratio", value: .ratio(\.wraparoundRatio)),
+            Field(key: "sequence_ratio", value: .ratio(\.sequenceRatio)),
+            Field(key: "matview_age", value: .duration(\.matviewAge)),
+            Field(key: "lock_wait", value: .duration(\.lockWait)),
+        ]
+    }
+}

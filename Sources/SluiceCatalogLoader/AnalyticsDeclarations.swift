@@ -14,10 +14,14 @@ final class AnalyticsDeclarations {
     private var queryNames: [String: SourceLocation] = [:]
     private var healthSeen: SourceLocation?
 
-    func document(_ f: [String: Node], _ r: YAMLReader) {
-        if let n = f["queries"] { for item in r.items(n, "queries") { query(item, r) } }
-        if let n = f["segments"] { segmentSource(n, r) }
-        if let n = f["health"] { healthSection(n, r) }
+    /// Reads `queries:`, `segments:` or `health:` (the builder hands over only these).
+    func read(_ section: CatalogSection, _ n: Node, _ r: YAMLReader) {
+        switch section {
+        case .queries: for item in r.items(n, section.key) { query(item, r) }
+        case .segments: segmentSource(n, r)
+        case .health: healthSection(n, r)
+        default: preconditionFailure("\(section.key) is not an analytics section")
+        }
     }
 
     func apply(to catalog: inout Catalog) {
@@ -256,23 +260,18 @@ final class AnalyticsDeclarations {
         health = HealthSettings(thresholds: base, perTarget: perTarget)
     }
 
-    static let thresholdKeys = [
-        "connection_utilisation", "slow_query", "cache_hit_ratio", "dead_tuple_ratio", "min_dead_tuples", "long_query",
-        "idle_in_transaction", "wraparound_ratio", "sequence_ratio", "matview_age", "lock_wait",
-    ]
+    static let thresholdKeys = HealthThresholds.fields.map(\.key)
 
     private func read(_ f: [String: Node], into t: inout HealthThresholds, _ r: YAMLReader, _ what: String) {
-        if let n = f["connection_utilisation"], let v = r.ratio(n, "\(what) connection_utilisation") { t.connectionUtilisation = v }
-        if let n = f["slow_query"], let v = r.duration(n, "\(what) slow_query") { t.slowQuery = v }
-        if let n = f["cache_hit_ratio"], let v = r.ratio(n, "\(what) cache_hit_ratio") { t.cacheHitRatio = v }
-        if let n = f["dead_tuple_ratio"], let v = r.ratio(n, "\(what) dead_tuple_ratio") { t.deadTupleRatio = v }
-        if let n = f["min_dead_tuples"], let v = r.int(n, "\(what) min_dead_tuples", in: 0...Int(Int32.max)) { t.minDeadTuples = v }
-        if let n = f["long_query"], let v = r.duration(n, "\(what) long_query") { t.longQuery = v }
-        if let n = f["idle_in_transaction"], let v = r.duration(n, "\(what) idle_in_transaction") { t.idleInTransaction = v }
-        if let n = f["wraparound_ratio"], let v = r.ratio(n, "\(what) wraparound_ratio") { t.wraparoundRatio = v }
-        if let n = f["sequence_ratio"], let v = r.ratio(n, "\(what) sequence_ratio") { t.sequenceRatio = v }
-        if let n = f["matview_age"], let v = r.duration(n, "\(what) matview_age") { t.matviewAge = v }
-        if let n = f["lock_wait"], let v = r.duration(n, "\(what) lock_wait") { t.lockWait = v }
+        for field in HealthThresholds.fields {
+            guard let n = f[field.key] else { continue }
+            let name = "\(what) \(field.key)"
+            switch field.value {
+            case .ratio(let path): if let v = r.ratio(n, name) { t[keyPath: path] = v }
+            case .duration(let path): if let v = r.duration(n, name) { t[keyPath: path] = v }
+            case .count(let path): if let v = r.int(n, name, in: 0...Int(Int32.max)) { t[keyPath: path] = v }
+            }
+        }
     }
 }
 

@@ -29,10 +29,8 @@ final class CatalogBuilder {
     /// Target names used by declarations, checked once every file has declared its targets.
     private var targetReferences: [(name: String, location: SourceLocation)] = []
 
-    static let sections = [
-        "version", "targets", "classes", "partitioned_tables", "materialized_views", "vacuum", "analyze", "reindex",
-        "cleanup", "schedules", "queries", "segments", "health", "imports", "statements",
-    ]
+    /// The keys a catalog file may hold: one per `CatalogSection`.
+    static let sections = CatalogSection.allCases.map(\.key)
 
     // MARK: Files
 
@@ -71,21 +69,32 @@ final class CatalogBuilder {
     private func document(_ root: Node, _ r: YAMLReader) {
         if root.tagName == .null { return }  // an empty file or document
         guard let f = r.fields(root, "a catalog file", allowed: Self.sections) else { return }
-        if let n = f["version"], let v = r.int(n, "version", in: 1...Int.max), v != 1 {
-            r.problem(.invalidValue, n, "catalog version \(v) is not supported; this Sluice reads version 1")
+        for section in CatalogSection.allCases {
+            if let node = f[section.key] { read(section, node, r) }
         }
-        if let n = f["targets"] { targetsSection(n, r) }
-        if let n = f["classes"] { classesSection(n, r) }
-        if let n = f["partitioned_tables"] { for item in r.items(n, "partitioned_tables") { partitionedTable(item, r) } }
-        if let n = f["materialized_views"] { for item in r.items(n, "materialized_views") { materializedView(item, r) } }
-        if let n = f["vacuum"] { for item in r.items(n, "vacuum") { vacuumPolicy(item, r) } }
-        if let n = f["analyze"] { for item in r.items(n, "analyze") { analyzePolicy(item, r) } }
-        if let n = f["reindex"] { for item in r.items(n, "reindex") { reindexPolicy(item, r) } }
-        if let n = f["cleanup"] { for item in r.items(n, "cleanup") { cleanupPolicy(item, r) } }
-        if let n = f["schedules"] { for item in r.items(n, "schedules") { schedule(item, r) } }
-        if let n = f["imports"] { for item in r.items(n, "imports") { importSpec(item, r) } }
-        if let n = f["statements"] { for item in r.items(n, "statements") { statement(item, r) } }
-        analytics.document(f, r)
+    }
+
+    /// Reads one section of one file. Exhaustive: a new `CatalogSection` case must say here how
+    /// it is read.
+    private func read(_ section: CatalogSection, _ n: Node, _ r: YAMLReader) {
+        switch section {
+        case .version:
+            if let v = r.int(n, "version", in: 1...Int.max), v != 1 {
+                r.problem(.invalidValue, n, "catalog version \(v) is not supported; this Sluice reads version 1")
+            }
+        case .targets: targetsSection(n, r)
+        case .classes: classesSection(n, r)
+        case .partitionedTables: for item in r.items(n, section.key) { partitionedTable(item, r) }
+        case .materializedViews: for item in r.items(n, section.key) { materializedView(item, r) }
+        case .vacuum: for item in r.items(n, section.key) { vacuumPolicy(item, r) }
+        case .analyze: for item in r.items(n, section.key) { analyzePolicy(item, r) }
+        case .reindex: for item in r.items(n, section.key) { reindexPolicy(item, r) }
+        case .cleanup: for item in r.items(n, section.key) { cleanupPolicy(item, r) }
+        case .schedules: for item in r.items(n, section.key) { schedule(item, r) }
+        case .imports: for item in r.items(n, section.key) { importSpec(item, r) }
+        case .statements: for item in r.items(n, section.key) { statement(item, r) }
+        case .queries, .segments, .health: analytics.read(section, n, r)
+        }
     }
 
     // MARK: Shared checks

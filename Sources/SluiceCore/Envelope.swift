@@ -30,7 +30,8 @@ public struct Envelope: Sendable, Hashable {
 
     public init(
         id: JobID = .make(), kind: JobKind, args: [String: JSONValue] = [:], target: String = "main",
-        attempt: Int = 1, maxAttempts: Int = 5, timeoutSeconds: Int = 900, enqueuedAt: Date = Date(),
+        attempt: Int = 1, maxAttempts: Int = JobDefaults.standard.maxAttempts,
+        timeoutSeconds: Int = JobDefaults.standard.timeoutSeconds, enqueuedAt: Date = Date(),
         notBefore: Date? = nil, uniqueKey: String? = nil, priority: Int? = nil, traceID: String? = nil,
         producer: String? = nil
     ) {
@@ -144,14 +145,14 @@ public struct Envelope: Sendable, Hashable {
             throw EnvelopeError(.invalidField, field: "target", reason: "must be a database name of 1-63 bytes")
         }
         let attempt = try r.int("attempt") ?? 1
-        let maxAttempts = try r.int("max_attempts") ?? 5
+        let maxAttempts = try r.int("max_attempts") ?? Int64(JobDefaults.standard.maxAttempts)
         guard maxAttempts >= 1, maxAttempts <= 100 else {
             throw EnvelopeError(.invalidField, field: "max_attempts", reason: "must be between 1 and 100")
         }
         guard attempt >= 1, attempt <= maxAttempts + 1 else {
             throw EnvelopeError(.invalidField, field: "attempt", reason: "must be between 1 and max_attempts")
         }
-        let timeout = try r.int("timeout_s") ?? 900
+        let timeout = try r.int("timeout_s") ?? Int64(JobDefaults.standard.timeoutSeconds)
         guard timeout >= 1, timeout <= 7 * 86_400 else {
             throw EnvelopeError(.invalidField, field: "timeout_s", reason: "must be between 1 and 604800 seconds")
         }

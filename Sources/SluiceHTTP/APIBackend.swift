@@ -47,6 +47,12 @@ public struct APIBackend: Sendable {
 
     /// Uploads and rejects of the import class, in the home database beside the ledger.
     var imports: ImportStore { ImportStore(pool: ledger.pool, schema: ledger.schema) }
+    /// Every Redis key name.
+    var keys: RedisKeys { RedisKeys(prefix: redisPrefix) }
+    /// The dashboard's reads from Redis (health reports, view freshness, alerts, events).
+    var dashboard: DashboardStore { DashboardStore(redis: redis, keys: keys) }
+    /// Depth and consumers of the class queues and the dead-letter queue.
+    func queues(logger: Logger) -> QueueInspector { QueueInspector(amqp: amqp, topology: topology, logger: logger) }
 }
 
 extension APIBackend {

@@ -89,7 +89,7 @@ extension APIServer {
         } catch let e as UploadInterrupted {
             // The client stalled or went away: the transaction rolled back, nothing is kept.
             throw APIError.badRequest(e.reason)
-        } catch let e as SluiceJobs.JobError {
+        } catch let e as JobError {
             // Past the limit, or empty: the transaction rolled back, nothing is kept.
             let tooLarge = e.message.contains("larger than")
             throw APIError(tooLarge ? .contentTooLarge : .badRequest, tooLarge ? "too_large" : "bad_request", e.message)

@@ -176,8 +176,8 @@ extension APIServer {
             args = object
         }
         var request = JobRequest(kind: JobKind(kind), args: args, target: try string("target") ?? "main", uniqueKey: try string("unique_key"),
-                                 priority: try int("priority", 0...9), maxAttempts: try int("max_attempts", 1...100) ?? 5,
-                                 timeoutSeconds: try int("timeout_s", 1...86_400 * 7) ?? 900, traceID: try string("trace_id"),
+                                 priority: try int("priority", 0...9), maxAttempts: try int("max_attempts", 1...100),
+                                 timeoutSeconds: try int("timeout_s", 1...86_400 * 7), traceID: try string("trace_id"),
                                  producer: "sluice-api")
         if let c = try string("class") {
             guard let workloadClass = WorkloadClass(rawValue: c) else {

@@ -71,43 +71,20 @@ extension APIServer {
             let q = broker.classes[c]
             let n = counts[c]
             let age = oldest[c].map { max(0, now.timeIntervalSince($0)) }
-            out[c] = .object([
-                "queue": .string(backend.topology.queue(for: c)),
-                "depth": q.map { .int(Int64($0.messageCount)) } ?? .null,
-                "consumers": q.map { .int(Int64($0.consumerCount)) } ?? .null,
-                "waiting": .int(Int64(n?.waiting ?? 0)), "running": .int(Int64(n?.running ?? 0)),
-                "completed_last_hour": .int(Int64(n?.completedLastHour ?? 0)),
-                "failed_last_hour": .int(Int64(n?.failedLastHour ?? 0)),
-                "completed_per_minute": .double(Double(n?.completedLastHour ?? 0) / 60),
-                "oldest_waiting_s": age.map { .double(($0 * 1000).rounded() / 1000) } ?? .null,
-            ])
+            var o = broker.json(class: c, queue: backend.topology.queue(for: c), counts: n)
+            o["completed_per_minute"] = .double(Double(n?.completedLastHour ?? 0) / 60)
+            o["oldest_waiting_s"] = age.map { .double(($0 * 1000).rounded() / 1000) } ?? .null
+            out[c] = .object(o)
             metrics.jobs.queue(workloadClass: c, depth: Int(q?.messageCount ?? 0), consumers: Int(q?.consumerCount ?? 0),
                                oldestWaiting: age.map { .milliseconds(Int64($0 * 1000)) })
         }
         if let dead = broker.dead { metrics.jobs.deadLetters(Int(dead.messageCount)) }
-        return ["classes": .object(out), "dead": broker.dead.map { .int(Int64($0.messageCount)) } ?? .null]
+        return ["classes": .object(out), "dead": broker.deadJSON]
     }
 
-    /// Passive declares of every class queue and the dead-letter queue. A queue that does not
-    /// exist yet (no worker ever ran) is absent, not an error.
-    func brokerQueues() async throws -> (classes: [String: AMQPQueueState], dead: AMQPQueueState?) {
-        try await bounded("rabbitmq") { [backend, logger] in
-            let connection = try await AMQPConnection.connect(configuration: backend.amqp, logger: logger)
-            var out: [String: AMQPQueueState] = [:]
-            var dead: AMQPQueueState?
-            for c in WorkloadClass.allCases {
-                // A passive declare of a missing queue closes the channel: one channel per queue.
-                if let channel = try? await connection.openChannel(),
-                   let q = try? await channel.declareQueuePassive(backend.topology.queue(for: c.rawValue)) {
-                    out[c.rawValue] = q
-                }
-            }
-            if let channel = try? await connection.openChannel() {
-                dead = try? await channel.declareQueuePassive(backend.topology.deadQueue)
-            }
-            await connection.close()
-            return (out, dead)
-        }
+    /// Every class queue and the dead-letter queue (QueueInspector).
+    func brokerQueues() async throws -> QueueInspector.Snapshot {
+        try await bounded("rabbitmq") { [backend, logger] in try await backend.queues(logger: logger).snapshot() }
     }
 
     /// Refreshes the queue gauges before a scrape, best effort (a down server leaves the last values).
@@ -121,11 +98,10 @@ extension APIServer {
             _ = try await backend.ledger.pool.withConnection { c in try await c.query("SELECT 1") }
         }
         async let rabbitmq: String? = check("rabbitmq") { [backend, logger] in
-            let connection = try await AMQPConnection.connect(configuration: backend.amqp, logger: logger)
-            await connection.close()
+            try await backend.queues(logger: logger).ping()
         }
         async let redis: String? = check("redis") { [backend] in
-            _ = try await backend.redis.send(["PING"])
+            try await backend.dashboard.ping()
         }
         let results = [("postgres", await postgres), ("rabbitmq", await rabbitmq), ("redis", await redis)]
         var servers: [String: JSONValue] = [:]

@@ -118,16 +118,16 @@ extension APIServer {
 
     func maintenanceOverview(target: String) async throws -> JSONValue {
         let catalog = backend.catalog ?? Catalog()
-        let prefix = backend.redisPrefix
+        let keys = backend.keys
         let tables = catalog.partitionedTables.filter { $0.applies(to: target) }
         let views = catalog.materializedViews.filter { $0.applies(to: target) }
-        let viewKeys = views.map { prefix + MatviewRefreshJob.outputName(view: $0.view.description, target: target) }
-        let reports = AlertTracker(redis: backend.redis, prefix: prefix)
+        let viewKeys = views.map { keys.output(RedisKeys.matviewOutput(view: $0.view.description, target: target)) }
         let (partitionsReport, matviewsReport, refreshes) = try await bounded("redis") { [backend] in
-            let p = try await Self.readKey(backend.redis, reports.reportKey(target: target, report: .partitions))
-            let m = try await Self.readKey(backend.redis, reports.reportKey(target: target, report: .matviews))
+            let store = backend.dashboard
+            let p = try await store.read(keys.health(target: target, report: HealthReport.partitions.rawValue))
+            let m = try await store.read(keys.health(target: target, report: HealthReport.matviews.rawValue))
             var r: [JSONValue?] = []
-            for key in viewKeys { r.append(try await Self.readKey(backend.redis, key)) }
+            for key in viewKeys { r.append(try await store.read(key)) }
             return (p, m, r)
         }
         let now = Date()

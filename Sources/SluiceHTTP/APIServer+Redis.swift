@@ -2,8 +2,8 @@
 // query outputs, materialized-view freshness, health reports, the alerts stream, and the live job events as server-sent
 // events.
 //
-// Key names follow DESIGN.md under the configured prefix: `cache:{query}:{params-hash}`,
-// `health:{target}:{report}`, the `alerts` and `events` streams.
+// Key names and commands are SluiceRuntime's (RedisKeys, DashboardStore) and the analytics
+// class's (QueryCache): this file spells neither.
 
 import Foundation
 import HTTPTypes
@@ -13,6 +13,7 @@ import ServiceLifecycle
 import SluiceCore
 import SluiceCatalog
 import SluiceJobs
+import SluiceRuntime
 
 extension APIServer {
     var redisRoutes: [Route] {
@@ -56,25 +57,11 @@ extension APIServer {
                 guard !target.isEmpty, target.count <= 100, !target.contains("*"), !target.contains(":") else {
                     throw APIError.badRequest("not a target name", field: "target")
                 }
-                let prefix = "\(backend.redisPrefix)health:\(target):"
-                let reports = try await bounded("redis") { [backend] in
-                    var out: [String: JSONValue] = [:]
-                    for key in try await Self.scan(backend.redis, match: prefix + "*", limit: 200) {
-                        if let v = try await Self.readKey(backend.redis, key) { out[String(key.dropFirst(prefix.count))] = v }
-                    }
-                    return out
-                }
+                let reports = try await bounded("redis") { [backend] in try await backend.dashboard.healthReports(target: target) }
                 return json(["target": .string(target), "reports": .object(reports)])
             },
             Route(method: .get, path: "/v1/matviews", scope: .read) { [self] _, _, _ in
-                let prefix = "\(backend.redisPrefix)matview:"
-                let views = try await bounded("redis") { [backend] in
-                    var out: [String: JSONValue] = [:]
-                    for key in try await Self.scan(backend.redis, match: prefix + "*", limit: 500) {
-                        if let v = try await Self.readKey(backend.redis, key) { out[String(key.dropFirst(prefix.count))] = v }
-                    }
-                    return out
-                }
+                let views = try await bounded("redis") { [backend] in try await backend.dashboard.viewFreshness() }
                 return json(["views": .object(views)])
             },
             Route(method: .get, path: "/v1/alerts", scope: .read) { [self] request, _, _ in
@@ -83,12 +70,8 @@ extension APIServer {
                     guard let n = Int(l), (1...1000).contains(n) else { throw APIError.badRequest("limit must be 1 to 1000", field: "limit") }
                     limit = n
                 }
-                let key = "\(backend.redisPrefix)alerts"
-                let entries = try await bounded("redis") { [backend, limit] in
-                    let reply = try await backend.redis.send(["XREVRANGE", RedisArgument(key), "+", "-", "COUNT", RedisArgument(limit)])
-                    return try RedisStreamEntry.entries(from: reply)
-                }
-                let alerts: [JSONValue] = entries.map(Self.entryJSON)
+                let entries = try await bounded("redis") { [backend, limit] in try await backend.dashboard.alerts(limit: limit) }
+                let alerts: [JSONValue] = entries.map(DashboardStore.json)
                 metrics.jobs.alertsFiring(Self.firing(entries))
                 return json(["alerts": .array(alerts), "firing": .int(Int64(Self.firing(entries)))])
             },
@@ -96,47 +79,6 @@ extension APIServer {
                 try await events(after: request.headers[HTTPField.Name("Last-Event-ID")!] ?? request.query("after"))
             },
         ]
-    }
-
-    /// A key's value as JSON whatever its type: a hash as an object (fields that hold JSON are
-    /// parsed), a string as JSON when it parses, else as a string. Nil when missing.
-    static func readKey(_ redis: RedisPool, _ key: String) async throws -> JSONValue? {
-        let type = try await redis.send(["TYPE", RedisArgument(key)]).string ?? "none"
-        switch type {
-        case "hash":
-            let fields = try await redis.send(["HGETALL", RedisArgument(key)]).dictionary ?? [:]
-            return .object(fields.mapValues(jsonOrString))
-        case "string":
-            guard let s = try await redis.send(["GET", RedisArgument(key)]).string else { return nil }
-            return jsonOrString(s)
-        case "none":
-            return nil
-        default:
-            return .object(["type": .string(type)])
-        }
-    }
-
-    static func jsonOrString(_ s: String) -> JSONValue {
-        if let first = s.first, first == "{" || first == "[", let v = try? JSONValue.parse(s) { return v }
-        return .string(s)
-    }
-
-    static func scan(_ redis: RedisPool, match: String, limit: Int) async throws -> [String] {
-        var cursor = "0"
-        var keys: [String] = []
-        repeat {
-            let reply = try await redis.send(["SCAN", RedisArgument(cursor), "MATCH", RedisArgument(match), "COUNT", "500"])
-            guard let parts = reply.array, parts.count == 2 else { break }
-            cursor = parts[0].string ?? "0"
-            keys += (parts[1].array ?? []).compactMap(\.string)
-        } while cursor != "0" && keys.count < limit
-        return Array(keys.sorted().prefix(limit))
-    }
-
-    static func entryJSON(_ e: RedisStreamEntry) -> JSONValue {
-        var o: [String: JSONValue] = ["stream_id": .string(e.id)]
-        for f in e.fields { o[f.name] = jsonOrString(String(decoding: f.value, as: UTF8.self)) }
-        return .object(o)
     }
 
     /// Alerts whose latest entry (per `alert` field, newest first) is `firing`.
@@ -158,8 +100,8 @@ extension APIServer {
     func events(after: String?) async throws -> Response {
         if let after, !Self.isStreamID(after) { throw APIError.badRequest("not a stream id", field: "after") }
         // Fail fast when Redis is down, before committing to a 200.
-        _ = try await bounded("redis") { [backend] in try await backend.redis.send(["PING"]) }
-        let key = "\(backend.redisPrefix)events"
+        _ = try await bounded("redis") { [backend] in try await backend.dashboard.ping() }
+        let dashboard = backend.dashboard
         let configuration = backend.redisConfiguration
         let logger = logger
         var headers = HTTPFields()
@@ -171,18 +113,18 @@ extension APIServer {
             do {
                 try await writer.write(ByteBuffer(string: ": sluice events\nretry: 2000\n\n"))
                 while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                    let streams: [(stream: String, entries: [RedisStreamEntry])]
+                    let entries: [RedisStreamEntry]
                     do {
-                        streams = try await connection.xread(streams: [(key, last)], count: 200, block: .seconds(2))
+                        entries = try await dashboard.events(on: connection, after: last)
                     } catch {
                         try await writer.write(ByteBuffer(string: "event: unavailable\ndata: {\"server\":\"redis\"}\n\n"))
                         try await Task.sleep(for: .seconds(1))
                         continue
                     }
                     var text = ""
-                    for entry in streams.flatMap(\.entries) {
+                    for entry in entries {
                         last = entry.id
-                        text += "id: \(entry.id)\ndata: \(Self.entryJSON(entry).jsonString)\n\n"
+                        text += "id: \(entry.id)\ndata: \(DashboardStore.json(entry).jsonString)\n\n"
                     }
                     try await writer.write(ByteBuffer(string: text.isEmpty ? ": ping\n\n" : text))
                 }

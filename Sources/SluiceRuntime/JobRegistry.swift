@@ -9,6 +9,7 @@ import SluiceCore
 public struct JobRegistry: Sendable {
     struct Entry: Sendable {
         var defaultClass: WorkloadClass
+        var defaults: JobDefaults
         var validate: @Sendable ([String: JSONValue], Catalog) throws(EnvelopeError) -> Void
         var run: @Sendable ([String: JSONValue], JobContext) async throws -> JSONValue
     }
@@ -40,7 +41,10 @@ public struct JobRegistry: Sendable {
         return r
     }
 
+    /// Adds a kind. Registering a kind twice is a programming error (two types claiming one
+    /// kind string, or one line repeated): the process stops here, at start, naming the kind.
     public mutating func register<W: JobWorker>(_ worker: W) {
+        precondition(entries[W.kind] == nil, "job kind '\(W.kind.rawValue)' is registered twice")
         let decode: @Sendable ([String: JSONValue], Catalog) throws(EnvelopeError) -> W.Arguments = { args, catalog throws(EnvelopeError) in
             let value: W.Arguments
             if let raw = args as? W.Arguments {
@@ -63,6 +67,7 @@ public struct JobRegistry: Sendable {
         }
         entries[W.kind] = Entry(
             defaultClass: W.defaultClass,
+            defaults: W.defaults,
             validate: { args, catalog throws(EnvelopeError) in _ = try decode(args, catalog) },
             run: { args, context in
                 let report = try await worker.run(try decode(args, context.catalog), context: context)
@@ -73,6 +78,9 @@ public struct JobRegistry: Sendable {
     public var kinds: [JobKind] { entries.keys.sorted() }
 
     public func defaultClass(of kind: JobKind) -> WorkloadClass? { entries[kind]?.defaultClass }
+
+    /// The kind's time limit, attempts and backoff (nil for an unknown kind).
+    public func defaults(of kind: JobKind) -> JobDefaults? { entries[kind]?.defaults }
 
     /// Checks that the kind is registered and its arguments fit.
     public func validate(kind: JobKind, args: [String: JSONValue]) throws(EnvelopeError) {
@@ -89,7 +97,16 @@ public struct JobRegistry: Sendable {
         guard let entry = entries[kind] else {
             throw EnvelopeError(.unknownKind, field: "kind", reason: "no worker is registered for '\(kind.rawValue.prefix(100))'")
         }
-        try entry.validate(args, catalog(for: target))
+        do {
+            try entry.validate(args, catalog(for: target))
+        } catch where error.code == .invalidArguments {
+            // Refused as `target` sees the catalog: when the whole catalog accepts it, the
+            // object is declared for other targets only, and the target is what is wrong.
+            guard (try? entry.validate(args, catalog)) != nil else { throw error }
+            let shown = target.count > 64 ? String(target.prefix(64)) + "…" : target
+            throw EnvelopeError(.invalidField, field: "target",
+                                reason: "\(error.field ?? "args") is declared for other targets, not \(shown.debugDescription) (\(error.reason))")
+        }
     }
 
     /// A target must be declared in the catalog (`main` always is, unless the catalog redefines it).

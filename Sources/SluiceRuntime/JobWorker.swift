@@ -3,6 +3,8 @@
 // (at enqueue, before anything is written, and again on the worker: a message may come from
 // anywhere), runs, and returns a typed `Report`.
 //
+// Its `defaults` (time limit, attempts, backoff) apply where a request does not set them.
+//
 // Throwing `JobError(retryable: false)`, or any error whose `RetryClassifying.isRetryable` is
 // false, sends the job straight to the dead-letter queue; other errors are retried with backoff
 // until `max_attempts`.
@@ -20,6 +22,9 @@ public protocol JobWorker: Sendable {
     static var kind: JobKind { get }
     /// The class a job of this kind goes to unless the producer names another.
     static var defaultClass: WorkloadClass { get }
+    /// Time limit, attempts and backoff where a request does not set them (default `.standard`:
+    /// 900 s, 5 attempts, the worker's backoff).
+    static var defaults: JobDefaults { get }
     /// Checks every name and value against the catalog. Throw `EnvelopeError(.invalidArguments,
     /// field: "args.table", reason: …)`; never touch a database here.
     func validate(_ arguments: Arguments, against catalog: Catalog) throws(EnvelopeError)
@@ -27,6 +32,8 @@ public protocol JobWorker: Sendable {
 }
 
 extension JobWorker {
+    public static var defaults: JobDefaults { .standard }
+
     public func validate(_ arguments: Arguments, against catalog: Catalog) throws(EnvelopeError) {}
 }
 
@@ -34,18 +41,4 @@ extension JobWorker {
 /// an undeclared table: no). Errors that do not conform are retried.
 public protocol RetryClassifying: Error {
     var isRetryable: Bool { get }
-}
-
-/// A failure a job reports on purpose.
-public struct JobError: Error, CustomStringConvertible, Sendable, RetryClassifying {
-    public var message: String
-    public var retryable: Bool
-
-    public init(_ message: String, retryable: Bool = true) {
-        self.message = message
-        self.retryable = retryable
-    }
-
-    public var isRetryable: Bool { retryable }
-    public var description: String { message }
 }

@@ -44,27 +44,10 @@ extension Ledger {
         return (state == .cancelled ? .cancelled : .requested, state)
     }
 
-    /// Per class: jobs waiting and running now, completed and failed in the last hour.
+    /// Per class with any such job: jobs waiting and running now, completed and failed in the
+    /// last hour (`overview` of every class, all-zero classes left out).
     public func statusCounts() async throws -> [String: ClassCounts] {
-        let rows = try await pool.withConnection { c in
-            try await c.query("""
-                SELECT class,
-                    count(*) FILTER (WHERE state IN \(JobState.waitingSQL)) AS waiting,
-                    count(*) FILTER (WHERE state = \(JobState.running.sql)) AS running,
-                    count(*) FILTER (WHERE state = \(JobState.completed.sql) AND finished_at > now() - interval '1 hour') AS completed,
-                    count(*) FILTER (WHERE state = \(JobState.discarded.sql) AND finished_at > now() - interval '1 hour') AS failed
-                FROM \(table)
-                WHERE state IN \(JobState.liveSQL) OR finished_at > now() - interval '1 hour'
-                GROUP BY class
-                """)
-        }
-        var out: [String: ClassCounts] = [:]
-        for row in rows {
-            out[try row.decode(0, as: String.self)] = ClassCounts(
-                waiting: try row.decode(1, as: Int.self), running: try row.decode(2, as: Int.self),
-                completedLastHour: try row.decode(3, as: Int.self), failedLastHour: try row.decode(4, as: Int.self))
-        }
-        return out
+        try await overview(classes: WorkloadClass.allCases.map(\.rawValue)).filter { $0.value != ClassCounts() }
     }
 
     /// Counts of jobs per state (tests, `sluice status`).

@@ -94,10 +94,9 @@ extension Ledger {
     }
 
     /// Per class: jobs waiting and running now, completed and failed in the last hour: the
-    /// overview's numbers. Unlike `statusCounts` (one pass over everything live or recent, a
-    /// sequential scan on a big ledger: 1.1 s at 1M rows), each number here is a range scan of
-    /// the (class, state, finished_at) index, so its cost follows the last hour's volume, not
-    /// the ledger's size.
+    /// overview's numbers, and `statusCounts`'. Each number is a range scan of the (class, state,
+    /// finished_at) index, so its cost follows the last hour's volume, not the ledger's size (one
+    /// pass over everything live or recent was a sequential scan: 1.1 s at 1M rows).
     public func overview(classes: [String]) async throws -> [String: ClassCounts] {
         let rows = try await pool.withConnection { c in
             try await c.query("""

@@ -25,15 +25,17 @@ public struct JobRequest: Sendable {
     public var notBefore: Date?
     /// 0-9 (classic queues only).
     public var priority: Int?
-    public var maxAttempts: Int
-    public var timeoutSeconds: Int
+    /// nil: the kind's (`JobWorker.defaults`).
+    public var maxAttempts: Int?
+    /// One attempt's time limit; nil: the kind's (`JobWorker.defaults`).
+    public var timeoutSeconds: Int?
     public var traceID: String?
     public var producer: String?
 
     public init(
         kind: JobKind, args: [String: JSONValue] = [:], workloadClass: WorkloadClass? = nil, target: String = "main",
-        uniqueKey: String? = nil, notBefore: Date? = nil, priority: Int? = nil, maxAttempts: Int = 5,
-        timeoutSeconds: Int = 900, traceID: String? = nil, producer: String? = nil
+        uniqueKey: String? = nil, notBefore: Date? = nil, priority: Int? = nil, maxAttempts: Int? = nil,
+        timeoutSeconds: Int? = nil, traceID: String? = nil, producer: String? = nil
     ) {
         self.kind = kind
         self.args = args
@@ -154,9 +156,10 @@ public final class Producer: Sendable {
         guard let workloadClass = r.workloadClass ?? registry.defaultClass(of: r.kind) else {
             throw EnvelopeError(.unknownKind, field: "kind", reason: "no class for '\(r.kind)'")
         }
+        let defaults = registry.defaults(of: r.kind) ?? .standard
         let e = Envelope(
-            id: r.id ?? .make(), kind: r.kind, args: r.args, target: r.target, attempt: 1, maxAttempts: r.maxAttempts,
-            timeoutSeconds: r.timeoutSeconds, enqueuedAt: now, notBefore: r.notBefore, uniqueKey: r.uniqueKey,
+            id: r.id ?? .make(), kind: r.kind, args: r.args, target: r.target, attempt: 1,
+            maxAttempts: r.maxAttempts ?? defaults.maxAttempts, timeoutSeconds: r.timeoutSeconds ?? defaults.timeoutSeconds, enqueuedAt: now, notBefore: r.notBefore, uniqueKey: r.uniqueKey,
             priority: r.priority, traceID: r.traceID, producer: r.producer)
         // Round-trip through the wire validation so a producer can never publish what a worker rejects.
         _ = try Envelope.decode(e.json)

@@ -1,6 +1,6 @@
 // ResultStore: job status, results and the event stream in Redis (the dashboard contract).
 //
-// Keys (under a configurable prefix, `sluice:` by default):
+// Keys (RedisKeys, under a configurable prefix, `sluice:` by default):
 //   <prefix>job:<id>   hash: state, kind, class, attempt, enqueued_at, started_at, finished_at,
 //                      duration_ms, progress (JSON), error, result (JSON), worker; EXPIRE ttl
 //   <prefix>events     stream, XADD MAXLEN ~ 100000: id, kind, class, state, attempt, at [, error]
@@ -71,14 +71,16 @@ public final class ResultStore: Sendable {
         (signals, signal) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
-    public func key(_ id: JobID) -> String { "\(configuration.prefix)job:\(id)" }
-    public var eventsKey: String { "\(configuration.prefix)events" }
+    /// Every key name, under `configuration.prefix`.
+    public var keys: RedisKeys { RedisKeys(prefix: configuration.prefix) }
+    public func key(_ id: JobID) -> String { keys.job(id.description) }
+    public var eventsKey: String { keys.events }
 
     /// Replaces the fields of the hash `<prefix><name>` at once (dashboard outputs such as a
     /// view's `refreshed_at`). Best effort: returns false, and logs, when Redis is unavailable.
     @discardableResult
     public func writeOutput(_ name: String, fields: [String: String]) async -> Bool {
-        let key = configuration.prefix + name
+        let key = keys.output(name)
         var hset: [RedisArgument] = ["HSET", .init(key)]
         for (k, v) in fields.sorted(by: { $0.key < $1.key }) {
             hset.append(.init(k))

@@ -72,6 +72,11 @@ extension Worker {
         }
     }
 
+    /// The kind's backoff when it declares one, else the worker's.
+    func retryPolicy(for kind: JobKind) -> RetryPolicy {
+        registry.defaults(of: kind)?.retry ?? configuration.retryPolicy
+    }
+
     /// The `outcome` label of an attempt's end (nil for a shutdown hand-back: not the job's end).
     func metricsOutcome(_ outcome: Outcome, _ envelope: Envelope) -> JobMetrics.Outcome? {
         switch outcome {
@@ -81,7 +86,7 @@ extension Worker {
         case .stopped(.timeout): return .timeout
         case .failure(let error):
             let retryable = (error as? any RetryClassifying)?.isRetryable ?? true
-            if case .retry = configuration.retryPolicy.decide(attempt: envelope.attempt, maxAttempts: envelope.maxAttempts, retryable: retryable) {
+            if case .retry = retryPolicy(for: envelope.kind).decide(attempt: envelope.attempt, maxAttempts: envelope.maxAttempts, retryable: retryable) {
                 return .retried
             }
             return .discarded
@@ -153,7 +158,7 @@ extension Worker {
     func failed(_ envelope: Envelope, className: String, error: String, reason: String?, retryable: Bool, duration: String) async {
         let id = envelope.id
         let now = Date()
-        switch configuration.retryPolicy.decide(attempt: envelope.attempt, maxAttempts: envelope.maxAttempts, retryable: retryable) {
+        switch retryPolicy(for: envelope.kind).decide(attempt: envelope.attempt, maxAttempts: envelope.maxAttempts, retryable: retryable) {
         case .retry(let after):
             var next = envelope
             next.attempt += 1

@@ -231,7 +231,7 @@ final class PipelineBench: Sendable {
     static let build = "release"
     #endif
 
-    static var asyncCommit: Bool { ProcessInfo.processInfo.environment["SLUICE_LEDGER_ASYNC_COMMIT"] == "1" }
+    static var asyncCommit: Bool { Settings.fromEnvironment().ledgerAsyncCommit }
 
     let name: String
     let settings: Settings
@@ -282,7 +282,7 @@ final class PipelineBench: Sendable {
             configuration: RuntimeConfiguration(
                 postgres: postgres, amqp: amqp, redis: redisConfiguration, schema: name,
                 topology: topology, redisPrefix: name + ":",
-                ledgerAsyncCommit: ProcessInfo.processInfo.environment["SLUICE_LEDGER_ASYNC_COMMIT"] == "1"),
+                ledgerAsyncCommit: Settings.fromEnvironment().ledgerAsyncCommit),
             registry: .builtIn, logger: logger)
         let (pool, ledger, redis, results, publisher, producer) =
             (runtime.pool, runtime.ledger, runtime.redis, runtime.results, runtime.publisher, runtime.producer)

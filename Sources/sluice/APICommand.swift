@@ -34,11 +34,11 @@ struct APIServeCommand: AsyncParsableCommand {
     @Option(help: "Drop an upload that sends nothing for this long (e.g. 30s).") var uploadIdleTimeout = "30s"
 
     func run() async throws {
-        let env = ProcessInfo.processInfo.environment
         let services = try RuntimeServices(options, label: "sluice.api", catalogPath: catalog)
+        let settings = services.settings
         let tokens: TokenAuthority
         do {
-            tokens = try TokenAuthority(parsing: env["SLUICE_API_TOKENS"] ?? "")
+            tokens = try TokenAuthority(parsing: settings.apiTokens)
         } catch {
             throw CommandFailure(description: "SLUICE_API_TOKENS: \(error)")
         }
@@ -46,21 +46,28 @@ struct APIServeCommand: AsyncParsableCommand {
             services.logger.warning("SLUICE_API_TOKENS is empty: every authenticated route answers 401 (make one with `sluice api token admin`)")
         }
         var sessionKey: [UInt8]?
-        if let hex = env["SLUICE_API_SESSION_KEY"], !hex.isEmpty {
+        if let hex = settings.apiSessionKey {
             guard let bytes = TokenAuthority.hexBytes(hex), bytes.count >= 32 else {
                 throw CommandFailure(description: "SLUICE_API_SESSION_KEY: expected at least 64 hex digits")
             }
             sessionKey = bytes
         }
         let configuration = APIConfiguration(
-            host: host ?? env["SLUICE_API_HOST"] ?? "127.0.0.1", port: port ?? env["SLUICE_API_PORT"].flatMap { Int($0) } ?? 8080,
+            host: host ?? settings.apiHost ?? "127.0.0.1", port: port ?? settings.apiPort ?? 8080,
             tokens: tokens, maxBodyBytes: maxBody, sessionKey: sessionKey, secureCookies: secureCookies,
             maxConcurrentUploads: maxUploads, uploadIdleTimeout: try parseDuration(uploadIdleTimeout, option: "upload-idle-timeout"))
         try await services.ledger.migrate()
-        // Schedules: only when the catalog has them; the API serves everything else without.
+        // Schedules: only when there is a catalog; the API serves everything else without one. A
+        // catalog whose schedules cannot run, or a scheduler that cannot be built, stops the start
+        // with the reason (it used to be dropped silently).
         var scheduler: Scheduler?
-        if let loaded = try? ScheduleCommand.loadJobs(catalog, settings: services.settings) {
-            scheduler = try? services.runtime.makeScheduler(jobs: loaded.jobs, configuration: SchedulerConfiguration())
+        if services.catalog != nil {
+            let loaded = try ScheduleCommand.loadJobs(catalog, settings: services.settings)
+            do {
+                scheduler = try services.runtime.makeScheduler(jobs: loaded.jobs, configuration: SchedulerConfiguration())
+            } catch {
+                throw CommandFailure(description: "the scheduler cannot start: \(error)")
+            }
         }
         let metrics = MetricsRegistry()
         let server = APIServer(configuration: configuration, backend: APIBackend(runtime: services.runtime, scheduler: scheduler, catalog: services.catalog),

@@ -60,7 +60,7 @@ struct CatalogCheckCommand: AsyncParsableCommand {
         var checkedTargets: [String] = []
 
         if !offline {
-            let environment = ProcessInfo.processInfo.environment
+            let environment = settings.environment
             for name in targets where check.catalog.target(named: name) == nil {
                 findings.append(Finding(problem: CatalogProblem(.unknownTarget, at: SourceLocation(file: directory, line: 0),
                     "--target \(name) is not declared in the catalog"), warning: false, target: nil))

@@ -18,8 +18,8 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Option(help: "At most one live job per key.") var uniqueKey: String?
     @Option(help: "Run no earlier than this from now (30s, 5m…).") var delay: String?
     @Option(help: "0 (lowest) to 9.") var priority: Int?
-    @Option(help: "Attempts before dead-lettering.") var maxAttempts = 5
-    @Option(help: "Time limit of one attempt.") var timeout = "900s"
+    @Option(help: "Attempts before dead-lettering (default: the kind's).") var maxAttempts: Int?
+    @Option(help: "Time limit of one attempt (default: the kind's).") var timeout: String?
     @Option(name: .customLong("class"), help: "Workload class (default: the kind's).") var workloadClass: String?
     @Option(help: "Database target name.") var target = "main"
     @Flag(help: "Wait for the job to finish and print its result.") var wait = false
@@ -37,7 +37,7 @@ struct EnqueueCommand: AsyncParsableCommand {
             throw ValidationError("--args: not valid JSON (\(error))")
         }
         var request = JobRequest(kind: JobKind(kind), args: arguments, target: target, uniqueKey: uniqueKey, priority: priority,
-                                 maxAttempts: maxAttempts, timeoutSeconds: max(1, Int(try parseDuration(timeout, option: "timeout").seconds)),
+                                 maxAttempts: maxAttempts, timeoutSeconds: try timeout.map { max(1, Int(try parseDuration($0, option: "timeout").seconds)) },
                                  producer: "sluice-cli")
         if let workloadClass {
             guard let c = WorkloadClass(rawValue: workloadClass) else { throw ValidationError("--class: unknown class '\(workloadClass)'") }

@@ -53,7 +53,7 @@ struct HealthCommand: AsyncParsableCommand {
             for row in output.rows.prefix(10) { print("   · \(Self.line(row))") }
             if output.rows.count > 10 { print("   · … \(output.rows.count - 10) more (use --json)") }
         }
-        print("alerts: \(result.fired.count) fired, \(result.resolved.count) resolved (stream \(services.settings.redisPrefix)alerts)")
+        print("alerts: \(result.fired.count) fired, \(result.resolved.count) resolved (stream \(RedisKeys(prefix: services.settings.redisPrefix).alerts))")
         for k in result.fired { print("  firing   \(k)") }
         for k in result.resolved { print("  resolved \(k)") }
     }

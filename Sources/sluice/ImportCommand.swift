@@ -48,7 +48,7 @@ struct ImportFileCommand: AsyncParsableCommand {
                 + " (declared: \((services.catalog?.imports.map(\.name.rawValue) ?? []).joined(separator: ", ")))")
         }
         var source = FileImporter.Source()
-        let importDirectory = ProcessInfo.processInfo.environment["SLUICE_IMPORT_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+        let importDirectory = services.settings.importDirectory
         if let importDirectory, let resolved = try? FileImporter.resolve(path: file, in: importDirectory) {
             let root = URL(fileURLWithPath: importDirectory).resolvingSymlinksInPath().path
             source.path = String(resolved.dropFirst(root.count + 1))
@@ -63,7 +63,7 @@ struct ImportFileCommand: AsyncParsableCommand {
             do {
                 upload = try await store.store(try FileByteSource(path: file), spec: importSpec.name.rawValue,
                                                fileName: (file as NSString).lastPathComponent, maxBytes: importSpec.maxFileBytes)
-            } catch let e as SluiceJobs.JobError {
+            } catch let e as JobError {
                 throw CommandFailure(description: "\(file): \(e.message)")
             }
             source.upload = upload.id.uuidString.lowercased()

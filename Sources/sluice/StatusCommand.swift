@@ -1,5 +1,5 @@
-// `sluice status`: per class queue: depth and consumers (passive declare), waiting and running
-// jobs, completed and failed in the last hour (ledger); and the dead-letter count.
+// `sluice status`: per class queue: depth and consumers (QueueInspector), waiting and running
+// jobs, completed and failed in the last hour (Ledger.statusCounts); and the dead-letter count.
 
 import ArgumentParser
 import SluiceCLI
@@ -14,36 +14,22 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let s = try RuntimeServices(options, label: "sluice.status", ledgerConnections: 1)
-        let connection = try await AMQPConnection.connect(configuration: s.amqp, logger: s.logger)
-        let channel = try await connection.openChannel()
-        var queues: [String: AMQPQueueState?] = [:]
-        for c in WorkloadClass.allCases {
-            queues[c.rawValue] = try? await channel.declareQueuePassive(s.topology.queue(for: c.rawValue))
-        }
-        let dead = try? await channel.declareQueuePassive(s.topology.deadQueue)
-        await connection.close()
+        let broker = try await QueueInspector(amqp: s.amqp, topology: s.topology, logger: s.logger).snapshot()
+        let queues = broker.classes
+        let dead = broker.dead
         let counts = try await s.ledger.statusCounts()
         await s.close()
         if options.json {
             var classes: [String: JSONValue] = [:]
             for c in WorkloadClass.allCases {
-                let q = queues[c.rawValue] ?? nil
-                let n = counts[c.rawValue]
-                classes[c.rawValue] = .object([
-                    "queue": .string(s.topology.queue(for: c.rawValue)),
-                    "depth": q.map { .int(Int64($0.messageCount)) } ?? .null,
-                    "consumers": q.map { .int(Int64($0.consumerCount)) } ?? .null,
-                    "waiting": .int(Int64(n?.waiting ?? 0)), "running": .int(Int64(n?.running ?? 0)),
-                    "completed_last_hour": .int(Int64(n?.completedLastHour ?? 0)),
-                    "failed_last_hour": .int(Int64(n?.failedLastHour ?? 0)),
-                ])
+                classes[c.rawValue] = .object(broker.json(class: c.rawValue, queue: s.topology.queue(for: c.rawValue), counts: counts[c.rawValue]))
             }
-            printJSON(["classes": .object(classes), "dead": dead.map { .int(Int64($0.messageCount)) } ?? .null])
+            printJSON(["classes": .object(classes), "dead": broker.deadJSON])
             return
         }
         print("class        queue depth  consumers  waiting  running  completed/1h  failed/1h")
         for c in WorkloadClass.allCases {
-            let q = queues[c.rawValue] ?? nil
+            let q = queues[c.rawValue]
             let n = counts[c.rawValue]
             func col(_ v: String, _ w: Int) -> String { v.count >= w ? v : v + String(repeating: " ", count: w - v.count) }
             print(col(c.rawValue, 13) + col(q.map { String($0.messageCount) } ?? "missing", 13) + col(q.map { String($0.consumerCount) } ?? "-", 11)

@@ -8,8 +8,8 @@ import SluiceCLI
 import Foundation
 import SluiceCatalog
 import SluiceCore
-import SluiceHTTP
 import SluiceMetrics
+import SluiceMetricsServer
 import SluiceRuntime
 
 struct WorkerCommand: AsyncParsableCommand {

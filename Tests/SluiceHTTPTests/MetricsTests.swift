@@ -5,6 +5,7 @@ import Foundation
 import ServiceLifecycle
 import SluiceHTTP
 import SluiceMetrics
+import SluiceMetricsServer
 import Testing
 
 @Suite struct MetricsTests {

@@ -13,6 +13,7 @@ import SluiceJobs
 import Synchronization
 import Testing
 import TestSupport
+import SluiceRuntime
 
 @Suite("Analytics queries and cache")
 struct AnalyticsQueryTests {

@@ -9,6 +9,7 @@ import SluiceCatalog
 @testable import SluiceJobs
 import Synchronization
 import Testing
+import SluiceRuntime
 
 @Suite(.serialized) struct ImportFileTests {
     @Test func brokenRowsAreReportedAndGoodRowsLand() async throws {

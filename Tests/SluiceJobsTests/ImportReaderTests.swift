@@ -8,6 +8,7 @@ import SluiceCatalog
 import SluiceCatalogLoader
 @testable import SluiceJobs
 import Testing
+import SluiceRuntime
 
 @Suite struct ImportReaderTests {
     func records(_ text: String, chunk: Int = 3, delimiter: UInt8 = UInt8(ascii: ",")) async throws -> [CSVRecordResult] {

@@ -7,6 +7,7 @@ import Postgres
 import SluiceCatalog
 @testable import SluiceJobs
 import Testing
+import SluiceRuntime
 
 @Suite struct MaintenanceCleanupTests {
     @Test func deletesOldRowsInBatchesByCtid() async throws {

@@ -7,6 +7,7 @@ import Postgres
 import SluiceCatalog
 @testable import SluiceJobs
 import Testing
+import SluiceRuntime
 
 @Suite struct MaintenancePartitionsTests {
     /// The demo catalog with 3 months of retention and 6 months made ahead on every table.

@@ -7,6 +7,7 @@ import SluiceCatalog
 import SluiceCore
 @testable import SluiceJobs
 import Testing
+import SluiceRuntime
 
 @Suite struct MaintenancePlanTests {
     @Test func plansDueJobsAndFlagsAHeldBackHorizon() async throws {

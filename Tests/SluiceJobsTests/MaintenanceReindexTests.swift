@@ -7,6 +7,7 @@ import Postgres
 import SluiceCatalog
 @testable import SluiceJobs
 import Testing
+import SluiceRuntime
 
 @Suite struct MaintenanceReindexTests {
     static let invalidIndexes = "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE NOT i.indisvalid"

@@ -167,6 +167,7 @@ enum TestCatalog {
 }
 
 import SluiceCore
+import SluiceRuntime
 typealias WorkloadClassName = WorkloadClass
 
 /// Collects progress reports from a job.

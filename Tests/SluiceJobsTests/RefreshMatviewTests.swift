@@ -7,6 +7,7 @@ import Postgres
 import SluiceCatalog
 @testable import SluiceJobs
 import Testing
+import SluiceRuntime
 
 @Suite struct RefreshMatviewTests {
     static func setMode(_ catalog: inout Catalog, _ view: String, _ mode: MaterializedView.RefreshMode) {

@@ -44,6 +44,7 @@ extension JobRegistry {
         r.register(FlakyJob())
         r.register(FailingJob())
         r.register(FollowUpJob())
+        r.register(BriefJob())
         return r
     }
 }

@@ -11,6 +11,7 @@ import Redis
 import Postgres
 import SluiceCatalog
 import SluiceCore
+import SluiceRuntime
 
 public struct AlertTracker: Sendable {
     public let redis: any RedisClient
@@ -23,9 +24,10 @@ public struct AlertTracker: Sendable {
         self.prefix = prefix
     }
 
-    public var streamKey: String { "\(prefix)alerts" }
-    public func stateKey(target: String) -> String { "\(prefix)alerts:firing:\(target)" }
-    public func reportKey(target: String, report: HealthReport) -> String { "\(prefix)health:\(target):\(report.rawValue)" }
+    var keys: RedisKeys { RedisKeys(prefix: prefix) }
+    public var streamKey: String { keys.alerts }
+    public func stateKey(target: String) -> String { keys.firingAlerts(target: target) }
+    public func reportKey(target: String, report: HealthReport) -> String { keys.health(target: target, report: report.rawValue) }
 
     public struct Transition: Sendable, Equatable {
         public var state: String  // firing | resolved

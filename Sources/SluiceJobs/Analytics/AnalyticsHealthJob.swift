@@ -29,7 +29,7 @@ public struct AnalyticsHealthJob: JobWorker {
     public func run(_ arguments: Arguments, context: JobContext) async throws -> Report {
         let report = arguments.report.flatMap(HealthReport.init(rawValue:)) ?? .all
         guard let redis = context.redis else {
-            throw SluiceRuntime.JobError("analytics.health needs Redis for its reports and alerts; none is configured", retryable: false)
+            throw JobError("analytics.health needs Redis for its reports and alerts; none is configured", retryable: false)
         }
         let (result, _) = try await HealthRun.run(
             report, pool: context.pool, catalog: context.catalog, target: context.envelope.target,

@@ -16,6 +16,8 @@ public struct AnalyticsQueryJob: JobWorker {
 
     public static let kind: JobKind = "analytics.query"
     public static var defaultClass: WorkloadClass { .analytics }
+    /// A cached read is asked for again soon enough: three attempts.
+    public static var defaults: JobDefaults { JobDefaults(maxAttempts: 3) }
 
     public struct Arguments: Codable, Sendable, Equatable {
         public var name: String
@@ -57,13 +59,13 @@ public struct AnalyticsQueryJob: JobWorker {
             throw JobError(.notAllowed, "query \(query.name) is not declared for target \(context.envelope.target)", object: query.name.rawValue)
         }
         guard let redis = context.redis else {
-            throw SluiceRuntime.JobError("analytics.query needs Redis (its output is a Redis cache); none is configured", retryable: false)
+            throw JobError("analytics.query needs Redis (its output is a Redis cache); none is configured", retryable: false)
         }
         let params: QueryParameters
         do {
             params = try QueryParameters.normalise(arguments.params ?? [:], for: query)
         } catch {
-            throw SluiceRuntime.JobError("\(error)", retryable: false)
+            throw JobError("\(error)", retryable: false)
         }
         return try await QueryRefresh.run(
             query: query, params: params, target: context.envelope.target, pool: context.pool, cache: QueryCache(redis: redis, prefix: context.redisPrefix),
@@ -79,7 +81,6 @@ public struct AnalyticsQueryJob: JobWorker {
         request.target = target
         request.uniqueKey = QueryRefresh.uniqueKey(query: query.name.rawValue, params: params) + (target == "main" ? "" : "@\(target)")
         request.producer = producer
-        request.maxAttempts = 3
         return request
     }
 }

@@ -87,7 +87,7 @@ public struct AnalyticsSegmentJob: JobWorker {
     public static func countKey(prefix: String, target: String, workspace: UUID, rule: SegmentRule) -> String {
         var bytes = Array(target.utf8) + [0] + Array(workspace.uuidString.lowercased().utf8) + [0]
         bytes += rule.normalised.encoded()
-        return "\(prefix)cache:segment:\(SHA1.hex(bytes))"
+        return RedisKeys(prefix: prefix).segmentCount(hash: SHA1.hex(bytes))
     }
 
     public func run(_ arguments: Arguments, context: JobContext) async throws -> Report {
@@ -95,7 +95,7 @@ public struct AnalyticsSegmentJob: JobWorker {
         do {
             checked = try Self.check(arguments, context.catalog)
         } catch {
-            throw SluiceRuntime.JobError("\(error)", retryable: false)
+            throw JobError("\(error)", retryable: false)
         }
         let started = ContinuousClock.now
         let query = SegmentQuery(rule: checked.rule, workspaceID: checked.workspace, source: checked.source)
@@ -145,7 +145,7 @@ public struct AnalyticsSegmentJob: JobWorker {
             return try rows.map { try $0.decode(0, as: String.self) }
         }
         guard keys.count <= Self.maxStoredMembers else {
-            throw SluiceRuntime.JobError("the segment has more than \(Self.maxStoredMembers) members; narrow its rules to store it", retryable: false)
+            throw JobError("the segment has more than \(Self.maxStoredMembers) members; narrow its rules to store it", retryable: false)
         }
         let schema = try Catalog.quoted(context.schema)
         let id = UUID()

@@ -22,8 +22,7 @@ public enum DependentQueries {
     public static func outputs(of query: CatalogQuery, target: String, redis: any RedisClient, prefix: String, limit: Int = 1000)
         async throws(RedisError) -> [(key: String, params: [String: JSONValue])]
     {
-        let name = target == "main" ? query.name.rawValue : "\(query.name.rawValue)@\(target)"
-        let pattern = "\(prefix)cache:\(name):*"
+        let pattern = RedisKeys(prefix: prefix).cachePattern(query: RedisKeys.cacheName(query: query.name.rawValue, target: target))
         var cursor = "0"
         var keys: [String] = []
         repeat {

@@ -5,7 +5,7 @@
 //
 // Estimates say how they were made: table bloat compares relpages with the pages reltuples ×
 // (sum of pg_stats.avg_width + 28 bytes of tuple header and line pointer) need at the table's
-// fillfactor; btree index bloat does the same with 12 bytes per index tuple at 90 % leaf fill.
+// fillfactor; btree index bloat is IndexBloatEstimate (the planner's estimate too).
 // Confidence is `low` without statistics for every column, `medium` when more than 20 % of the
 // rows changed since the last ANALYZE.
 
@@ -186,8 +186,7 @@ public enum HealthChecks {
                   AND ic.relkind = 'i' AND ic.relpages > 1
             )
             SELECT format('%I.%I', nspname, index) AS index, format('%I.%I', nspname, tbl) AS "table", relpages::bigint AS pages,
-                   CASE WHEN reltuples > 0 AND width IS NOT NULL
-                        THEN greatest(0, round((1 - ceil(reltuples * (width + 12) / ((bs - 40) * 0.9)) / relpages)::numeric, 4)) END
+                   round((\(IndexBloatEstimate.ratio(reltuples: "reltuples", width: "width", blockSize: "bs", oid: "indexrelid")))::numeric, 4)
                         AS estimated_bloat_ratio,
                    CASE WHEN width IS NULL OR columns_with_stats < columns THEN 'low' ELSE 'high' END AS confidence
             FROM x
@@ -205,7 +204,7 @@ public enum HealthChecks {
         }
         out.summary = [
             "table_method": "estimate: relpages against ceil(reltuples × (Σ pg_stats.avg_width + 28) ÷ (block_size × fillfactor − 24))",
-            "index_method": "estimate (btree): relpages against ceil(reltuples × (Σ avg_width + 12) ÷ ((block_size − 40) × 0.9))",
+            "index_method": .string(IndexBloatEstimate.method),
             "dead_tuple_method": "pg_stat_user_tables n_dead_tup ÷ (n_live_tup + n_dead_tup)",
             "dead_tuple_threshold": .double(t.deadTupleRatio), "min_dead_tuples": .int(Int64(t.minDeadTuples)),
         ]

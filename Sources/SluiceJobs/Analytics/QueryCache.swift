@@ -12,6 +12,7 @@ import Foundation
 import Redis
 import SluiceCatalog
 import SluiceCore
+import SluiceRuntime
 
 public struct QueryCache: Sendable {
     public let redis: any RedisClient
@@ -27,12 +28,12 @@ public struct QueryCache: Sendable {
     /// value, sorted by name, `name` NUL `canonical value` NUL.
     public static func paramsHash(_ params: QueryParameters) -> String { SHA1.hex(params.canonicalBytes) }
 
-    public func key(query: String, hash: String) -> String { "\(prefix)cache:\(query):\(hash)" }
+    public func key(query: String, hash: String) -> String { RedisKeys(prefix: prefix).cache(query: query, hash: hash) }
 
     /// The key of one output. Outputs of a target other than `main` are kept apart under
     /// `{name}@{target}`: `sluice:cache:workspace_usage@eu:{hash}`.
     public func key(query: String, target: String = "main", params: QueryParameters) -> String {
-        key(query: target == "main" ? query : "\(query)@\(target)", hash: Self.paramsHash(params))
+        key(query: RedisKeys.cacheName(query: query, target: target), hash: Self.paramsHash(params))
     }
 
     /// The cached output, or nil when there is none (never computed, or expired).

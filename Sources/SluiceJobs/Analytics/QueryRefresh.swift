@@ -13,6 +13,7 @@ import Postgres
 import Redis
 import SluiceCatalog
 import SluiceCore
+import SluiceRuntime
 
 public enum QueryRefresh {
     public struct Report: Codable, Sendable, Equatable {

@@ -6,7 +6,8 @@
 // names them; archive schemas exist; views exist and, for `refresh: concurrent`, have a unique
 // index REFRESH … CONCURRENTLY can use; policy tables, indexes and columns exist with usable
 // types; reindex never points at system catalogs or exclusion-constraint indexes; class roles
-// exist; pg_stat_statements is installed. Every finding is located at its declaration.
+// exist; pg_stat_statements is installed. Every finding is located at its declaration. Each
+// `CatalogSection` says what it checks (`check(_:_:_:)`).
 // It only reads the system catalogs (names are bound as parameters, never spliced into SQL);
 // the connection must not be in a failed transaction.
 
@@ -28,42 +29,65 @@ public struct CatalogLiveCheck: Sendable {
     public func run(on connection: PostgresConnection) async throws(PostgresError) -> CatalogLiveReport {
         var report = CatalogLiveReport(target: target)
         let db = Database(connection: connection)
-        for table in catalog.partitionedTables where table.applies(to: target) {
-            try await checkPartitionedTable(table, db, &report)
-        }
-        for view in catalog.materializedViews where view.applies(to: target) {
-            try await checkView(view, db, &report)
-        }
-        for policy in catalog.vacuumPolicies where policy.applies(to: target) {
-            for table in policy.tables {
-                try await checkTable(table, kinds: Self.maintainableKinds, policy: "vacuum policy \(policy.name)",
-                                     at: policy.location, db, &report)
-            }
-        }
-        for policy in catalog.analyzePolicies where policy.applies(to: target) {
-            for table in policy.tables {
-                try await checkTable(table, kinds: Self.maintainableKinds, policy: "analyze policy \(policy.name)",
-                                     at: policy.location, db, &report)
-            }
-        }
-        for policy in catalog.reindexPolicies where policy.applies(to: target) {
-            try await checkReindex(policy, db, &report)
-        }
-        for policy in catalog.cleanupPolicies where policy.applies(to: target) {
-            try await checkCleanup(policy, db, &report)
-        }
-        for spec in catalog.imports where spec.applies(to: target) {
-            try await checkImport(spec, db, &report)
-        }
-        try await checkRoles(db, &report)
-        if try await !db.hasExtension("pg_stat_statements") {
-            report.problems.append(CatalogProblem(.missingExtension, at: targetLocation,
-                "extension pg_stat_statements is not installed in the target's database "
-                + "(CREATE EXTENSION pg_stat_statements as a superuser; health reports need it)"))
+        for section in CatalogSection.allCases {
+            try await check(section, db, &report)
         }
         report.problems.sort { $0.location < $1.location }
         report.warnings.sort { $0.location < $1.location }
         return report
+    }
+
+    /// What one section's declarations for this target must be in the live database. Exhaustive:
+    /// a new `CatalogSection` case says here what, if anything, a live database can prove of it.
+    func check(_ section: CatalogSection, _ db: Database, _ report: inout CatalogLiveReport) async throws(PostgresError) {
+        switch section {
+        case .version, .targets, .schedules:
+            break  // nothing in a database: a target's connection is proved by connecting
+        case .classes:
+            try await checkRoles(db, &report)
+        case .partitionedTables:
+            for table in catalog.partitionedTables where table.applies(to: target) {
+                try await checkPartitionedTable(table, db, &report)
+            }
+        case .materializedViews:
+            for view in catalog.materializedViews where view.applies(to: target) {
+                try await checkView(view, db, &report)
+            }
+        case .vacuum:
+            for policy in catalog.vacuumPolicies where policy.applies(to: target) {
+                for table in policy.tables {
+                    try await checkTable(table, kinds: Self.maintainableKinds, policy: "vacuum policy \(policy.name)",
+                                         at: policy.location, db, &report)
+                }
+            }
+        case .analyze:
+            for policy in catalog.analyzePolicies where policy.applies(to: target) {
+                for table in policy.tables {
+                    try await checkTable(table, kinds: Self.maintainableKinds, policy: "analyze policy \(policy.name)",
+                                         at: policy.location, db, &report)
+                }
+            }
+        case .reindex:
+            for policy in catalog.reindexPolicies where policy.applies(to: target) {
+                try await checkReindex(policy, db, &report)
+            }
+        case .cleanup:
+            for policy in catalog.cleanupPolicies where policy.applies(to: target) {
+                try await checkCleanup(policy, db, &report)
+            }
+        case .imports:
+            for spec in catalog.imports where spec.applies(to: target) {
+                try await checkImport(spec, db, &report)
+            }
+        case .statements, .queries, .segments:
+            break  // their SQL is checked when it runs (bound parameters, the class's role)
+        case .health:
+            if try await !db.hasExtension("pg_stat_statements") {
+                report.problems.append(CatalogProblem(.missingExtension, at: targetLocation,
+                    "extension pg_stat_statements is not installed in the target's database "
+                    + "(CREATE EXTENSION pg_stat_statements as a superuser; health reports need it)"))
+            }
+        }
     }
 
     /// Where findings about the target as a whole are reported: its declaration, or a pseudo-file

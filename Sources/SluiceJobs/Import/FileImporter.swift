@@ -14,6 +14,7 @@ import Logging
 import Postgres
 import SluiceCatalog
 import SluiceCore
+import SluiceRuntime
 
 public struct FileImporter: Sendable {
     public struct Arguments: Codable, Sendable, Equatable {

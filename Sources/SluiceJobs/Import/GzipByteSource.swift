@@ -3,6 +3,7 @@
 // (1f 8b) and wraps the source only when they say gzip.
 
 import CZlib
+import SluiceRuntime
 
 /// A source of any concrete type (uploads, files, memory).
 public struct AnyImportByteSource: ImportByteSource {

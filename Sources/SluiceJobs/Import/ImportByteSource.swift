@@ -3,6 +3,7 @@
 // A gzip stream is inflated on the way (GzipByteSource).
 
 import Foundation
+import SluiceRuntime
 
 public protocol ImportByteSource {
     /// The next chunk, or nil at the end. Chunks are never empty.

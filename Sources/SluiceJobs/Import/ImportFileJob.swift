@@ -27,6 +27,8 @@ public struct ImportFileJob: Sendable {
 
 extension ImportFileJob: JobWorker {
     public static var defaultClass: WorkloadClass { .import }
+    /// A large file takes a while; a failed load is worth fewer tries.
+    public static var defaults: JobDefaults { JobDefaults(timeoutSeconds: 3600, maxAttempts: 3) }
 
     public func validate(_ a: Arguments, against catalog: Catalog) throws(EnvelopeError) {
         guard catalog.importSpec(named: a.spec) != nil else { throw .undeclared("spec", what: "import spec", a.spec) }
@@ -57,9 +59,9 @@ extension ImportFileJob: JobWorker {
 }
 
 extension ImportFileJob {
-    /// The job a producer enqueues for `arguments` (the CLI, the API): three attempts, an hour.
+    /// The job a producer enqueues for `arguments` (the CLI, the API), with the kind's defaults.
     public static func request(_ arguments: Arguments, target: String, producer: String) throws -> JobRequest {
         let args = try JSONValue.parse(Array(try JSONEncoder().encode(arguments))).objectValue ?? [:]
-        return JobRequest(kind: kind, args: args, target: target, maxAttempts: 3, timeoutSeconds: 3600, producer: producer)
+        return JobRequest(kind: kind, args: args, target: target, producer: producer)
     }
 }

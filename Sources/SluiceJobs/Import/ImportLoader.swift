@@ -12,6 +12,7 @@ import Logging
 import Postgres
 import SluiceCatalog
 import SluiceCore
+import SluiceRuntime
 
 struct ImportLoader {
     let spec: ImportSpec

@@ -10,6 +10,7 @@
 import Postgres
 import SluiceCatalog
 import SluiceCore
+import SluiceRuntime
 
 public enum ImportFormat: String, Sendable, Codable, CaseIterable {
     case csv, ndjson

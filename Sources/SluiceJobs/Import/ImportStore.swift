@@ -8,6 +8,7 @@
 
 import Foundation
 import Postgres
+import SluiceRuntime
 
 public struct ImportStore: Sendable {
     public let pool: PostgresPool

@@ -8,6 +8,7 @@ import Logging
 import Postgres
 import SluiceCatalog
 import SluiceCore
+import SluiceRuntime
 
 public struct StatementRunner: Sendable {
     public struct Arguments: Codable, Sendable, Equatable {

@@ -4,7 +4,7 @@
 // Urgency: transaction-id wraparound risk (age(relfrozenxid) near autovacuum_freeze_max_age),
 // then missing premade partitions, dead tuples over the vacuum policy's thresholds, stale
 // planner statistics over the analyze policy's, partitions due for retention, and btree index
-// bloat over the reindex policy's ratio (a size estimate from pg_stats widths). Costs are rough
+// bloat over the reindex policy's ratio (IndexBloatEstimate, from pg_stats widths). Costs are rough
 // (size / assumed throughput). When a long transaction, an old prepared transaction or a
 // replication slot holds back the xmin horizon, VACUUM cannot remove recent dead tuples and
 // REINDEX CONCURRENTLY would wait for the old snapshot: the plan says so and leaves those out.
@@ -299,18 +299,16 @@ public struct PlanJob: Sendable {
         var bloat: Double
     }
 
-    /// Btree indexes the policy covers with an estimated bloat ratio: 1 - expected / actual pages,
-    /// expected from reltuples × (tuple header + MAXALIGNed key width from pg_stats + line pointer)
-    /// at 90 % fill. Indexes without statistics are left out.
+    /// Btree indexes the policy covers with their estimated bloat ratio (IndexBloatEstimate, the
+    /// health report's too). Indexes without statistics for every key column are left out.
     static func bloatedIndexes(_ policy: ReindexPolicy, connection: PostgresConnection) async throws -> [IndexBloat] {
         let tables = policy.tables.map { Catalog.quoted($0) }
         let indexes = policy.indexes.map { Catalog.quoted($0) }
         let rows = try await connection.query(
             """
             SELECT n.nspname::text, c.relname::text, pg_relation_size(c.oid)::bigint,
-                   ceil(greatest(t.reltuples, 0) * (12 + ceil(w.width / 8.0) * 8)
-                        / (current_setting('block_size')::int * 0.9 - 24)) + 1 AS expected_pages,
-                   pg_relation_size(c.oid) / current_setting('block_size')::int AS pages
+                   \(IndexBloatEstimate.ratio(reltuples: "t.reltuples", width: "w.width", blockSize: "current_setting('block_size')::int", oid: "c.oid"))
+                        AS bloat
             FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
             JOIN pg_am am ON am.oid = c.relam JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace tn ON tn.oid = t.relnamespace
             JOIN LATERAL (SELECT sum(s.avg_width)::float8 AS width, count(*) AS n FROM pg_attribute a
@@ -323,10 +321,8 @@ public struct PlanJob: Sendable {
         return try rows.compactMap { r in
             guard let s = SQLIdentifier(try r.decode(0, as: String.self)), let n = SQLIdentifier(try r.decode(1, as: String.self))
             else { return nil }
-            let pages = try r.decode(4, as: Double.self)
-            let expected = try r.decode(3, as: Double.self)
-            guard pages > 1 else { return nil }
-            return IndexBloat(name: QualifiedName(schema: s, name: n), bytes: try r.decode(2), bloat: max(0, 1 - expected / pages))
+            guard let bloat = try r.decode(3, as: Double?.self) else { return nil }  // one page, or no statistics
+            return IndexBloat(name: QualifiedName(schema: s, name: n), bytes: try r.decode(2), bloat: bloat)
         }
     }
 
@@ -393,7 +389,7 @@ extension PlanJob: JobWorker {
                 let r = try await context.enqueue(request)
                 enqueued.append(Enqueued(id: r.id.description, kind: job.kind.rawValue, duplicate: r.duplicate))
             } catch {
-                throw SluiceRuntime.JobError("enqueueing planned \(job.kind.rawValue) failed: \(error)", retryable: true)
+                throw JobError("enqueueing planned \(job.kind.rawValue) failed: \(error)", retryable: true)
             }
         }
         plan.enqueued = enqueued

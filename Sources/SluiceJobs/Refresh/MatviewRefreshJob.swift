@@ -124,12 +124,6 @@ extension MatviewRefreshJob: JobWorker {
         }
     }
 
-    /// The name (under the Redis prefix) of the hash a refresh of `view` (`schema.view`) on
-    /// `target` publishes: `matview:<schema.view>`, or `matview:<target>:<schema.view>` off `main`.
-    public static func outputName(view: String, target: String) -> String {
-        target == CatalogTarget.defaultName ? "matview:\(view)" : "matview:\(target):\(view)"
-    }
-
     /// Refreshes, then publishes `<prefix>matview:<schema.view>` (a Redis hash of the report's
     /// fields, the target and the job id) so dashboards can show how fresh the view is. On a
     /// target other than `main` the key is `<prefix>matview:<target>:<schema.view>`. Then it
@@ -149,7 +143,8 @@ extension MatviewRefreshJob: JobWorker {
                 }
             }
         }
-        await context.publishOutput(Self.outputName(view: report.view, target: context.envelope.target), fields: fields)
+        let target = context.envelope.target
+        await context.publishOutput(RedisKeys.matviewOutput(view: report.view, target: target), fields: fields)
         // Then the cached queries that read the view (depends_on in the catalog).
         if let view = context.catalog.materializedView(named: report.view)?.view {
             _ = await DependentQueries.enqueue(after: view, context: context)

@@ -8,6 +8,7 @@
 
 import Logging
 import Postgres
+import SluiceRuntime
 
 enum AdvisoryLock {
     /// `sluice.<kind>:<object>`: the text hashed into the lock key.

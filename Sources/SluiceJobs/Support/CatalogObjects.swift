@@ -5,6 +5,7 @@
 
 import Postgres
 import SluiceCatalog
+import SluiceRuntime
 
 enum CatalogObjects {
     /// The object's `relkind` (`r` table, `p` partitioned table, `m` materialized view, `i` / `I` index).

@@ -3,6 +3,7 @@
 
 import Foundation
 import SluiceCore
+import SluiceRuntime
 
 public enum JobArguments {
     /// Decodes `args` into `T`; a missing or mistyped field is `.invalidArguments` naming it.

@@ -1,11 +1,10 @@
 // KindSupport: what every kind in this module shares when it runs under the runtime: its
-// errors classify themselves for retry, its progress goes to the job's context, and argument
-// problems found against the catalog become `EnvelopeError`s naming the field.
+// progress goes to the job's context, and argument problems found against the catalog become
+// `EnvelopeError`s naming the field. (Errors: SluiceRuntime's `JobError`, which classifies
+// itself for retry.)
 
 import SluiceCore
 import SluiceRuntime
-
-extension JobError: RetryClassifying {}
 
 extension JobContext {
     /// The job's progress reporter in the shape this module's work functions take.

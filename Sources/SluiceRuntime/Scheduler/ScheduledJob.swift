@@ -11,13 +11,14 @@ public struct ScheduledJob: Sendable {
     public var definition: ScheduleDefinition
     /// The database target the job runs against.
     public var target: String
-    public var maxAttempts: Int
-    public var timeoutSeconds: Int
+    /// nil: the kind's (`JobWorker.defaults`).
+    public var maxAttempts: Int?
+    public var timeoutSeconds: Int?
 
     public var name: String { definition.name }
 
-    public init(definition: ScheduleDefinition, target: String = CatalogTarget.defaultName, maxAttempts: Int = 5,
-                timeoutSeconds: Int = 900) {
+    public init(definition: ScheduleDefinition, target: String = CatalogTarget.defaultName, maxAttempts: Int? = nil,
+                timeoutSeconds: Int? = nil) {
         self.definition = definition
         self.target = target
         self.maxAttempts = maxAttempts
