@@ -62,12 +62,12 @@ extension APIServer {
             guard let b = Bool(d) else { throw APIError.badRequest("dry_run must be true or false", field: "dry_run") }
             options.dryRun = b ? true : nil
         }
-        // Everything but the upload's id is checked before a byte is stored.
-        let placeholder = FileImporter.Arguments(spec: spec.name.rawValue, source: .init(upload: UUID().uuidString.lowercased()),
-                                                 options: options == FileImporter.Options() ? nil : options)
-        var job = try ImportFileJob.request(placeholder, target: target, producer: "sluice-api")
+        // Everything but the upload's id is checked before a byte is stored (the same submission
+        // as `sluice import`).
+        let submission: ImportSubmission
         do {
-            try backend.producer.registry.validate(kind: job.kind, args: job.args, target: target)
+            submission = try ImportSubmission(spec: spec, options: options, target: target, producer: "sluice-api",
+                                              registry: backend.producer.registry)
         } catch {
             throw APIError.invalid(error)
         }
@@ -83,9 +83,11 @@ extension APIServer {
         }
         defer { uploadSlots.release() }
         let upload: ImportStore.Upload
+        let result: EnqueueResult
         do {
-            upload = try await backend.imports.store(RequestBodySource(request.body, idleTimeout: configuration.uploadIdleTimeout),
-                                                     spec: spec.name.rawValue, fileName: fileName, maxBytes: spec.maxFileBytes)
+            (upload, result) = try await submission.submit(
+                RequestBodySource(request.body, idleTimeout: configuration.uploadIdleTimeout), fileName: fileName,
+                store: backend.imports, producer: backend.producer)
         } catch let e as UploadInterrupted {
             // The client stalled or went away: the transaction rolled back, nothing is kept.
             throw APIError.badRequest(e.reason)
@@ -93,25 +95,15 @@ extension APIServer {
             // Past the limit, or empty: the transaction rolled back, nothing is kept.
             let tooLarge = e.message.contains("larger than")
             throw APIError(tooLarge ? .contentTooLarge : .badRequest, tooLarge ? "too_large" : "bad_request", e.message)
+        } catch let e as EnvelopeError {
+            throw APIError.invalid(e)  // refused at enqueue: the upload was deleted
+        } catch let e as ImportSubmission.NotEnqueued {
+            // Stored but not enqueued: the upload is kept for the failed-upload period.
+            throw APIError.unavailable("the job pipeline", Self.describe(e.error))
         } catch let e as APIError {
             throw e
         } catch {
             throw APIError.unavailable("postgres", Self.describe(error))
-        }
-        let arguments = FileImporter.Arguments(spec: placeholder.spec, source: .init(upload: upload.id.uuidString.lowercased()),
-                                               options: placeholder.options)
-        job = try ImportFileJob.request(arguments, target: target, producer: "sluice-api")
-        let result: EnqueueResult
-        do {
-            result = try await backend.producer.enqueue(job)
-        } catch let e as EnvelopeError {
-            try? await backend.imports.delete(upload.id)
-            throw APIError.invalid(e)
-        } catch {
-            // Not enqueued: the upload would be orphaned; keep it for the failed-upload period instead
-            // of deleting it, so an operator can still see what arrived.
-            try? await backend.imports.expire(upload.id, keep: .seconds(86_400))
-            throw APIError.unavailable("the job pipeline", Self.describe(error))
         }
         return json(["id": .string(result.id.description), "upload": .string(upload.id.uuidString.lowercased()),
                      "bytes": .int(Int64(upload.bytes)), "state": .string(result.state.rawValue)], .accepted)

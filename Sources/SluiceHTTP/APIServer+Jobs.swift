@@ -146,54 +146,14 @@ extension APIServer {
         return results
     }
 
-    static let jobFields: Set<String> = [
-        "kind", "args", "class", "target", "unique_key", "delay_s", "not_before", "priority", "max_attempts", "timeout_s", "trace_id",
-    ]
-
-    /// One job object of a request body, checked field by field.
+    /// One job object of a request body, checked field by field (JobRequestBody, shared with
+    /// `sluice enqueue`).
     func jobRequest(_ value: JSONValue, field prefix: String) throws -> JobRequest {
-        guard let o = value.objectValue else { throw APIError.badRequest("a job is a JSON object", field: prefix.isEmpty ? nil : String(prefix.dropLast())) }
-        if let unknown = o.keys.sorted().first(where: { !Self.jobFields.contains($0) }) {
-            throw APIError.badRequest("unknown field '\(unknown.prefix(64))'", field: prefix + unknown)
+        do {
+            return try JobRequestBody.decode(value, prefix: prefix).request(producer: "sluice-api")
+        } catch {
+            throw APIError.badRequest(error.message, field: error.field)
         }
-        func string(_ name: String) throws -> String? {
-            guard let v = o[name], !v.isNull else { return nil }
-            guard let s = v.stringValue else { throw APIError.badRequest("\(name) must be a string", field: prefix + name) }
-            return s
-        }
-        func int(_ name: String, _ range: ClosedRange<Int64>) throws -> Int? {
-            guard let v = o[name], !v.isNull else { return nil }
-            guard let i = v.intValue else { throw APIError.badRequest("\(name) must be an integer", field: prefix + name) }
-            guard range.contains(i) else {
-                throw APIError.badRequest("\(name) must be between \(range.lowerBound) and \(range.upperBound)", field: prefix + name)
-            }
-            return Int(i)
-        }
-        guard let kind = try string("kind"), !kind.isEmpty else { throw APIError.badRequest("kind is required", field: prefix + "kind") }
-        var args: [String: JSONValue] = [:]
-        if let a = o["args"], !a.isNull {
-            guard let object = a.objectValue else { throw APIError.badRequest("args must be a JSON object", field: prefix + "args") }
-            args = object
-        }
-        var request = JobRequest(kind: JobKind(kind), args: args, target: try string("target") ?? "main", uniqueKey: try string("unique_key"),
-                                 priority: try int("priority", 0...9), maxAttempts: try int("max_attempts", 1...100),
-                                 timeoutSeconds: try int("timeout_s", 1...86_400 * 7), traceID: try string("trace_id"),
-                                 producer: "sluice-api")
-        if let c = try string("class") {
-            guard let workloadClass = WorkloadClass(rawValue: c) else {
-                throw APIError.badRequest("unknown class '\(c.prefix(64))'; expected one of \(WorkloadClass.allCases.map(\.rawValue).joined(separator: ", "))",
-                                          field: prefix + "class")
-            }
-            request.workloadClass = workloadClass
-        }
-        if let delay = try int("delay_s", 0...86_400 * 30) { request.delay(by: .seconds(delay)) }
-        if let text = try string("not_before") {
-            guard let date = Timestamp.parse(text) else {
-                throw APIError.badRequest("not_before must be an RFC 3339 time", field: prefix + "not_before")
-            }
-            request.notBefore = date
-        }
-        return request
     }
 
     // MARK: List

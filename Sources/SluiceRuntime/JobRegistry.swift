@@ -105,7 +105,7 @@ public struct JobRegistry: Sendable {
             guard (try? entry.validate(args, catalog)) != nil else { throw error }
             let shown = target.count > 64 ? String(target.prefix(64)) + "…" : target
             throw EnvelopeError(.invalidField, field: "target",
-                                reason: "\(error.field ?? "args") is declared for other targets, not \(shown.debugDescription) (\(error.reason))")
+                                reason: "\(error.field ?? "args") names what the catalog declares only for other targets than \(shown.debugDescription) (as \(shown.debugDescription) sees the catalog: \(error.reason))")
         }
     }
 

@@ -36,13 +36,18 @@ struct EnqueueCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("--args: not valid JSON (\(error))")
         }
-        var request = JobRequest(kind: JobKind(kind), args: arguments, target: target, uniqueKey: uniqueKey, priority: priority,
-                                 maxAttempts: maxAttempts, timeoutSeconds: try timeout.map { max(1, Int(try parseDuration($0, option: "timeout").seconds)) },
-                                 producer: "sluice-cli")
-        if let workloadClass {
-            guard let c = WorkloadClass(rawValue: workloadClass) else { throw ValidationError("--class: unknown class '\(workloadClass)'") }
-            request.workloadClass = c
+        // The same body POST /v1/jobs reads, with the same checks.
+        let body = JobRequestBody(
+            kind: kind, args: arguments, workloadClass: workloadClass, target: target, uniqueKey: uniqueKey, priority: priority,
+            maxAttempts: maxAttempts, timeoutSeconds: try timeout.map { max(1, Int(try parseDuration($0, option: "timeout").seconds)) })
+        var request: JobRequest
+        do {
+            request = try body.request(producer: "sluice-cli")
+        } catch {
+            let option = ["timeout_s": "timeout", "max_attempts": "max-attempts", "unique_key": "unique-key"][error.field ?? ""] ?? error.field ?? "args"
+            throw ValidationError("--\(option): \(error.message)")
         }
+        // A delay keeps its sub-second part (the body's delay_s is whole seconds).
         if let delay { request.delay(by: try parseDuration(delay, option: "delay")) }
         let result: EnqueueResult
         do {

@@ -47,11 +47,30 @@ struct ImportFileCommand: AsyncParsableCommand {
             throw CommandFailure(description: "the catalog declares no import spec named \(spec.debugDescription)"
                 + " (declared: \((services.catalog?.imports.map(\.name.rawValue) ?? []).joined(separator: ", ")))")
         }
-        var source = FileImporter.Source()
+        var importOptions = FileImporter.Options(delimiter: delimiter, dryRun: dryRun ? true : nil)
+        if let format {
+            guard let f = ImportFormat(rawValue: format) else { throw ValidationError("--format: csv or ndjson") }
+            importOptions.format = f
+        }
+        // The same submission as POST /v1/imports: checked before a byte is stored, the upload
+        // deleted when the job is refused, kept a day when the pipeline fails.
+        let submission: ImportSubmission
+        do {
+            submission = try ImportSubmission(spec: importSpec, options: importOptions, target: target, producer: "sluice-cli",
+                                              registry: services.registry)
+        } catch {
+            throw CommandFailure(description: "rejected: \(error)")
+        }
+        let result: EnqueueResult
+        var uploadID: String?
         let importDirectory = services.settings.importDirectory
         if let importDirectory, let resolved = try? FileImporter.resolve(path: file, in: importDirectory) {
             let root = URL(fileURLWithPath: importDirectory).resolvingSymlinksInPath().path
-            source.path = String(resolved.dropFirst(root.count + 1))
+            do {
+                result = try await services.producer.enqueue(submission.request(source: .init(path: String(resolved.dropFirst(root.count + 1)))))
+            } catch let e as EnvelopeError {
+                throw CommandFailure(description: "rejected: \(e)")
+            }
         } else {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory), !isDirectory.boolValue else {
@@ -59,33 +78,22 @@ struct ImportFileCommand: AsyncParsableCommand {
             }
             let store = ImportStore(pool: services.ledger.pool, schema: services.ledger.schema)
             try? await store.purgeExpired()
-            let upload: ImportStore.Upload
+            let submitted: (upload: ImportStore.Upload, result: EnqueueResult)
             do {
-                upload = try await store.store(try FileByteSource(path: file), spec: importSpec.name.rawValue,
-                                               fileName: (file as NSString).lastPathComponent, maxBytes: importSpec.maxFileBytes)
+                submitted = try await submission.submit(try FileByteSource(path: file), fileName: (file as NSString).lastPathComponent,
+                                                        store: store, producer: services.producer)
             } catch let e as JobError {
                 throw CommandFailure(description: "\(file): \(e.message)")
+            } catch let e as EnvelopeError {
+                throw CommandFailure(description: "rejected: \(e)")
             }
-            source.upload = upload.id.uuidString.lowercased()
-            if !options.json && !wait { FileHandle.standardError.write(Data("stored \(upload.bytes) bytes as upload \(source.upload!)\n".utf8)) }
-        }
-        var importOptions = FileImporter.Options(delimiter: delimiter, dryRun: dryRun ? true : nil)
-        if let format {
-            guard let f = ImportFormat(rawValue: format) else { throw ValidationError("--format: csv or ndjson") }
-            importOptions.format = f
-        }
-        let arguments = FileImporter.Arguments(spec: importSpec.name.rawValue, source: source,
-                                               options: importOptions == FileImporter.Options() ? nil : importOptions)
-        let request = try ImportFileJob.request(arguments, target: target, producer: "sluice-cli")
-        let result: EnqueueResult
-        do {
-            result = try await services.producer.enqueue(request)
-        } catch let e as EnvelopeError {
-            throw CommandFailure(description: "rejected: \(e)")
+            result = submitted.result
+            uploadID = submitted.upload.id.uuidString.lowercased()
+            if !options.json && !wait { FileHandle.standardError.write(Data("stored \(submitted.upload.bytes) bytes as upload \(uploadID!)\n".utf8)) }
         }
         guard wait else {
             if options.json {
-                printJSON(["id": .string(result.id.description), "upload": source.upload.map(JSONValue.string) ?? .null])
+                printJSON(["id": .string(result.id.description), "upload": uploadID.map(JSONValue.string) ?? .null])
             } else {
                 print(result.id)
             }
