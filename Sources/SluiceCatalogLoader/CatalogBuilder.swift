@@ -23,6 +23,8 @@ final class CatalogBuilder {
     /// `imports:` and `statements:` (CatalogBuilder+Imports.swift).
     var imports: [ImportSpec] = []
     var statements: [CatalogStatement] = []
+    /// `retention:` (CatalogBuilder+Retention.swift); nil until declared.
+    var retention: RetentionSettings?
     private let analytics = AnalyticsDeclarations()
     /// First declaration of each name, per namespace, so a duplicate can say where the first is.
     private var seen: [String: [String: SourceLocation]] = [:]
@@ -32,6 +34,7 @@ final class CatalogBuilder {
     static let sections = [
         "version", "targets", "classes", "partitioned_tables", "materialized_views", "vacuum", "analyze", "reindex",
         "cleanup", "schedules", "queries", "segments", "health", "imports", "statements",
+        "retention",
     ]
 
     // MARK: Files
@@ -85,6 +88,7 @@ final class CatalogBuilder {
         if let n = f["schedules"] { for item in r.items(n, "schedules") { schedule(item, r) } }
         if let n = f["imports"] { for item in r.items(n, "imports") { importSpec(item, r) } }
         if let n = f["statements"] { for item in r.items(n, "statements") { statement(item, r) } }
+        if let n = f["retention"] { retentionSection(n, r) }
         analytics.document(f, r)
     }
 
@@ -574,6 +578,7 @@ final class CatalogBuilder {
             reindexPolicies: reindexPolicies, cleanupPolicies: cleanupPolicies, schedules: schedules, files: files)
         catalog.imports = imports
         catalog.statements = statements
+        if let retention { catalog.retention = retention }
         analytics.apply(to: &catalog)
         let problems = sink.problems.enumerated().sorted { a, b in
             a.element.location == b.element.location ? a.offset < b.offset : a.element.location < b.element.location

@@ -166,5 +166,29 @@ public enum Migrations {
             );
             CREATE INDEX IF NOT EXISTS api_idempotency_created ON {schema}.api_idempotency (created_at);
             """),
+        Migration(version: 6, name: "retention: pruner indexes and status", sql: """
+            -- The pruner removes finished jobs by (class, state, finished_at) through the index of
+            -- migration 1; these serve the side tables it removes with them or after them.
+            -- An import's upload goes with its job.
+            CREATE INDEX IF NOT EXISTS uploads_job ON {schema}.uploads (job_id) WHERE job_id IS NOT NULL;
+            -- Old fires, oldest first (the scheduler keeps what its exactly-once rule needs).
+            CREATE INDEX IF NOT EXISTS schedule_fires_fired ON {schema}.schedule_fires (fired_at);
+            -- Segments replaced by a newer one of the same rules, workspace and target.
+            CREATE INDEX IF NOT EXISTS segments_rules ON {schema}.segments (target, workspace_id, md5(rules::text), created_at);
+            -- The pruner's last pass, one row per schema, for `sluice status` and /metrics: who
+            -- ran it, when, what it removed (per table, JSON), and the ledger's size after it.
+            CREATE TABLE IF NOT EXISTS {schema}.pruner_status (
+                id              boolean PRIMARY KEY DEFAULT true CHECK (id),
+                holder          text NOT NULL,
+                started_at      timestamptz NOT NULL,
+                finished_at     timestamptz NOT NULL,
+                removed         jsonb NOT NULL DEFAULT '{}',
+                removed_total   bigint NOT NULL DEFAULT 0,
+                ledger_rows     bigint,
+                ledger_bytes    bigint,
+                ledger_dead     bigint,
+                error           text
+            );
+            """),
     ]
 }
