@@ -169,6 +169,13 @@ public enum Migrations {
         Migration(version: 6, name: "retention: pruner indexes and status", sql: """
             -- The pruner removes finished jobs by (class, state, finished_at) through the index of
             -- migration 1; these serve the side tables it removes with them or after them.
+            -- Every job is inserted, updated twice (claim, finish: `state` is indexed, so never a
+            -- HOT update) and deleted by the pruner: three dead tuples per job. Autovacuum's
+            -- defaults wait for 20 % of the table to be dead; a queue table wants it far sooner and
+            -- unthrottled, so the space of pruned rows is reused instead of the file growing.
+            ALTER TABLE {schema}.jobs SET (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_threshold = 5000,
+                autovacuum_vacuum_insert_scale_factor = 0.01, autovacuum_analyze_scale_factor = 0.02,
+                autovacuum_vacuum_cost_delay = 0);
             -- An import's upload goes with its job.
             CREATE INDEX IF NOT EXISTS uploads_job ON {schema}.uploads (job_id) WHERE job_id IS NOT NULL;
             -- Old fires, oldest first (the scheduler keeps what its exactly-once rule needs).

@@ -281,4 +281,36 @@ struct PrunerTests {
             #expect(try await Self.count(h, "uploads") == 0)
         }
     }
+
+    @Test("a sluice worker prunes by its catalog's retention; sluice status --json shows the pass")
+    func workerProcessAndStatus() async throws {
+        try await withHarness { h in
+            let catalog = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("catalog"))
+            try FileManager.default.createDirectory(at: catalog, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: catalog) }
+            try Data("retention:\n  completed: 2s\n  interval: 200ms\n".utf8).write(to: catalog.appendingPathComponent("r.yaml"))
+            let old = try await Self.job(h, .completed, finishedAgo: 60)
+            let live = try await Self.job(h, .available, finishedAgo: nil)
+            let worker = try WorkerProcess(h, arguments: ["--name", "pruning-worker"], environment: ["SLUICE_CATALOG": catalog.path])
+            defer { _ = worker.terminate(waiting: 10) }
+            try await waitUntil(seconds: 30) { try await Self.ids(h) == [live] }
+            #expect(try await Self.ids(h) == [live], "worker log: \(worker.log)")
+            _ = old
+
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: sluiceExecutable)
+            p.arguments = ["status", "--schema", h.schema, "--queue-prefix", h.topology.prefix, "--json"]
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            let status = try JSONValue.parse(Array(data))
+            #expect(status["pruner"]?["leader"] == "pruning-worker")
+            #expect(status["pruner"]?["holder"] == "pruning-worker")
+            #expect(status["pruner"]?["ledger_rows"] != nil)
+            #expect(status["pruner"]?["error"] == .null)
+        }
+    }
 }
