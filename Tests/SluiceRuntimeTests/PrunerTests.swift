@@ -313,4 +313,37 @@ struct PrunerTests {
             #expect(status["pruner"]?["error"] == .null)
         }
     }
+
+    @Test("migration 6 on an existing ledger (migrations 1-5, rows in every state and side table) keeps every row")
+    func migrationKeepsRows() async throws {
+        try await withHarness { h in
+            // Rebuild the schema at version 5, as a ledger of the previous release.
+            let s = PostgresIdentifier.quote(h.schema)
+            try await h.ledger.dropSchema()
+            _ = try await h.pool.withConnection { c in
+                try await c.simpleQuery("""
+                    CREATE SCHEMA \(s);
+                    CREATE TABLE \(s).schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
+                    """)
+                for m in Migrations.all(schema: h.schema) where m.version <= 5 {
+                    try await c.simpleQuery(m.sql)
+                    try await c.execute("INSERT INTO \(s).schema_migrations (version, name) VALUES ($1, $2)", [.int(m.version), .text(m.name)])
+                }
+                return 0
+            }
+            var ids: Set<JobID> = []
+            for state in JobState.allCases {
+                let id = try await Self.job(h, state, finishedAgo: state.isFinal ? 3600 : nil, uniqueKey: "k:\(state)")
+                try await Self.sideRows(h, for: id)
+                ids.insert(id)
+            }
+            #expect(try await h.ledger.migrate() == Migrations.all.map(\.version).filter { $0 > 5 })
+            #expect(try await Self.ids(h) == ids)
+            #expect(try await Self.count(h, "import_rejects") == 2 * ids.count)
+            #expect(try await Self.count(h, "uploads") == ids.count)
+            // The live unique index still admits one live job per key.
+            await #expect(throws: PostgresError.self) { try await Self.job(h, .available, finishedAgo: nil, uniqueKey: "k:running") }
+            try await Self.job(h, .available, finishedAgo: nil, uniqueKey: "k:completed")
+        }
+    }
 }
