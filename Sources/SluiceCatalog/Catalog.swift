@@ -30,6 +30,8 @@ public struct Catalog: Sendable {
     public var imports: [ImportSpec] = []
     /// Bulk statements (`statements:`) that `import.statement` runs in batches.
     public var statements: [CatalogStatement] = []
+    /// How long Sluice keeps its own finished jobs and side-table rows (`retention:`).
+    public var retention = RetentionSettings()
 
     public init(
         targets: [CatalogTarget] = [Catalog.builtInMainTarget], classes: [WorkloadClass: ClassSettings] = Catalog.defaultClasses,

@@ -28,6 +28,7 @@ public enum CatalogSection: String, CaseIterable, Sendable {
     case queries
     case segments
     case health
+    case retention
 
     /// The key a catalog file spells.
     public var key: String { rawValue }
@@ -36,7 +37,7 @@ public enum CatalogSection: String, CaseIterable, Sendable {
     /// `health:` names them as per-target overrides). A job for another target does not see them.
     public var takesTargets: Bool {
         switch self {
-        case .version, .targets, .classes, .schedules, .segments: false
+        case .version, .targets, .classes, .schedules, .segments, .retention: false
         case .partitionedTables, .materializedViews, .vacuum, .analyze, .reindex, .cleanup, .queries, .health,
             .imports, .statements: true
         }
@@ -45,8 +46,8 @@ public enum CatalogSection: String, CaseIterable, Sendable {
     /// Narrows `catalog`'s part of this section to what `target` sees.
     public func scope(_ catalog: inout Catalog, to target: String) {
         switch self {
-        case .version, .targets, .classes, .segments:
-            break  // one for the whole deployment
+        case .version, .targets, .classes, .segments, .retention:
+            break  // one for the whole deployment (retention: the home database's ledger)
         case .schedules:
             break  // a schedule names the one target it enqueues for; the scheduler runs them all
         case .partitionedTables: catalog.partitionedTables.removeAll { !$0.applies(to: target) }

@@ -23,6 +23,8 @@ final class CatalogBuilder {
     /// `imports:` and `statements:` (CatalogBuilder+Imports.swift).
     var imports: [ImportSpec] = []
     var statements: [CatalogStatement] = []
+    /// `retention:` (CatalogBuilder+Retention.swift); nil until declared.
+    var retention: RetentionSettings?
     private let analytics = AnalyticsDeclarations()
     /// First declaration of each name, per namespace, so a duplicate can say where the first is.
     private var seen: [String: [String: SourceLocation]] = [:]
@@ -94,6 +96,7 @@ final class CatalogBuilder {
         case .imports: for item in r.items(n, section.key) { importSpec(item, r) }
         case .statements: for item in r.items(n, section.key) { statement(item, r) }
         case .queries, .segments, .health: analytics.read(section, n, r)
+        case .retention: retentionSection(n, r)
         }
     }
 
@@ -583,6 +586,7 @@ final class CatalogBuilder {
             reindexPolicies: reindexPolicies, cleanupPolicies: cleanupPolicies, schedules: schedules, files: files)
         catalog.imports = imports
         catalog.statements = statements
+        if let retention { catalog.retention = retention }
         analytics.apply(to: &catalog)
         let problems = sink.problems.enumerated().sorted { a, b in
             a.element.location == b.element.location ? a.offset < b.offset : a.element.location < b.element.location

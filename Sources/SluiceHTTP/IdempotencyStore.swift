@@ -3,8 +3,9 @@
 // retries cannot both enqueue; later requests with the key get the stored answer.
 //
 // A key is bound to the SHA-256 of its request body: the same key with another body is refused.
-// A server-side failure releases the key so the client can retry. Keys older than a day are
-// deleted as new ones arrive (one bounded DELETE per claim).
+// A server-side failure releases the key so the client can retry. Keys are kept for the
+// catalog's `retention.idempotency_keys` (1 day by default) and removed by the pruner in
+// batches, not by the requests.
 
 import Foundation
 import Postgres
@@ -27,10 +28,6 @@ struct IdempotencyStore: Sendable {
 
     func begin(key: String, requestSHA256: String) async throws -> Begin {
         try await ledger.pool.withConnection { c in
-            _ = try await c.execute("""
-                DELETE FROM \(table) WHERE key IN (
-                    SELECT key FROM \(table) WHERE created_at < now() - interval '1 day' ORDER BY created_at LIMIT 100)
-                """)
             let inserted = try await c.query("""
                 INSERT INTO \(table) (key, request_sha256) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING RETURNING 1
                 """, [.text(key), .text(requestSHA256)])

@@ -86,6 +86,26 @@ public struct JobMetrics: Sendable {
             .recordNanoseconds(Self.nanoseconds(duration))
     }
 
+    /// The pruner removed `rows` rows of `table` (`jobs`, `import_rejects`, `schedule_fires`…):
+    /// `sluice_pruner_rows_removed_total{table}`.
+    public func pruned(table: String, rows: Int) {
+        guard rows > 0 else { return }
+        Counter(label: "sluice_pruner_rows_removed_total", dimensions: [("table", table)], factory: factory).increment(by: rows)
+    }
+
+    /// The ledger table's size after a pruner pass: `sluice_ledger_rows`, `sluice_ledger_bytes`,
+    /// `sluice_ledger_dead_tuples` (estimates from the statistics collector).
+    public func ledgerSize(rows: Int, bytes: Int, deadTuples: Int) {
+        gauge("sluice_ledger_rows", [], Double(rows))
+        gauge("sluice_ledger_bytes", [], Double(bytes))
+        gauge("sluice_ledger_dead_tuples", [], Double(deadTuples))
+    }
+
+    /// Whether this process holds the pruner's lease: `sluice_pruner_leader` (1 or 0).
+    public func prunerLeader(_ leader: Bool) {
+        gauge("sluice_pruner_leader", [], leader ? 1 : 0)
+    }
+
     private func gauge(_ label: String, _ dimensions: [(String, String)], _ value: Double) {
         Gauge(label: label, dimensions: dimensions, factory: factory).record(value)
     }

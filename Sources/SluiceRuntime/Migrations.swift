@@ -166,5 +166,36 @@ public enum Migrations {
             );
             CREATE INDEX IF NOT EXISTS api_idempotency_created ON {schema}.api_idempotency (created_at);
             """),
+        Migration(version: 6, name: "retention: pruner indexes and status", sql: """
+            -- The pruner removes finished jobs by (class, state, finished_at) through the index of
+            -- migration 1; these serve the side tables it removes with them or after them.
+            -- Every job is inserted, updated twice (claim, finish: `state` is indexed, so never a
+            -- HOT update) and deleted by the pruner: three dead tuples per job. Autovacuum's
+            -- defaults wait for 20 % of the table to be dead; a queue table wants it far sooner and
+            -- unthrottled, so the space of pruned rows is reused instead of the file growing.
+            ALTER TABLE {schema}.jobs SET (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_threshold = 5000,
+                autovacuum_vacuum_insert_scale_factor = 0.01, autovacuum_analyze_scale_factor = 0.02,
+                autovacuum_vacuum_cost_delay = 0);
+            -- An import's upload goes with its job.
+            CREATE INDEX IF NOT EXISTS uploads_job ON {schema}.uploads (job_id) WHERE job_id IS NOT NULL;
+            -- Old fires, oldest first (the scheduler keeps what its exactly-once rule needs).
+            CREATE INDEX IF NOT EXISTS schedule_fires_fired ON {schema}.schedule_fires (fired_at);
+            -- Segments replaced by a newer one of the same rules, workspace and target.
+            CREATE INDEX IF NOT EXISTS segments_rules ON {schema}.segments (target, workspace_id, md5(rules::text), created_at);
+            -- The pruner's last pass, one row per schema, for `sluice status` and /metrics: who
+            -- ran it, when, what it removed (per table, JSON), and the ledger's size after it.
+            CREATE TABLE IF NOT EXISTS {schema}.pruner_status (
+                id              boolean PRIMARY KEY DEFAULT true CHECK (id),
+                holder          text NOT NULL,
+                started_at      timestamptz NOT NULL,
+                finished_at     timestamptz NOT NULL,
+                removed         jsonb NOT NULL DEFAULT '{}',
+                removed_total   bigint NOT NULL DEFAULT 0,
+                ledger_rows     bigint,
+                ledger_bytes    bigint,
+                ledger_dead     bigint,
+                error           text
+            );
+            """),
     ]
 }

@@ -18,7 +18,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure throughput and latency (prints figures; build with -c release).",
         subcommands: [BenchClients.self, BenchThroughput.self, BenchLatency.self, BenchRefresh.self,
-                      BenchSegment.self, BenchCache.self, BenchQuery.self, BenchImport.self, BenchSends.self])
+                      BenchSegment.self, BenchCache.self, BenchQuery.self, BenchImport.self, BenchSends.self, BenchSoak.self])
 }
 
 struct BenchClients: AsyncParsableCommand {

@@ -269,7 +269,9 @@ final class PipelineBench: Sendable {
 
     /// Starts `workers` production `sluice worker` processes on this run's private names.
     /// The caller bootstraps logging (once per process).
-    static func start(concurrency: Int, prefetch: Int, workers workerCount: Int = 1) async throws -> PipelineBench {
+    /// `environment` is added to the workers' (e.g. `SLUICE_CATALOG` for a bench's own catalog).
+    static func start(concurrency: Int, prefetch: Int, workers workerCount: Int = 1,
+                      environment: [String: String] = [:]) async throws -> PipelineBench {
         let settings = Settings.fromEnvironment()
         let logger = Logger(label: "sluice.bench")
         let name = "sluice_bench_\(getpid())_\(runCounter.next())"
@@ -293,6 +295,7 @@ final class PipelineBench: Sendable {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var env = ProcessInfo.processInfo.environment
         env["SLUICE_REDIS_PREFIX"] = name + ":"
+        env.merge(environment) { _, new in new }
         var workers: [Process] = []
         for _ in 0..<workerCount {
             let worker = Process()

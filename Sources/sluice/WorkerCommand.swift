@@ -11,6 +11,7 @@ import SluiceCore
 import SluiceMetrics
 import SluiceMetricsServer
 import SluiceRuntime
+import ServiceLifecycle
 
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "worker", abstract: "Run jobs of the given classes.")
@@ -26,6 +27,8 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Worker name in the ledger (default host:pid:random).") var name: String?
     @Option(help: "Serve Prometheus /metrics on this port (0: none).") var metricsPort = 0
     @Option(help: "Address of the metrics port.") var metricsHost = "127.0.0.1"
+    @Flag(inversion: .prefixedNo, help: "Compete for the pruner's lease and apply the catalog's retention when leading.")
+    var pruner = true
 
     func run() async throws {
         let services = try RuntimeServices(options, label: "sluice.worker")
@@ -54,6 +57,15 @@ struct WorkerCommand: AsyncParsableCommand {
         if metricsPort > 0 { configuration.metrics = metrics.jobs }
         try await services.ledger.migrate()
         let worker = services.runtime.makeWorker(configuration)
+        // The pruner (one leader among all workers) keeps the ledger to the catalog's retention.
+        var prunerServices: [any Service] = []
+        if pruner {
+            let retention = services.catalog?.retention ?? RetentionSettings()
+            prunerServices.append(Pruner(
+                configuration: PrunerConfiguration(retention: retention, name: configuration.name,
+                                                   metrics: metricsPort > 0 ? metrics.jobs : nil),
+                ledger: services.ledger, logger: services.logger))
+        }
         if !options.json {
             FileHandle.standardError.write(Data("sluice worker \(configuration.name): classes \(workloadClasses.map(\.rawValue).joined(separator: ",")), targets \(configuration.targets.keys.sorted().joined(separator: ",")), pid \(getpid())\n".utf8))
         }
@@ -70,7 +82,7 @@ struct WorkerCommand: AsyncParsableCommand {
                           waiting: stats.waiting)
             }
         }
-        try await services.runtime.run(metricsPort > 0 ? [metricsServer.application(), worker] : [worker])
+        try await services.runtime.run((metricsPort > 0 ? [metricsServer.application(), worker] : [worker]) + prunerServices)
         let s = worker.statistics
         if options.json {
             printJSON(["worker": .string(configuration.name), "completed": .int(Int64(s.completed)), "retried": .int(Int64(s.retried)),

@@ -100,7 +100,7 @@ final class WorkerProcess: @unchecked Sendable {
     let logPath: String
 
     init(_ h: Harness, amqpURL: String = TestEnvironment.amqpURL, redisURL: String = TestEnvironment.redisURL,
-         arguments: [String]) throws {
+         arguments: [String], environment: [String: String] = [:]) throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: sluiceExecutable)
         process.arguments = ["worker", "--schema", h.schema, "--queue-prefix", h.topology.prefix] + arguments
@@ -110,6 +110,7 @@ final class WorkerProcess: @unchecked Sendable {
         env["SLUICE_REDIS_URL"] = redisURL
         env["SLUICE_REDIS_PREFIX"] = h.redisPrefix
         env["SLUICE_LOG_LEVEL"] = env["SLUICE_TEST_LOG_LEVEL"] ?? "info"
+        env.merge(environment) { _, new in new }
         process.environment = env
         logPath = NSTemporaryDirectory() + TestEnvironment.uniqueName("worker") + ".log"
         FileManager.default.createFile(atPath: logPath, contents: nil)
