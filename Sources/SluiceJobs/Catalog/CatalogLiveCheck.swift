@@ -55,6 +55,7 @@ public struct CatalogLiveCheck: Sendable {
         for spec in catalog.imports where spec.applies(to: target) {
             try await checkImport(spec, db, &report)
         }
+        if let segments = catalog.segments { try await checkSegments(segments, db, &report) }
         try await checkRoles(db, &report)
         if try await !db.hasExtension("pg_stat_statements") {
             report.problems.append(CatalogProblem(.missingExtension, at: targetLocation,
