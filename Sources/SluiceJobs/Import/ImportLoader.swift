@@ -211,6 +211,8 @@ extension ImportLoader {
     static func emptyCellPlan(_ column: ImportColumn, target: TargetColumn, table: String, key: [SQLIdentifier]) -> EmptyCellPlan {
         let c = column.column.quoted
         let raw = "s.\(c)"
+        // A required column (every key column) is never empty.
+        if column.required { return EmptyCellPlan(inserted: raw, updated: "EXCLUDED.\(c)") }
         switch column.onEmpty {
         case .null:
             return EmptyCellPlan(inserted: raw, updated: "EXCLUDED.\(c)")
