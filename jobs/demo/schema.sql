@@ -78,11 +78,24 @@ CREATE INDEX IF NOT EXISTS idx_leads_workspace_created_at
 -- Exact address lookups across workspaces (suppression, bounces).
 CREATE INDEX IF NOT EXISTS idx_leads_email_hash
     ON demo.leads USING hash (email);
--- Segments on tags and custom fields (seed 001 GIN indexes).
+-- Segments on tags and custom fields (seed 001 GIN indexes), led by the workspace (btree_gin): a
+-- segment is always one workspace's, and without it a common value (`country = US`) matched in
+-- every workspace made a bitmap of a tenth of the table, lossy, rechecked row by row (1.4 s
+-- instead of 0.1 s for a nested AND/OR over 2M leads). Older demo databases get them rebuilt.
+CREATE EXTENSION IF NOT EXISTS btree_gin;
+DO $$
+BEGIN
+    IF position('workspace_id' IN coalesce(pg_get_indexdef(to_regclass('demo.idx_leads_tags_gin')), 'workspace_id')) = 0 THEN
+        DROP INDEX demo.idx_leads_tags_gin;
+    END IF;
+    IF position('workspace_id' IN coalesce(pg_get_indexdef(to_regclass('demo.idx_leads_custom_fields_gin')), 'workspace_id')) = 0 THEN
+        DROP INDEX demo.idx_leads_custom_fields_gin;
+    END IF;
+END $$;
 CREATE INDEX IF NOT EXISTS idx_leads_tags_gin
-    ON demo.leads USING gin (tags);
+    ON demo.leads USING gin (workspace_id, tags);
 CREATE INDEX IF NOT EXISTS idx_leads_custom_fields_gin
-    ON demo.leads USING gin (custom_fields jsonb_path_ops);
+    ON demo.leads USING gin (workspace_id, custom_fields jsonb_path_ops);
 -- Seed 000's "hot leads" index used `last_contacted_at > CURRENT_DATE - 7 days` as its predicate,
 -- which Postgres rejects (index predicates must be immutable); the index keeps the recency
 -- column instead, so "contacted in the last 7 days" is a range scan on it.
