@@ -20,13 +20,16 @@ public struct ClassSettings: Sendable, Equatable {
     public var concurrency: Int
     /// Unacknowledged deliveries the broker may push to one worker (AMQP basic.qos).
     public var prefetch: Int
+    /// Further Postgres session settings for the class's connections (`settings:`), applied with
+    /// `set_config` on connect, e.g. `jit: off` for the analytics class's short reads.
+    public var sessionSettings: [String: String]
     /// Where the class is configured; nil when it is all defaults.
     public var location: SourceLocation?
 
     public init(
         workloadClass: WorkloadClass, poolSize: Int, role: SQLIdentifier? = nil, readOnly: Bool,
         statementTimeout: Duration, lockTimeout: Duration, concurrency: Int, prefetch: Int,
-        location: SourceLocation? = nil
+        sessionSettings: [String: String] = [:], location: SourceLocation? = nil
     ) {
         self.workloadClass = workloadClass
         self.poolSize = poolSize
@@ -36,6 +39,7 @@ public struct ClassSettings: Sendable, Equatable {
         self.lockTimeout = lockTimeout
         self.concurrency = concurrency
         self.prefetch = prefetch
+        self.sessionSettings = sessionSettings
         self.location = location
     }
 
@@ -43,7 +47,14 @@ public struct ClassSettings: Sendable, Equatable {
     /// waited for at most 5 s. Refresh: 2 slots, prefetch 1, 1 h, 10 s (a plain REFRESH's
     /// ACCESS EXCLUSIVE lock blocks readers while it waits). Import: 2 slots, prefetch 1, 2 h,
     /// 10 s. Analytics: 8 slots, prefetch 50, read-only, 30 s statements (the seeds' web
-    /// timeout), 5 s locks. Pools hold one connection per slot.
+    /// timeout), 5 s locks, JIT off (compiling a plan costs more than a dashboard read runs).
+    /// Pools hold one connection per slot.
+    /// Session settings a class's `settings:` may not name: the class's own fields set them.
+    public static let reservedSessionSettings: [String: String] = [
+        "statement_timeout": "statement_timeout", "lock_timeout": "lock_timeout",
+        "default_transaction_read_only": "read_only", "role": "role", "session_authorization": "role",
+    ]
+
     public static func defaults(for workloadClass: WorkloadClass) -> ClassSettings {
         switch workloadClass {
         case .maintenance:
@@ -57,7 +68,8 @@ public struct ClassSettings: Sendable, Equatable {
                 statementTimeout: .seconds(2 * 3600), lockTimeout: .seconds(10), concurrency: 2, prefetch: 1)
         case .analytics:
             ClassSettings(workloadClass: .analytics, poolSize: 8, readOnly: true,
-                statementTimeout: .seconds(30), lockTimeout: .seconds(5), concurrency: 8, prefetch: 50)
+                statementTimeout: .seconds(30), lockTimeout: .seconds(5), concurrency: 8, prefetch: 50,
+                sessionSettings: ["jit": "off"])
         }
     }
 }

@@ -71,12 +71,22 @@ public struct ImportColumn: Sendable, Equatable {
         case unix
     }
 
+    /// What an empty cell does (`on_empty`). Defaults apply to inserted rows only: by default an
+    /// empty cell leaves an existing row's stored value alone.
+    public enum OnEmpty: String, Sendable, CaseIterable {
+        /// An inserted row gets the column's default (NULL without one); an existing row keeps its value.
+        case keep
+        /// The column's default (NULL without one), on inserted and existing rows alike.
+        case `default`
+        /// NULL, on inserted and existing rows alike (refused for a NOT NULL column).
+        case null
+    }
+
     public var column: SQLIdentifier
     /// The header naming this column in a file; the column's name unless the catalog says otherwise.
     public var header: String
     public var type: ValueType
-    /// An empty value is rejected (otherwise it becomes NULL, or the table's default when the
-    /// column is left out of the file).
+    /// An empty value is rejected (otherwise it follows `onEmpty`).
     public var required: Bool
     /// Longest value in characters (text, email).
     public var maxLength: Int?
@@ -89,10 +99,12 @@ public struct ImportColumn: Sendable, Equatable {
     public var formats: [TimestampFormat]
     /// Lowercases the value before checking and loading it (emails, keys compared in lower case).
     public var lowercase: Bool
+    /// What an empty cell does; `keep` by default.
+    public var onEmpty: OnEmpty
 
     public init(column: SQLIdentifier, header: String? = nil, type: ValueType = .text, required: Bool = false,
                 maxLength: Int? = nil, min: Double? = nil, max: Double? = nil, oneOf: [String]? = nil,
-                formats: [TimestampFormat] = [.iso8601], lowercase: Bool = false) {
+                formats: [TimestampFormat] = [.iso8601], lowercase: Bool = false, onEmpty: OnEmpty = .keep) {
         self.column = column
         self.header = header ?? column.rawValue
         self.type = type
@@ -103,6 +115,7 @@ public struct ImportColumn: Sendable, Equatable {
         self.oneOf = oneOf
         self.formats = formats
         self.lowercase = lowercase
+        self.onEmpty = onEmpty
     }
 }
 

@@ -31,10 +31,14 @@ public struct SegmentField: Sendable, Equatable {
         public var relation: QualifiedName
         public var key: SQLIdentifier
         public var column: SQLIdentifier
-        public init(relation: QualifiedName, key: SQLIdentifier, column: SQLIdentifier) {
+        /// The relation's tenant column, when it has one: the lookup is then confined to the
+        /// segment's tenant (`view.tenant = $1`), so an index on (tenant, column) serves it.
+        public var tenant: SQLIdentifier?
+        public init(relation: QualifiedName, key: SQLIdentifier, column: SQLIdentifier, tenant: SQLIdentifier? = nil) {
             self.relation = relation
             self.key = key
             self.column = column
+            self.tenant = tenant
         }
     }
 

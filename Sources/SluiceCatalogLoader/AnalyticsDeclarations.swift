@@ -223,11 +223,12 @@ final class AnalyticsDeclarations {
                 values = r.items(n, "\(what) values").compactMap { r.scalarText($0, "\(what) value") }
             }
             var lookup: SegmentField.Lookup?
-            if let n = f["lookup"], let lf = r.fields(n, "\(what) lookup", allowed: ["relation", "key", "column"], required: ["relation", "key", "column"]) {
+            if let n = f["lookup"], let lf = r.fields(n, "\(what) lookup", allowed: ["relation", "key", "column", "tenant"],
+                                                       required: ["relation", "key", "column"]) {
                 if let rel = lf["relation"].flatMap({ r.qualifiedName($0, "\(what) lookup relation", systemSchemaAllowed: false) }),
                     let k = lf["key"].flatMap({ r.identifier($0, "\(what) lookup key") }),
                     let c = lf["column"].flatMap({ r.identifier($0, "\(what) lookup column") }) {
-                    lookup = .init(relation: rel, key: k, column: c)
+                    lookup = .init(relation: rel, key: k, column: c, tenant: lf["tenant"].flatMap { r.identifier($0, "\(what) lookup tenant") })
                 }
             }
             result = SegmentField(name: name.rawValue, type: type, column: column, operators: operators, values: values,

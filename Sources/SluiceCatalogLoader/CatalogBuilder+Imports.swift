@@ -14,6 +14,7 @@ extension CatalogBuilder {
     static let importKeys = ["name", "table", "columns", "key", "on_conflict", "max_file_size", "max_rejects", "targets"]
     static let importColumnKeys = [
         "column", "header", "type", "required", "max_length", "min", "max", "one_of", "formats", "lowercase",
+        "on_empty",
     ]
 
     func importSpec(_ node: Node, _ r: YAMLReader) {
@@ -86,6 +87,11 @@ extension CatalogBuilder {
         if let n = f["type"], let v = r.word(n, "\(what) type", as: ImportColumn.ValueType.self) { c.type = v }
         if let n = f["required"], let v = r.bool(n, "\(what) required") { c.required = v }
         if let n = f["lowercase"], let v = r.bool(n, "\(what) lowercase") { c.lowercase = v }
+        // `on_empty: null` reads as YAML's null, which is what it means here.
+        if let n = f["on_empty"], let v = n.tagName == .null ? .null : r.word(n, "\(what) on_empty", as: ImportColumn.OnEmpty.self) {
+            if c.required { r.problem(.conflict, n, "\(what) is required, so its cells are never empty: on_empty does not apply") }
+            c.onEmpty = v
+        }
         if let n = f["max_length"], let v = r.int(n, "\(what) max_length", in: 1...10_485_760) {
             if [.text, .email, .text_array].contains(c.type) { c.maxLength = v } else {
                 r.problem(.conflict, n, "\(what) max_length applies to text, email and text_array columns, not \(c.type.rawValue)")

@@ -185,7 +185,7 @@ final class CatalogBuilder {
     }
 
     private func classesSection(_ node: Node, _ r: YAMLReader) {
-        let keys = ["pool_size", "role", "read_only", "statement_timeout", "lock_timeout", "concurrency", "prefetch"]
+        let keys = ["pool_size", "role", "read_only", "statement_timeout", "lock_timeout", "concurrency", "prefetch", "settings"]
         for (name, key, value) in r.namedEntries(node, "classes") {
             guard let workloadClass = WorkloadClass(rawValue: name) else {
                 let known = WorkloadClass.allCases.map(\.rawValue)
@@ -223,9 +223,34 @@ final class CatalogBuilder {
                 if let n = f["statement_timeout"], let v = r.duration(n, "\(what) statement_timeout") { s.statementTimeout = v }
                 if let n = f["lock_timeout"], let v = r.duration(n, "\(what) lock_timeout") { s.lockTimeout = v }
                 if let n = f["prefetch"], let v = r.int(n, "\(what) prefetch", in: 1...10_000) { s.prefetch = v }
+                if let n = f["settings"] { s.sessionSettings.merge(sessionSettings(n, r, what)) { $1 } }
             }
             if ok, sink.problems.count == start, claim("class", name, at: r.location(key), what) { classes[workloadClass] = s }
         }
+    }
+
+    /// A class's `settings:`: Postgres setting names (`jit`, `work_mem`, `pg_trgm.similarity_threshold`)
+    /// to scalar values. Names the class's own fields set are refused; unknown names fail on connect
+    /// and in `catalog check`.
+    private func sessionSettings(_ node: Node, _ r: YAMLReader, _ what: String) -> [String: String] {
+        var out: [String: String] = [:]
+        for (name, key, value) in r.namedEntries(node, "\(what) settings") {
+            let lower = name.lowercased()
+            guard !lower.isEmpty, lower.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F || $0 == 0x2E }),
+                  lower.utf8.first.map({ $0 >= 0x61 && $0 <= 0x7A }) == true
+            else {
+                r.problem(.invalidValue, key, "\(what) settings: \(CatalogText.display(name)) is not a Postgres setting name")
+                continue
+            }
+            if let field = ClassSettings.reservedSessionSettings[lower] {
+                r.problem(.conflict, key, "\(what) settings: \(lower) is set by the class's \(field), not here")
+                continue
+            }
+            // `jit: off` reads as a YAML boolean; its text is what Postgres takes.
+            guard let text = r.scalarText(value, "\(what) setting \(lower)") else { continue }
+            out[lower] = text
+        }
+        return out
     }
 
     // MARK: Objects

@@ -144,6 +144,7 @@ public final class TargetPools: Service, Sendable {
         connection.lockTimeout = c.lockTimeout
         connection.role = c.role?.rawValue
         if c.readOnly { connection.settings["default_transaction_read_only"] = "on" }
+        connection.settings.merge(c.sessionSettings) { $1 }
         connection.applicationName = "sluice-worker-\(c.workloadClass.rawValue)"
         return PostgresPool.Configuration(connection: connection, minConnections: 0, maxConnections: max(1, c.poolSize),
                                           acquireTimeout: acquireTimeout)

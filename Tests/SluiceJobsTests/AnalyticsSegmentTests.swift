@@ -6,6 +6,7 @@ import Postgres
 import SluiceCatalog
 import SluiceCore
 import SluiceJobs
+import SluiceRuntime
 import Testing
 import TestSupport
 
@@ -135,6 +136,23 @@ struct AnalyticsSegmentTests {
                     ["not": ["field": "status", "operator": "equals", "value": "bounced"]]]],
             ]]
             #expect(try await members(nested) == [2, 3, 4, 6, 9, 12])
+            // The lookup, negated and nested (issue 18): confined to the tenant, same members.
+            #expect(try await members([["not": ["field": "engagement_level", "operator": "in", "value": ["hot"]]]])
+                == [1, 3, 4, 5, 6, 8, 9, 10, 11, 12])
+            #expect(try await members(["operator": "or", "rules": [
+                ["field": "engagement_level", "operator": "equals", "value": "hot"],
+                ["field": "status", "operator": "equals", "value": "bounced"]]]) == [2, 5, 7, 10])
+            let lookupSQL = SegmentQuery(rule: try SegmentRules.parse([["field": "engagement_level", "operator": "equals", "value": "hot"]],
+                                                                      source: source), workspaceID: ws, source: source).fromWhere
+            #expect(lookupSQL.contains("l.\"workspace_id\" = $1 AND l.\"lead_id\" = t.\"id\""), "\(lookupSQL)")
+            // The analytics class's session settings (catalog `settings:`, JIT off) reach its pool.
+            let analytics = try TestCatalog.demo().settings(for: .analytics)
+            #expect(analytics.sessionSettings["jit"] == "off")
+            let pool = PostgresPool(configuration: TargetPools.poolConfiguration(db.configuration, settings: analytics, target: "main"),
+                                    logger: db.logger)
+            let jit = try await pool.withConnection { c in try await c.query("SHOW jit")[0].decode(0, as: String.self) }
+            await pool.close()
+            #expect(jit == "off")
         }
     }
 }

@@ -36,6 +36,28 @@ import TestSupport
         }
     }
 
+    /// Issue 18: a segment field or lookup that no index serves is a warning naming it.
+    @Test func segmentFieldsWithoutAnIndexAreWarned() async throws {
+        try await DemoTestSupport.withScratchDatabase("jobs_live_segidx") { db in
+            try await Self.prepareDemo(db)
+            try await db.simpleQuery("""
+                DROP INDEX demo.idx_leads_workspace_source;
+                DROP INDEX demo.idx_leads_company_trgm;
+                DROP INDEX demo.lead_engagement_scores_lead_id_key;
+                DROP INDEX demo.lead_engagement_scores_workspace_level;
+                """)
+            let catalog = try CatalogLoader.load(directory: DemoTestSupport.jobsFolder)
+            let report = try await CatalogLiveCheck(catalog: catalog).run(on: db)
+            let noIndex = report.warnings.filter { $0.code == .noIndex }.map(\.message)
+            #expect(noIndex.count == 3, "\(report.warnings)")
+            #expect(noIndex.contains { $0.contains("segment field source") && $0.contains("no index") })
+            #expect(noIndex.contains { $0.contains("segment field company") && $0.contains("trigram") })
+            #expect(noIndex.contains { $0.contains("segment field engagement_level") && $0.contains("lead_id") })
+            // Without its unique index the view cannot be refreshed concurrently: that is a problem.
+            #expect(report.problems.map(\.code) == [.noUniqueIndex], "\(report.problems)")
+        }
+    }
+
     /// A catalog declaring one broken object per section. Every marker below starts the line of
     /// the declaration it belongs to.
     static let brokenCatalog = """

@@ -94,6 +94,55 @@ import SluiceRuntime
         }
     }
 
+    /// Issue 18: a cell left empty must not overwrite a stored value (on_empty: keep, the default),
+    /// so re-importing a file with empty defaulted cells (created_at, tags) reports every row
+    /// unchanged and rewrites nothing; defaults apply to inserted rows only.
+    @Test func reimportWithEmptyDefaultedCellsChangesNothing() async throws {
+        var catalog = try TestCatalog.demo()
+        try await ImportWorld.with("imp_empty", catalog: catalog) { w in
+            let ws = w.workspaces[0]
+            // Rows 0..<20 arrive complete; the file then gives them (and 10 new ones) with
+            // company, tags, custom_fields and created_at empty.
+            _ = try await w.importText(LeadsFile.file(ws, 0..<20))
+            let sparse = ([LeadsFile.header] + (0..<30).map { "\(ws),new\($0)@import.test,First\($0),Last\($0),,,," })
+                .joined(separator: "\n") + "\n"
+            let rows = "SELECT string_agg(l::text || l.xmin::text, '|' ORDER BY email) FROM demo.leads l "
+                + "WHERE email LIKE 'new%@import.test' AND email NOT LIKE 'new2_@import.test'"
+            let stored = try await w.db.value(rows, as: String.self)
+            let first = try await w.importText(sparse)
+            #expect(first.inserted == 10 && first.updated == 0 && first.unchanged == 20, "\(first)")
+            #expect(try await w.db.value(rows, as: String.self) == stored, "an empty cell rewrote a stored row")
+            // New rows got the defaults: created_at now(), tags '{}', company NULL.
+            #expect(try await w.count("""
+                SELECT count(*) FROM demo.leads WHERE email LIKE 'new2_@import.test'
+                  AND created_at > now() - interval '1 hour' AND tags = '{}' AND custom_fields = '{}' AND company IS NULL
+                """) == 10)
+            let all = "SELECT string_agg(l::text || l.xmin::text, '|' ORDER BY email) FROM demo.leads l WHERE email LIKE 'new%@import.test'"
+            let before = try await w.db.value(all, as: String.self)
+            for _ in 0..<2 {
+                let again = try await w.importText(sparse)
+                #expect(again.inserted == 0 && again.updated == 0 && again.unchanged == 30, "\(again)")
+                #expect(try await w.db.value(all, as: String.self) == before, "a re-import changed a stored value")
+            }
+            // on_empty: default writes the default on existing rows too; null writes NULL.
+            let columns = catalog.imports[0].columns
+            catalog.imports[0].columns[columns.firstIndex { $0.column.rawValue == "created_at" }!].onEmpty = .default
+            catalog.imports[0].columns[columns.firstIndex { $0.column.rawValue == "company" }!].onEmpty = .null
+            let overwriting = FileImporter(catalog: catalog, store: w.store, importDirectory: nil)
+            let r = try await w.importText(sparse, importer: overwriting)
+            #expect(r.updated == 30 && r.unchanged == 0, "\(r)")
+            #expect(try await w.count("""
+                SELECT count(*) FROM demo.leads WHERE email LIKE 'new%@import.test'
+                  AND created_at > now() - interval '1 hour' AND company IS NULL AND tags = '{vip,trial}'
+                """) == 20, "default/null overwrite; keep (tags) still keeps")
+            // null on a NOT NULL column is refused before anything is written, naming the column.
+            catalog.imports[0].columns[columns.firstIndex { $0.column.rawValue == "tags" }!].onEmpty = .null
+            let refused = FileImporter(catalog: catalog, store: w.store, importDirectory: nil)
+            let e = await expectJobError { _ = try await w.importText(sparse, importer: refused) }
+            #expect(e?.description.contains("on_empty: null") == true && e?.description.contains("tags") == true)
+        }
+    }
+
     @Test func duplicatesInTheFileLastLineWins() async throws {
         try await ImportWorld.with("imp_dupes") { w in
             let ws = w.workspaces[0]

@@ -172,6 +172,33 @@ import SluiceRuntime
             #expect(text.contains(expected), "missing: \(expected)\n\(text)")
         }
     }
+
+    @Test func onEmptyIsReadPerColumn() {
+        let yaml = """
+            imports:
+              - name: a
+                table: demo.leads
+                key: [email]
+                columns:
+                  - {column: email, required: true}
+                  - {column: company}
+                  - {column: created_at, type: timestamp, on_empty: default}
+                  - {column: title, on_empty: null}
+              - name: b
+                table: demo.leads
+                key: [email]
+                columns:
+                  - {column: email, required: true, on_empty: keep}
+                  - {column: company, on_empty: blank}
+            """
+        let check = CatalogLoader.check(sources: [CatalogSource(path: "x.yaml", text: yaml)])
+        let text = check.problems.map(\.description).joined(separator: "\n")
+        let a = check.catalog.imports.first { $0.name.rawValue == "a" }
+        #expect(a?.columns.map(\.onEmpty) == [.keep, .keep, .default, .null], "\(text)")
+        #expect(check.catalog.imports.count == 1)
+        #expect(text.contains("on_empty must be one of keep, default, null"), "\(text)")
+        #expect(text.contains("is required, so its cells are never empty"), "\(text)")
+    }
 }
 
 func gzip(_ bytes: [UInt8]) throws -> [UInt8] {

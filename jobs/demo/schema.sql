@@ -69,17 +69,33 @@ CREATE UNIQUE INDEX IF NOT EXISTS idx_leads_workspace_email
 CREATE INDEX IF NOT EXISTS idx_leads_workspace_status_email
     ON demo.leads (workspace_id, status, email)
     WHERE status IN ('active', 'unsubscribed', 'bounced');
+-- Segment rules on source (equals / not_equals within a workspace).
+CREATE INDEX IF NOT EXISTS idx_leads_workspace_source
+    ON demo.leads (workspace_id, source);
 -- Newest leads first.
 CREATE INDEX IF NOT EXISTS idx_leads_workspace_created_at
     ON demo.leads (workspace_id, created_at DESC);
 -- Exact address lookups across workspaces (suppression, bounces).
 CREATE INDEX IF NOT EXISTS idx_leads_email_hash
     ON demo.leads USING hash (email);
--- Segments on tags and custom fields (seed 001 GIN indexes).
+-- Segments on tags and custom fields (seed 001 GIN indexes), led by the workspace (btree_gin): a
+-- segment is always one workspace's, and without it a common value (`country = US`) matched in
+-- every workspace made a bitmap of a tenth of the table, lossy, rechecked row by row (1.4 s
+-- instead of 0.1 s for a nested AND/OR over 2M leads). Older demo databases get them rebuilt.
+CREATE EXTENSION IF NOT EXISTS btree_gin;
+DO $$
+BEGIN
+    IF position('workspace_id' IN coalesce(pg_get_indexdef(to_regclass('demo.idx_leads_tags_gin')), 'workspace_id')) = 0 THEN
+        DROP INDEX demo.idx_leads_tags_gin;
+    END IF;
+    IF position('workspace_id' IN coalesce(pg_get_indexdef(to_regclass('demo.idx_leads_custom_fields_gin')), 'workspace_id')) = 0 THEN
+        DROP INDEX demo.idx_leads_custom_fields_gin;
+    END IF;
+END $$;
 CREATE INDEX IF NOT EXISTS idx_leads_tags_gin
-    ON demo.leads USING gin (tags);
+    ON demo.leads USING gin (workspace_id, tags);
 CREATE INDEX IF NOT EXISTS idx_leads_custom_fields_gin
-    ON demo.leads USING gin (custom_fields jsonb_path_ops);
+    ON demo.leads USING gin (workspace_id, custom_fields jsonb_path_ops);
 -- Seed 000's "hot leads" index used `last_contacted_at > CURRENT_DATE - 7 days` as its predicate,
 -- which Postgres rejects (index predicates must be immutable); the index keeps the recency
 -- column instead, so "contacted in the last 7 days" is a range scan on it.
@@ -144,8 +160,18 @@ CREATE INDEX IF NOT EXISTS idx_ai_usage_created
 
 -- Email sends: one row per lead per campaign, partitioned by month (seed 001) ----------------------
 
+-- Time-ordered ids (UUIDv7, RFC 9562: 48 bits of Unix milliseconds, then random bits): new rows
+-- land at the right edge of a primary key's btree instead of on a random page of it, so a million
+-- sends touch a few thousand index pages rather than every page. (Postgres 18 has uuidv7().)
+CREATE OR REPLACE FUNCTION demo.uuid_v7() RETURNS uuid
+LANGUAGE sql VOLATILE PARALLEL SAFE AS $$
+    SELECT encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid())
+        PLACING substring(int8send((extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3) FROM 1 FOR 6),
+        52, 1), 53, 1), 'hex')::uuid
+$$;
+
 CREATE TABLE IF NOT EXISTS demo.email_sends (
-    id            uuid NOT NULL DEFAULT gen_random_uuid(),
+    id            uuid NOT NULL DEFAULT demo.uuid_v7(),
     workspace_id  uuid NOT NULL,
     campaign_id   uuid NOT NULL,
     lead_id       uuid NOT NULL,
@@ -164,8 +190,13 @@ CREATE TABLE IF NOT EXISTS demo.email_sends_default PARTITION OF demo.email_send
 
 CREATE INDEX IF NOT EXISTS idx_email_sends_workspace_created
     ON demo.email_sends (workspace_id, created_at DESC);
-CREATE INDEX IF NOT EXISTS idx_email_sends_campaign_status
-    ON demo.email_sends (campaign_id, status);
+-- One send per lead per campaign: schedule_campaign_sends relies on it (ON CONFLICT DO NOTHING)
+-- to schedule nobody twice. Sends carry their campaign's created_at, so the partition key in the
+-- index changes nothing for a campaign; it also serves "the sends of a campaign".
+ALTER TABLE demo.email_sends ALTER COLUMN id SET DEFAULT demo.uuid_v7();
+DROP INDEX IF EXISTS demo.idx_email_sends_campaign_status;
+CREATE UNIQUE INDEX IF NOT EXISTS idx_email_sends_campaign_lead
+    ON demo.email_sends (campaign_id, lead_id, created_at);
 CREATE INDEX IF NOT EXISTS idx_email_sends_lead
     ON demo.email_sends (lead_id, created_at DESC);
 CREATE INDEX IF NOT EXISTS idx_email_sends_pending
@@ -418,6 +449,10 @@ CREATE UNIQUE INDEX IF NOT EXISTS lead_engagement_scores_lead_id_key
     ON demo.lead_engagement_scores (lead_id);
 CREATE INDEX IF NOT EXISTS lead_engagement_scores_workspace_score
     ON demo.lead_engagement_scores (workspace_id, engagement_score DESC);
+-- Segment rules on engagement_level (a lookup confined to the workspace): the workspace's leads
+-- of a level come from this index alone.
+CREATE INDEX IF NOT EXISTS lead_engagement_scores_workspace_level
+    ON demo.lead_engagement_scores (workspace_id, engagement_level, lead_id);
 
 -- Deliverability (seed 000: every 2 hours), per workspace, sending domain and UTC day over the
 -- last 30 days. Rates are percentages of sends that went out; reputation starts at 100 and loses

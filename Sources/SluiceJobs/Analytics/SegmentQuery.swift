@@ -5,7 +5,7 @@
 // matching is case-insensitive (ILIKE with %, _ and \ escaped in the bound pattern; pg_trgm
 // indexes make `contains` fast); tags use the array operators of the GIN index; custom-field
 // equality is jsonb containment (the jsonb_path_ops index); a lookup field is an EXISTS on its
-// view. NOT treats an unknown (NULL) as false, so `not email contains x` keeps leads without email.
+// view, confined to the tenant when the lookup names the view's tenant column. NOT treats an unknown (NULL) as false, so `not email contains x` keeps leads without email.
 
 import Foundation
 import Postgres
@@ -56,7 +56,10 @@ public struct SegmentQuery: Sendable {
             case .condition(let c):
                 if let lookup = c.field.lookup {
                     let inner = condition(c, column: "l.\(lookup.column.quoted)")
-                    return "EXISTS (SELECT 1 FROM \(lookup.relation.quoted) AS l WHERE l.\(lookup.key.quoted) = \(alias).\(source.key.quoted) AND \(inner))"
+                    // $1 is the tenant: a lookup with a tenant column reads only the tenant's rows.
+                    let tenant = lookup.tenant.map { "l.\($0.quoted) = $1 AND " } ?? ""
+                    return "EXISTS (SELECT 1 FROM \(lookup.relation.quoted) AS l WHERE \(tenant)l.\(lookup.key.quoted) = "
+                        + "\(alias).\(source.key.quoted) AND \(inner))"
                 }
                 return condition(c, column: "\(alias).\(c.field.column.quoted)")
             }

@@ -79,8 +79,12 @@ public struct CatalogLiveCheck: Sendable {
             for spec in catalog.imports where spec.applies(to: target) {
                 try await checkImport(spec, db, &report)
             }
-        case .statements, .queries, .segments:
+        case .statements, .queries:
             break  // their SQL is checked when it runs (bound parameters, the class's role)
+        case .segments:
+            // Rules compile to SQL when they run; what a live database can prove is that every
+            // field and lookup has an index that serves it (warnings, not problems).
+            if let segments = catalog.segments { try await checkSegments(segments, db, &report) }
         case .health:
             if try await !db.hasExtension("pg_stat_statements") {
                 report.problems.append(CatalogProblem(.missingExtension, at: targetLocation,

@@ -29,6 +29,8 @@ extension CatalogProblem.Code {
     public static let missingExtension = Self("missing_extension")
     /// A cleanup key that no unique index covers (batched deletes may hit more rows than counted).
     public static let keyNotUnique = Self("key_not_unique")
+    /// A segment field or lookup no index serves (a warning: rules on it scan the workspace).
+    public static let noIndex = Self("no_index")
     /// The target's database cannot be reached or its URL is not configured.
     public static let targetUnavailable = Self("target_unavailable")
 }

@@ -3,9 +3,12 @@
 // one transaction on one connection of the target's import pool.
 //
 // Deduplication is `DISTINCT ON (key) … ORDER BY key, line DESC` (the last line of a key
-// wins), run only when two rows' key hashes collided while streaming. Columns the file leaves empty that are NOT NULL with a default in the table get the
-// default (read from pg_attrdef, never from the file). The update compares the row with
-// `IS DISTINCT FROM` so unchanged rows are not rewritten (no dead tuple, no WAL).
+// wins), run only when two rows' key hashes collided while streaming. An empty cell follows its
+// column's `on_empty` (jobs/README.md): `keep` (the default) gives an inserted row the column's
+// default (read from pg_attrdef, never from the file) and leaves an existing row's value alone,
+// `default` writes the default on both, `null` writes NULL on both. The update compares the row
+// with `IS DISTINCT FROM` so unchanged rows are not rewritten (no dead tuple, no WAL): a
+// re-import of the same file changes nothing, empty cells included.
 
 import Foundation
 import Logging
@@ -123,6 +126,12 @@ struct ImportLoader {
             throw JobError(.missingObject, "import \(spec.name) names column(s) the table lacks: \(missing.joined(separator: ", "))",
                            object: spec.table.description)
         }
+        let nullInNotNull = columns.filter { $0.onEmpty == .null && !$0.required && out[$0.column.rawValue]!.notNull }
+        if let c = nullInNotNull.first {
+            throw JobError(.invalidArguments,
+                "import \(spec.name) column \(c.column) has on_empty: null but \(spec.table).\(c.column) is NOT NULL; use keep or default",
+                object: spec.table.description)
+        }
         return out
     }
 
@@ -135,18 +144,15 @@ struct ImportLoader {
         let key = spec.key.map(\.quoted).joined(separator: ", ")
         let keySet = Set(spec.key)
         let names = columns.map(\.column.quoted)
-        let selected = columns.map { col -> String in
-            let t = target[col.column.rawValue]!
-            if t.notNull, let d = t.defaultExpression { return "coalesce(s.\(col.column.quoted), \(d)) AS \(col.column.quoted)" }
-            return "s.\(col.column.quoted)"
-        }
-        let nonKey = columns.filter { !keySet.contains($0.column) }.map(\.column.quoted)
+        let plan = columns.map { Self.emptyCellPlan($0, target: target[$0.column.rawValue]!, table: table, key: spec.key) }
+        let selected = zip(columns, plan).map { "\($1.inserted) AS \($0.column.quoted)" }
+        let nonKey = zip(columns, plan).filter { !keySet.contains($0.0.column) }
         let conflict: String
         switch spec.onConflict {
         case .update where !nonKey.isEmpty:
-            let sets = nonKey.map { "\($0) = EXCLUDED.\($0)" }.joined(separator: ", ")
-            let old = nonKey.map { "t.\($0)" }.joined(separator: ", ")
-            let new = nonKey.map { "EXCLUDED.\($0)" }.joined(separator: ", ")
+            let sets = nonKey.map { "\($0.0.column.quoted) = \($0.1.updated)" }.joined(separator: ", ")
+            let old = nonKey.map { "t.\($0.0.column.quoted)" }.joined(separator: ", ")
+            let new = nonKey.map { $0.1.updated }.joined(separator: ", ")
             conflict = "ON CONFLICT (\(key)) DO UPDATE SET \(sets) WHERE (\(old)) IS DISTINCT FROM (\(new))"
         case .update, .skip:
             conflict = "ON CONFLICT (\(key)) DO NOTHING"
@@ -190,6 +196,48 @@ struct ImportLoader {
                 object: spec.table.description, sqlState: e.sqlState)
         } catch {
             throw error
+        }
+    }
+}
+
+extension ImportLoader {
+    /// A column's value in the upsert: `inserted` is selected from the staging row `s` (so it is
+    /// what a new row gets and what `EXCLUDED` holds), `updated` is what an existing row `t` is set
+    /// to. An empty cell is NULL in the staging table.
+    struct EmptyCellPlan: Equatable {
+        var inserted: String
+        var updated: String
+    }
+
+    static func emptyCellPlan(_ column: ImportColumn, target: TargetColumn, table: String, key: [SQLIdentifier]) -> EmptyCellPlan {
+        let c = column.column.quoted
+        let raw = "s.\(c)"
+        // A required column (every key column) is never empty.
+        if column.required { return EmptyCellPlan(inserted: raw, updated: "EXCLUDED.\(c)") }
+        switch column.onEmpty {
+        case .null:
+            return EmptyCellPlan(inserted: raw, updated: "EXCLUDED.\(c)")
+        case .default:
+            let value = target.defaultExpression.map { "coalesce(\(raw), \($0))" } ?? raw
+            return EmptyCellPlan(inserted: value, updated: "EXCLUDED.\(c)")
+        case .keep where target.defaultExpression == nil && !target.notNull:
+            // NULL is the default: EXCLUDED holds NULL exactly when the cell was empty.
+            return EmptyCellPlan(inserted: raw, updated: "coalesce(EXCLUDED.\(c), t.\(c))")
+        case .keep:
+            // EXCLUDED cannot tell an empty cell from its default, so the stored value is read
+            // where the cell is empty (one probe of the key's unique index, only for those rows).
+            let match = key.map { "k.\($0.quoted) = s.\($0.quoted)" }.joined(separator: " AND ")
+            let stored = "(SELECT k.\(c) FROM \(table) k WHERE \(match))"
+            let inserted: String
+            if target.notNull {
+                // A NOT NULL column's stored value is never NULL: NULL means no stored row.
+                inserted = "coalesce(\(raw), \(stored)\(target.defaultExpression.map { ", \($0)" } ?? ""))"
+            } else {
+                let d = target.defaultExpression ?? "NULL"
+                inserted = "CASE WHEN \(raw) IS NOT NULL THEN \(raw) WHEN EXISTS (SELECT 1 FROM \(table) k WHERE \(match)) "
+                    + "THEN \(stored) ELSE \(d) END"
+            }
+            return EmptyCellPlan(inserted: inserted, updated: "EXCLUDED.\(c)")
         }
     }
 }
