@@ -8,6 +8,7 @@
 // and the dead-letter queue. Both print one JSON object.
 
 import ArgumentParser
+import ClientSupport
 import Foundation
 import Logging
 import Postgres

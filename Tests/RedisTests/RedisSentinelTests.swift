@@ -105,13 +105,13 @@ import Testing
         // connection is dropped, so a pool reconnects through Sentinel.
         var readOnly = false
         for _ in 0..<50 where !readOnly {
-            do {
+            do throws(RedisError) {
                 _ = try await first.send(["SET", "sentinel-test", "2"])
-                try await Task.sleep(for: .milliseconds(200))
             } catch {
                 readOnly = error.message.hasPrefix("READONLY")
                 break
             }
+            try await Task.sleep(for: .milliseconds(200))
         }
         #expect(readOnly)
         #expect(first.isBroken)
