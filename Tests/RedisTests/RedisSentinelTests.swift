@@ -74,16 +74,16 @@ import Testing
         let s = try await RedisConnection.connect(configuration: RedisConfiguration(port: sentinel.port), logger: logger)
         var ready = false
         for _ in 0..<100 where !ready {
-            let replicas = try await s.send(["SENTINEL", "replicas", name])
-            ready = !(replicas.array ?? []).isEmpty
-                && (try await first.send(["INFO", "replication"]).string?.contains("state=online") == true)
+            let replicas = try await s.send(["SENTINEL", "replicas", RedisArgument(name)])
+            let info = try await first.send(["INFO", "replication"]).string ?? ""
+            ready = !(replicas.array ?? []).isEmpty && info.contains("state=online")
             if !ready { try await Task.sleep(for: .milliseconds(200)) }
         }
         #expect(ready)
-        _ = try await s.send(["SENTINEL", "FAILOVER", name])
+        _ = try await s.send(["SENTINEL", "FAILOVER", RedisArgument(name)])
         var moved = false
         for _ in 0..<100 where !moved {
-            let addr = try await s.send(["SENTINEL", "get-master-addr-by-name", name])
+            let addr = try await s.send(["SENTINEL", "get-master-addr-by-name", RedisArgument(name)])
             moved = addr.array?.last?.int == replica.port
             if !moved { try await Task.sleep(for: .milliseconds(200)) }
         }
