@@ -101,20 +101,37 @@ import Testing
         #expect(try await promoted.send(["GET", "sentinel-test"]).string == "1")
         await promoted.close()
 
-        // The old connection's server is a replica now: a write fails READONLY and the
-        // connection is dropped, so a pool reconnects through Sentinel.
-        var readOnly = false
-        for _ in 0..<50 where !readOnly {
+        // The old connection's server is a replica now: Sentinel closes its clients when it
+        // reconfigures it, or a write fails READONLY; either way the connection is broken, so a
+        // pool reconnects through Sentinel.
+        var failed = false
+        for _ in 0..<150 where !failed {
             do throws(RedisError) {
                 _ = try await first.send(["SET", "sentinel-test", "2"])
             } catch {
-                readOnly = error.message.hasPrefix("READONLY")
+                failed = true
                 break
             }
             try await Task.sleep(for: .milliseconds(200))
         }
-        #expect(readOnly)
+        #expect(failed)
         #expect(first.isBroken)
+    }
+
+    @Test func aReadOnlyReplyBreaksTheConnection() async throws {
+        let master = try PrivateRedisServer()
+        defer { master.kill() }
+        let replica = try PrivateRedisServer(["--replicaof", "127.0.0.1", "\(master.port)"])
+        defer { replica.kill() }
+        let connection = try await RedisConnection.connect(configuration: RedisConfiguration(port: replica.port), logger: logger)
+        let error = await #expect(throws: RedisError.self) { _ = try await connection.send(["SET", "k", "v"]) }
+        #expect(error?.message.hasPrefix("READONLY") == true)
+        #expect(connection.isBroken)
+        // In a pipeline too.
+        let second = try await RedisConnection.connect(configuration: RedisConfiguration(port: replica.port), logger: logger)
+        let replies = try await second.pipeline([["GET", "k"], ["SET", "k", "v"]])
+        #expect((try? replies[0].get()) != nil)
+        #expect(second.isBroken)
     }
 
     @Test func noSentinelAnswersIsAClearError() async throws {
