@@ -188,13 +188,18 @@ class Run:
         outcome.dead_lettered = verified["dead_lettered"] + max(0, verified["dead_queue_depth"])
         outcome.redis_missing = verified["redis_missing"]
         outcome.recovery_s = round(self.recovery(rate), 2)
+        if outcome.lost or outcome.dead_lettered:
+            outcome.note += f"{'; ' if outcome.note else ''}ledger states of the confirmed jobs: {verified['states']}"
         outcome.ok = outcome.lost == 0 and outcome.completed_twice == 0 and outcome.dead_lettered == 0 \
             and outcome.confirmed > 0 and outcome.completed == outcome.confirmed
         return outcome
 
-    def cleanup(self) -> None:
+    def cleanup(self, keep: bool = False) -> None:
         self._sampling = False
         self.stop_workers()
+        if keep:
+            print(f"faults: kept schema/queue prefix {self.env['SLUICE_SCHEMA']}, logs in {self.dir}", file=sys.stderr)
+            return
         try:
             self.sluice("faults", "clean", dev=True, timeout=120)
         except Exception as e:  # cleanup is best effort; the names are unique per run
@@ -314,13 +319,15 @@ def redis_failover(run: Run, c: topo.Cluster, quick: bool) -> Outcome:
     old.start(new_port, as_replica=True)
     outcome = run.finish(Outcome("redis_failover"), producer, plan.rate)
     outcome.recovery_s = round(status_back if status_back is not None else 60.0, 2)
-    outcome.note = f"statuses on the new master :{new_port} {outcome.recovery_s:.1f}s after the kill"
+    outcome.note = f"statuses on the new master :{new_port} {outcome.recovery_s:.1f}s after the kill" \
+        + (f"; {outcome.note}" if outcome.note else "")
     outcome.ok = outcome.ok and outcome.redis_missing == 0 and status_back is not None and status_back <= 5.0
     return outcome
 
 
 def proxied(run: Run, c: topo.Cluster, quick: bool, name: str,
-            fault: Callable[[list[FaultProxy]], None], heal: Callable[[list[FaultProxy]], None], hold: float) -> Outcome:
+            fault: Callable[[list[FaultProxy]], None], heal: Callable[[list[FaultProxy]], None], hold: float,
+            note: str) -> Outcome:
     """Every client link through a TCP fault proxy: RabbitMQ (one node), Postgres (the primary),
     Redis (the master). `fault` is applied to all three for `hold` seconds, then `heal`."""
     primary = next(p for p in c.pg if p.psql("SELECT pg_is_in_recovery()") == "f")
@@ -348,7 +355,7 @@ def proxied(run: Run, c: topo.Cluster, quick: bool, name: str,
         heal(proxies)
         if hold > 0:
             run.faults[-1] = time.monotonic()  # recovery counts from the end of the fault
-        outcome = run.finish(Outcome(name), producer, plan.rate)
+        outcome = run.finish(Outcome(name, note=note), producer, plan.rate)
     finally:
         for p in proxies:
             p.stop()
@@ -359,9 +366,7 @@ def proxy_latency(run: Run, c: topo.Cluster, quick: bool) -> Outcome:
     def on(ps: list[FaultProxy]) -> None:
         for p in ps:
             p.latency = 0.2
-    o = proxied(run, c, quick, "proxy_latency", on, lambda ps: None, 0)
-    o.note = "+200 ms each way on every link for the whole run"
-    return o
+    return proxied(run, c, quick, "proxy_latency", on, lambda ps: None, 0, "+200 ms each way on every link for the whole run")
 
 
 def proxy_blackhole(run: Run, c: topo.Cluster, quick: bool) -> Outcome:
@@ -372,18 +377,16 @@ def proxy_blackhole(run: Run, c: topo.Cluster, quick: bool) -> Outcome:
     def off(ps: list[FaultProxy]) -> None:
         for p in ps:
             p.blackhole = False
-    o = proxied(run, c, quick, "proxy_blackhole", on, off, 5 if quick else 10)
-    o.note = "every link silently drops traffic, then heals; recovery_s from the heal"
-    return o
+    hold = 5 if quick else 10
+    return proxied(run, c, quick, "proxy_blackhole", on, off, hold,
+                   f"every link silently drops traffic for {hold}s, then heals; recovery_s from the heal")
 
 
 def proxy_reset(run: Run, c: topo.Cluster, quick: bool) -> Outcome:
     def on(ps: list[FaultProxy]) -> None:
         for p in ps:
             p.reset_all()
-    o = proxied(run, c, quick, "proxy_reset", on, lambda ps: None, 0)
-    o.note = "every open connection reset (RST) mid-stream"
-    return o
+    return proxied(run, c, quick, "proxy_reset", on, lambda ps: None, 0, "every open connection reset (RST) mid-stream")
 
 
 def rabbit_leader_freeze(run: Run, c: topo.Cluster, quick: bool) -> Outcome:
@@ -404,9 +407,8 @@ def rabbit_leader_freeze(run: Run, c: topo.Cluster, quick: bool) -> Outcome:
         time.sleep(hold)
     finally:
         node.proc.signal(signal.SIGCONT)
-    o = run.finish(Outcome("rabbit_leader_freeze"), producer, plan.rate)
-    o.note = f"node :{node.port} frozen {hold}s (the first node of the URL, leader of the queues declared through it)"
-    return o
+    return run.finish(Outcome("rabbit_leader_freeze", note=f"node :{node.port} frozen {hold}s (the first node of the URL, "
+                                                         "where the queues were declared: their leader)"), producer, plan.rate)
 
 
 RUNNERS: dict[str, Callable[[Run, topo.Cluster, bool], Outcome]] = {
@@ -423,6 +425,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--json", action="store_true", help="one JSON object per scenario line")
     ap.add_argument("--only", action="append", choices=SCENARIOS, help="run only this scenario (repeatable)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--keep", action="store_true", help="keep each scenario's schema, queues and Redis keys (to inspect)")
     ap.add_argument("--bin-dir", default=os.environ.get("SLUICE_BIN_DIR", str(topo.REPO / ".build/debug")))
     args = ap.parse_args(argv)
     bins = Path(args.bin_dir)
@@ -445,7 +448,7 @@ def main(argv: list[str]) -> int:
         except Exception as e:
             outcome = Outcome(name, note=f"error: {e}"[:600])
         finally:
-            run.cleanup()
+            run.cleanup(keep=args.keep)
         outcome.seconds = time.monotonic() - t0
         failed = failed or not outcome.ok
         print(json.dumps(asdict(outcome)) if args.json else outcome.line(), flush=True)

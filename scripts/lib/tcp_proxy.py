@@ -2,8 +2,9 @@
 
 Clients connect to `port`; each connection is relayed to the upstream address by two pump
 threads. Faults, switchable while traffic flows: `latency` (seconds added before each chunk
-is forwarded, each way), `blackhole` (chunks are read and dropped, connections stay open: a
-silent partition), `reset_all()` (every open connection closed with an RST on both sides,
+is forwarded, each way), `blackhole` (nothing is forwarded and nothing read, connections stay
+open: a silent partition; the kernel's buffers hold what was sent, as TCP retransmission would
+across a real one, and it flows once healed), `reset_all()` (every open connection closed with an RST on both sides,
 mid-frame). Loopback only; it never touches the servers themselves. (The Swift tests have
 their own relay, Tests/RabbitMQTests/TCPProxy.swift, for in-process use.)
 """
@@ -74,13 +75,15 @@ class FaultProxy:
     def _pump(self, src: socket.socket, dst: socket.socket) -> None:
         try:
             while True:
+                while self.blackhole:
+                    time.sleep(0.02)
                 data = src.recv(65536)
                 if not data:
                     break
                 if self.latency:
                     time.sleep(self.latency)
-                if self.blackhole:
-                    continue
+                while self.blackhole:
+                    time.sleep(0.02)
                 dst.sendall(data)
         except OSError:
             pass
