@@ -153,8 +153,10 @@ struct FaultsVerify: AsyncParsableCommand {
             if redisMissing == 0 || clock.now > redisDeadline { break }
             try await Task.sleep(for: .milliseconds(500))
         }
-        // The events stream: a job that ran to completion twice has two `completed` events.
-        var completedEvents: [String: Int] = [:]
+        // The events stream: a job that ran to completion twice has two `completed` events with
+        // different times (a status flush retried after a lost reply writes the same event again,
+        // with the same `at`: that is one completion).
+        var completedEvents: [String: Set<String>] = [:]
         var cursor = "-"
         do {
             while true {
@@ -166,14 +168,14 @@ struct FaultsVerify: AsyncParsableCommand {
                     last = entryID
                     let fields = pair[1].dictionary ?? [:]
                     if fields[JobStatusField.state] == JobState.completed.rawValue, let id = fields["id"] {
-                        completedEvents[id, default: 0] += 1
+                        completedEvents[id, default: []].insert(fields["at"] ?? entryID)
                     }
                 }
                 if entries.count < 5000 { break }
                 cursor = "(" + last
             }
         } catch {}
-        let twice = completedIDs.filter { (completedEvents[$0] ?? 0) > 1 }.count
+        let twice = completedIDs.filter { (completedEvents[$0]?.count ?? 0) > 1 }.count
         var deadQueue = -1
         do {
             let connection = try await AMQPConnection.connect(configuration: services.amqp, logger: services.logger)

@@ -49,6 +49,12 @@ class FaultProxy:
         for s in conns:
             try:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                # Wake the pump thread blocked in recv first: a close() alone would leave the
+                # socket alive (and silent) for as long as that recv holds it.
+                s.shutdown(socket.SHUT_RD)
+            except OSError:
+                pass
+            try:
                 s.close()
             except OSError:
                 pass
