@@ -379,7 +379,7 @@ def proxy_blackhole(run: Run, c: topo.Cluster, quick: bool) -> Outcome:
             p.blackhole = False
     hold = 5 if quick else 10
     return proxied(run, c, quick, "proxy_blackhole", on, off, hold,
-                   f"every link silently drops traffic for {hold}s, then heals; recovery_s from the heal")
+                   f"every link stalls (no byte forwarded) for {hold}s, then heals; recovery_s from the heal")
 
 
 def proxy_reset(run: Run, c: topo.Cluster, quick: bool) -> Outcome:
