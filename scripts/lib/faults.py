@@ -65,6 +65,7 @@ class Plan:
     rate: int
     workers: int = 2
     every_s: float = 15.0
+    batch: int = 20
 
 
 class Run:
@@ -170,7 +171,7 @@ class Run:
         out = open(self.dir / "produce.json", "wb")
         return subprocess.Popen(
             [str(self.bins / "sluice-dev"), "faults", "produce", "--jobs", str(plan.jobs), "--rate", str(plan.rate),
-             "--ids", str(self.dir / "ids.txt")],
+             "--batch", str(plan.batch), "--ids", str(self.dir / "ids.txt")],
             env=self.env, cwd=str(topo.REPO), stdout=out, stderr=open(self.dir / "produce.log", "wb"),
             start_new_session=True)
 
@@ -341,6 +342,9 @@ def proxied(run: Run, c: topo.Cluster, quick: bool, name: str,
                                       f"{topo.DATABASE}?connect_timeout=5")
     run.env["SLUICE_REDIS_URL"] = f"redis://127.0.0.1:{proxies[2].port}/0"
     plan = Plan(jobs=1500 if quick else 4000, rate=100 if quick else 200, workers=2)
+    if name == "proxy_latency":
+        # Every enqueue batch pays several round trips of +400 ms: bigger batches, fewer jobs.
+        plan = Plan(jobs=1000 if quick else 3000, rate=100 if quick else 200, workers=2, batch=100)
     try:
         for _ in range(plan.workers):
             run.start_worker()
