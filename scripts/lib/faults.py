@@ -449,7 +449,7 @@ def main(argv: list[str]) -> int:
         try:
             run.sluice("migrate")
             outcome = RUNNERS[name](run, c, args.quick)
-        except Exception as e:
+        except (Exception, SystemExit) as e:
             outcome = Outcome(name, note=f"error: {e}"[:600])
         finally:
             run.cleanup(keep=args.keep)
