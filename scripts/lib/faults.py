@@ -105,6 +105,16 @@ class Run:
              "--lease", "6s", "--rescue-interval", "2s", "--grace", "2s"],
             env=self.env, cwd=str(topo.REPO), stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
 
+    def start_workers(self, n: int) -> None:
+        """Starts `n` workers and checks, 3 s later, that they all still run."""
+        for _ in range(n):
+            self.start_worker()
+        time.sleep(3)
+        dead = [i for i, p in enumerate(self.workers) if p.poll() is not None]
+        if dead:
+            tail = (self.dir / f"worker-{dead[0]}.log").read_text(errors="replace").strip().splitlines()[-1:]
+            raise RuntimeError(f"worker {dead[0]} exited at start: {' '.join(tail)[:400]}")
+
     def kill_worker(self, index: int) -> None:
         p = self.workers[index]
         if p.poll() is None:
@@ -219,9 +229,7 @@ def at(start: float, offset: float) -> None:
 def worker_kill_storm(run: Run, c: topo.Cluster, quick: bool) -> Outcome:
     """A worker kill -9'ed every 5 s (2.5 s quick) while jobs flow; prefetch 32."""
     plan = Plan(jobs=3000 if quick else 60000, rate=100 if quick else 200, workers=3, every_s=2.5 if quick else 5.0)
-    for _ in range(plan.workers):
-        run.start_worker()
-    time.sleep(2)
+    run.start_workers(plan.workers)
     run.sample()
     producer = run.produce(plan)
     start = time.monotonic()
@@ -242,9 +250,7 @@ def worker_kill_storm(run: Run, c: topo.Cluster, quick: bool) -> Outcome:
 def rabbit_node_kill(run: Run, c: topo.Cluster, quick: bool) -> Outcome:
     """A random RabbitMQ node kill -9'ed every 15 s and restarted 3 s later."""
     plan = Plan(jobs=2000 if quick else 10000, rate=100 if quick else 300, workers=2, every_s=8 if quick else 15)
-    for _ in range(plan.workers):
-        run.start_worker()
-    time.sleep(2)
+    run.start_workers(plan.workers)
     run.sample()
     producer = run.produce(plan)
     start = time.monotonic()
@@ -272,9 +278,7 @@ def postgres_promote(run: Run, c: topo.Cluster, quick: bool) -> Outcome:
     primary, standby = c.pg
     if standby.psql("SELECT pg_is_in_recovery()") != "t":
         primary, standby = standby, primary
-    for _ in range(plan.workers):
-        run.start_worker()
-    time.sleep(2)
+    run.start_workers(plan.workers)
     run.sample()
     producer = run.produce(plan)
     start = time.monotonic()
@@ -293,9 +297,7 @@ def redis_failover(run: Run, c: topo.Cluster, quick: bool) -> Outcome:
     sentinel = c.redis[2]
     host_port = sentinel.cli("SENTINEL", "get-master-addr-by-name", topo.MASTER_NAME).split()
     old = next(r for r in c.redis if r.kind != "sentinel" and r.port == int(host_port[1]))
-    for _ in range(plan.workers):
-        run.start_worker()
-    time.sleep(2)
+    run.start_workers(plan.workers)
     run.sample()
     producer = run.produce(plan)
     start = time.monotonic()
@@ -346,9 +348,7 @@ def proxied(run: Run, c: topo.Cluster, quick: bool, name: str,
         # Every enqueue batch pays several round trips of +400 ms: bigger batches, fewer jobs.
         plan = Plan(jobs=1000 if quick else 3000, rate=100 if quick else 200, workers=2, batch=100)
     try:
-        for _ in range(plan.workers):
-            run.start_worker()
-        time.sleep(2)
+        run.start_workers(plan.workers)
         run.sample()
         producer = run.produce(plan)
         start = time.monotonic()
@@ -396,9 +396,7 @@ def proxy_reset(run: Run, c: topo.Cluster, quick: bool) -> Outcome:
 def rabbit_leader_freeze(run: Run, c: topo.Cluster, quick: bool) -> Outcome:
     """The RabbitMQ node most clients use frozen (SIGSTOP) for 30 s (10 s quick), then resumed."""
     plan = Plan(jobs=2000 if quick else 6000, rate=100 if quick else 150, workers=2)
-    for _ in range(plan.workers):
-        run.start_worker()
-    time.sleep(2)
+    run.start_workers(plan.workers)
     run.sample()
     producer = run.produce(plan)
     start = time.monotonic()
