@@ -87,6 +87,8 @@ class Run:
         self.samples: list[tuple[float, int]] = []
         self.faults: list[float] = []
         self._sampling = False
+        #: Seconds `verify` waits for the confirmed jobs to finish after the load ends.
+        self.verify_timeout = 120
 
     def sluice(self, *args: str, dev: bool = False, timeout: float = 300) -> str:
         exe = self.bins / ("sluice-dev" if dev else "sluice")
@@ -188,8 +190,8 @@ class Run:
     def finish(self, outcome: Outcome, producer: subprocess.Popen[bytes], rate: float) -> Outcome:
         producer.wait(timeout=1800)
         produced = json.loads((self.dir / "produce.json").read_text() or "{}")
-        verified = json.loads(self.sluice("faults", "verify", "--ids", str(self.dir / "ids.txt"), "--timeout", "120",
-                                          dev=True, timeout=400))
+        verified = json.loads(self.sluice("faults", "verify", "--ids", str(self.dir / "ids.txt"),
+                                          "--timeout", str(self.verify_timeout), dev=True, timeout=self.verify_timeout + 300))
         self._sampling = False
         outcome.attempted = produced.get("attempted", 0)
         outcome.confirmed = verified["confirmed"]
@@ -228,7 +230,7 @@ def at(start: float, offset: float) -> None:
 
 def worker_kill_storm(run: Run, c: topo.Cluster, quick: bool) -> Outcome:
     """A worker kill -9'ed every 5 s (2.5 s quick) while jobs flow; prefetch 32."""
-    plan = Plan(jobs=3000 if quick else 60000, rate=100 if quick else 200, workers=3, every_s=2.5 if quick else 5.0)
+    plan = Plan(jobs=3000 if quick else 45000, rate=100 if quick else 150, workers=3, every_s=2.5 if quick else 5.0)
     run.start_workers(plan.workers)
     run.sample()
     producer = run.produce(plan)
@@ -443,6 +445,7 @@ def main(argv: list[str]) -> int:
     failed = False
     for name in args.only or SCENARIOS:
         run = Run(name, args.seed, bins, urls, workdir)
+        run.verify_timeout = 120 if args.quick else 300
         t0 = time.monotonic()
         try:
             run.sluice("migrate")
