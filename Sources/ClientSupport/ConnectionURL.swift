@@ -22,13 +22,26 @@ public struct ConnectionURL: Sendable, Equatable, CustomStringConvertible {
     public var password: String?
     public var host: String
     public var port: Int?
+    /// Every `host:port` of the authority, in order: `h1:5672,h2:5673` names a cluster (libpq's
+    /// multi-host form). `host` and `port` are the first one.
+    public var hosts: [Host]
     /// The decoded path without its leading slash ("" when absent).
     public var path: String
     public var query: [(String, String)]
 
+    /// One server of a (possibly multi-host) URL.
+    public struct Host: Sendable, Equatable {
+        public var name: String
+        public var port: Int?
+        public init(name: String, port: Int?) {
+            self.name = name
+            self.port = port
+        }
+    }
+
     public static func == (a: ConnectionURL, b: ConnectionURL) -> Bool {
-        a.scheme == b.scheme && a.user == b.user && a.password == b.password && a.host == b.host
-            && a.port == b.port && a.path == b.path
+        a.scheme == b.scheme && a.user == b.user && a.password == b.password && a.hosts == b.hosts
+            && a.path == b.path
             && a.query.map { "\($0.0)=\($0.1)" } == b.query.map { "\($0.0)=\($0.1)" }
     }
 
@@ -67,24 +80,17 @@ public struct ConnectionURL: Sendable, Equatable, CustomStringConvertible {
             }
             if user == "" { user = nil }
         }
-        if hostPort.hasPrefix("[") {
-            guard let close = hostPort.firstIndex(of: "]") else {
-                throw URLParseError(part: "host", reason: "unterminated IPv6 literal")
+        var hosts: [Host] = []
+        let items = hostPort.split(separator: ",", omittingEmptySubsequences: false)
+        for item in items {
+            if items.count > 1 && item.isEmpty {
+                throw URLParseError(part: "host", reason: "empty entry in the host list (expected h1:port,h2:port)")
             }
-            host = String(hostPort[hostPort.index(after: hostPort.startIndex)..<close])
-            hostPort = hostPort[hostPort.index(after: close)...]
-            if hostPort.hasPrefix(":") {
-                port = try Self.port(hostPort.dropFirst())
-            } else if !hostPort.isEmpty {
-                throw URLParseError(part: "host", reason: "unexpected text after IPv6 literal")
-            }
-        } else if let colon = hostPort.lastIndex(of: ":") {
-            host = try Self.decode(hostPort[..<colon], part: "host")
-            port = try Self.port(hostPort[hostPort.index(after: colon)...])
-        } else {
-            host = try Self.decode(hostPort, part: "host")
+            hosts.append(try Self.host(item))
         }
-        if host.isEmpty { host = "localhost" }
+        self.hosts = hosts
+        host = hosts[0].name
+        port = hosts[0].port
         path = try Self.decode(pathText, part: "path")
         query = []
         for pair in queryText.split(separator: "&", omittingEmptySubsequences: true) {
@@ -104,8 +110,9 @@ public struct ConnectionURL: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         var s = scheme + "://"
         if let user { s += user + (password != nil ? ":***" : "") + "@" }
-        s += host.contains(":") ? "[\(host)]" : host
-        if let port { s += ":\(port)" }
+        s += hosts.map { h in
+            (h.name.contains(":") ? "[\(h.name)]" : h.name) + (h.port.map { ":\($0)" } ?? "")
+        }.joined(separator: ",")
         if !path.isEmpty { s += "/" + path }
         return s
     }
@@ -113,6 +120,32 @@ public struct ConnectionURL: Sendable, Equatable, CustomStringConvertible {
     /// `host:port` for messages that name an endpoint.
     public func endpoint(defaultPort: Int) -> String {
         (host.contains(":") ? "[\(host)]" : host) + ":\(port ?? defaultPort)"
+    }
+
+    /// One `host[:port]` or `[v6][:port]` item of the authority; an empty host is `localhost`.
+    private static func host(_ item: Substring) throws(URLParseError) -> Host {
+        var hostPort = item
+        var name: String
+        var port: Int?
+        if hostPort.hasPrefix("[") {
+            guard let close = hostPort.firstIndex(of: "]") else {
+                throw URLParseError(part: "host", reason: "unterminated IPv6 literal")
+            }
+            name = String(hostPort[hostPort.index(after: hostPort.startIndex)..<close])
+            hostPort = hostPort[hostPort.index(after: close)...]
+            if hostPort.hasPrefix(":") {
+                port = try Self.port(hostPort.dropFirst())
+            } else if !hostPort.isEmpty {
+                throw URLParseError(part: "host", reason: "unexpected text after IPv6 literal")
+            }
+        } else if let colon = hostPort.lastIndex(of: ":") {
+            name = try Self.decode(hostPort[..<colon], part: "host")
+            port = try Self.port(hostPort[hostPort.index(after: colon)...])
+        } else {
+            name = try Self.decode(hostPort, part: "host")
+        }
+        if name.isEmpty { name = "localhost" }
+        return Host(name: name, port: port)
     }
 
     private static func port(_ text: Substring) throws(URLParseError) -> Int? {

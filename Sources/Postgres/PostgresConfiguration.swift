@@ -18,6 +18,10 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
     /// Host name, IP address, or a Unix-socket directory (starting with `/`).
     public var host: String
     public var port: Int
+    /// Further servers (a standby that may be promoted), tried in order after `host` by libpq.
+    /// With `libpqOptions["target_session_attrs"] = "read-write"` a session lands only on the
+    /// primary, wherever it is now. Empty for a single server.
+    public var otherHosts: [(host: String, port: Int)] = []
     public var database: String
     public var user: String
     public var password: String?
@@ -62,7 +66,8 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
     }
 
     /// Parses `postgresql://user:password@host:port/database?sslmode=…&application_name=…`
-    /// (also `postgres://`). Percent-escapes are decoded. Accepted query parameters:
+    /// (also `postgres://`). Several servers are comma-separated as in libpq:
+    /// `postgresql://u:p@h1:5432,h2:5433/db?target_session_attrs=read-write`. Percent-escapes are decoded. Accepted query parameters:
     /// `sslmode`, `application_name`, `connect_timeout` (seconds), `sslrootcert`, `sslcert`,
     /// `sslkey`, `target_session_attrs`. Anything else is an error naming the parameter.
     public init(url: String) throws(URLParseError) {
@@ -71,6 +76,7 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
         self.init(
             host: parsed.host, port: parsed.port ?? 5432,
             database: parsed.path.isEmpty ? user : parsed.path, user: user, password: parsed.password)
+        otherHosts = parsed.hosts.dropFirst().map { ($0.name, $0.port ?? 5432) }
         if parsed.path.contains("/") {
             throw URLParseError(part: "path", reason: "expected a single database name")
         }
@@ -100,7 +106,8 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
 
     /// `host:port/database`, for logs and error messages.
     public var endpoint: String {
-        (host.contains(":") ? "[\(host)]" : host) + ":\(port)/\(database)"
+        let all = [(host, port)] + otherHosts
+        return all.map { (h, p) in (h.contains(":") ? "[\(h)]" : h) + ":\(p)" }.joined(separator: ",") + "/\(database)"
     }
 
     /// The URL form with the password masked.
@@ -115,7 +122,9 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
     /// The libpq keywords and values, in order. Values may contain any character.
     func connectionKeywords() -> [(String, String)] {
         var pairs: [(String, String)] = [
-            ("host", host), ("port", String(port)), ("dbname", database), ("user", user),
+            ("host", ([host] + otherHosts.map(\.host)).joined(separator: ",")),
+            ("port", ([port] + otherHosts.map(\.port)).map(String.init).joined(separator: ",")),
+            ("dbname", database), ("user", user),
             ("application_name", applicationName), ("client_encoding", "UTF8"),
         ]
         if let password { pairs.append(("password", password)) }

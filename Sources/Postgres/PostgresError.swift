@@ -130,8 +130,14 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         if isConnectionError { return true }
         guard let s = sqlState else { return code == .poolTimeout }
         return [Self.serializationFailure, Self.deadlockDetected, Self.lockNotAvailable,
-                Self.cannotConnectNow, Self.tooManyConnections].contains(s)
+                Self.cannotConnectNow, Self.tooManyConnections, Self.readOnlySQLTransaction].contains(s)
     }
+
+    /// 25006: a write in a read-only transaction. On a session that is not read-only by its own
+    /// settings this means the server is a standby now (a failover demoted it, or libpq landed
+    /// on it): the connection is of no use for writes and the write belongs on the new primary,
+    /// so it is transient, and a pool discards the connection (see `PostgresPool.release`).
+    public var isReadOnlyTransaction: Bool { sqlState == Self.readOnlySQLTransaction }
 
     /// True when the server reports a lock it could not get in time (lock_timeout / NOWAIT).
     public var isLockNotAvailable: Bool { sqlState == Self.lockNotAvailable }

@@ -148,10 +148,18 @@ public final class PostgresPool: Sendable {
     }
 
     /// Returns a connection taken with `acquire`. `error` is what its user failed with, if
-    /// anything: a connection-level error discards the connection.
+    /// anything: a connection-level error (or 25006 on a read-write session) discards the
+    /// connection.
     public func release(_ connection: PostgresConnection, after error: (any Error)? = nil) async {
         var reusable = !connection.isBroken
-        if let e = error as? PostgresError, e.isConnectionError { reusable = false }
+        if let e = error as? PostgresError {
+            if e.isConnectionError { reusable = false }
+            // A read-write session told "read-only transaction" sits on a standby now: reconnect
+            // (libpq's target_session_attrs=read-write then finds the primary).
+            if e.isReadOnlyTransaction && configuration.connection.settings["default_transaction_read_only"] != "on" {
+                reusable = false
+            }
+        }
         if reusable && connection.isInTransaction {
             await connection.rollback()
             reusable = !connection.isBroken && !connection.isInTransaction

@@ -9,8 +9,22 @@ import ClientSupport
 
 /// Connection settings for `AMQPConnection`, `AMQPPublisher` and `AMQPConsumer`.
 public struct AMQPConfiguration: Sendable, Equatable, CustomStringConvertible {
+    /// One node of a cluster.
+    public struct Node: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+    }
+
     public var host: String
     public var port: Int
+    /// Further nodes of the same cluster (same user, vhost and settings). A connect tries every
+    /// node, starting after the one the process connected to last, so a node that died is left
+    /// for the next one and connections spread over the cluster. Empty for a single broker.
+    public var otherNodes: [Node] = []
     public var user: String
     public var password: String
     /// The virtual host; "/" is RabbitMQ's default.
@@ -47,16 +61,36 @@ public struct AMQPConfiguration: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Parses `amqp://user:pass@host:port/vhost?heartbeat=30&connection_timeout=5000&connection_name=x`.
+    /// A cluster lists its nodes in the authority (`amqp://u:p@h1:5672,h2:5673,h3/vhost`, libpq's
+    /// multi-host form) or as comma-separated URLs that differ only in their host and port.
     ///
     /// Missing user and password mean guest/guest, a missing port 5672, an empty path the vhost "/"
     /// (`%2f` also decodes to "/"). Query parameters: `heartbeat` (seconds), `connection_timeout`
     /// (milliseconds, as in RabbitMQ's URI spec), `connection_name`, `frame_max`. Any other
     /// parameter is an error naming it, so that a typo is not silently ignored.
     public init(url: String) throws(URLParseError) {
+        let urls = url.split(separator: ",").filter { $0.contains("://") }
+        if urls.count > 1 {
+            var first = try AMQPConfiguration(url: String(urls[0]))
+            for other in urls.dropFirst() {
+                let next = try AMQPConfiguration(url: String(other))
+                var same = next
+                same.host = first.host
+                same.port = first.port
+                same.otherNodes = first.otherNodes
+                guard same == first else {
+                    throw URLParseError(part: "host list", reason: "the URLs of a cluster may differ only in host and port")
+                }
+                first.otherNodes += next.nodes
+            }
+            self = first
+            return
+        }
         let parsed = try ConnectionURL(parsing: url, schemes: ["amqp"])
         self.init(
             host: parsed.host, port: parsed.port ?? 5672, user: parsed.user ?? "guest",
             password: parsed.password ?? "guest", virtualHost: parsed.path.isEmpty ? "/" : parsed.path)
+        otherNodes = parsed.hosts.dropFirst().map { Node(host: $0.name, port: $0.port ?? 5672) }
         for (key, value) in parsed.query {
             switch key {
             case "heartbeat":
@@ -87,9 +121,22 @@ public struct AMQPConfiguration: Sendable, Equatable, CustomStringConvertible {
         (host.contains(":") ? "[\(host)]" : host) + ":\(port)"
     }
 
+    /// Every node: the first (`host`, `port`), then `otherNodes`.
+    public var nodes: [Node] { [Node(host: host, port: port)] + otherNodes }
+
+    /// This configuration pointed at one node only.
+    public func node(_ node: Node) -> AMQPConfiguration {
+        var c = self
+        c.host = node.host
+        c.port = node.port
+        c.otherNodes = []
+        return c
+    }
+
     /// Safe for logs: the password is masked.
     public var description: String {
         let vhost = virtualHost == "/" ? "%2f" : virtualHost
-        return "amqp://\(user):***@\(endpoint)/\(vhost)"
+        let hosts = nodes.map { n in (n.host.contains(":") ? "[\(n.host)]" : n.host) + ":\(n.port)" }
+        return "amqp://\(user):***@\(hosts.joined(separator: ","))/\(vhost)"
     }
 }

@@ -90,5 +90,7 @@ public enum AMQPArgument {
     public static let expires = "x-expires"
     public static let maxLength = "x-max-length"
     public static let overflow = "x-overflow"
+    /// `at-least-once` (quorum queues, with `x-overflow: reject-publish`) or `at-most-once`.
+    public static let deadLetterStrategy = "x-dead-letter-strategy"
     public static let singleActiveConsumer = "x-single-active-consumer"
 }

@@ -80,7 +80,31 @@ final class AMQPSession: @unchecked Sendable {
 
     /// Connects on a new IOThread. The loop is not running yet: the owner does its setup with
     /// `setUp` and then calls `startLoop`.
+    /// With several nodes, tries each in turn (starting after the node this process reached
+    /// last, so a dead node is tried last and connections spread over the cluster) and returns
+    /// the first that accepts; only transient failures move on to the next node.
     static func connect(_ configuration: AMQPConfiguration, role: String, logger: Logger) async throws -> AMQPSession {
+        let nodes = configuration.nodes
+        if nodes.count == 1 { return try await connect(node: configuration, role: role, logger: logger) }
+        let start = nextNode.add(1, ordering: .relaxed).oldValue
+        var lastError: (any Error)?
+        for offset in 0..<nodes.count {
+            let node = nodes[(start + offset) % nodes.count]
+            do {
+                return try await connect(node: configuration.node(node), role: role, logger: logger)
+            } catch let error as AMQPError where error.isTransient {
+                logger.info("AMQP node unavailable; trying the next", metadata: [
+                    "amqp.endpoint": "\(error.endpoint ?? "")", "error": "\(error)"])
+                lastError = error
+            }
+        }
+        throw lastError!
+    }
+
+    /// Rotates the first node tried by `connect` over the process's connections.
+    private static let nextNode = Atomic<Int>(0)
+
+    private static func connect(node configuration: AMQPConfiguration, role: String, logger: Logger) async throws -> AMQPSession {
         let session = AMQPSession(configuration: configuration, role: role, logger: logger)
         let defaultName = "sluice-\(role)@\(ProcessInfo.processInfo.hostName):\(getpid())"
         do {

@@ -8,6 +8,13 @@ import ClientSupport
 
 /// How to reach one Redis server.
 public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
+    public static func == (a: RedisConfiguration, b: RedisConfiguration) -> Bool {
+        a.host == b.host && a.port == b.port && a.username == b.username && a.password == b.password
+            && a.database == b.database && a.connectTimeout == b.connectTimeout && a.commandTimeout == b.commandTimeout
+            && a.clientName == b.clientName && a.masterName == b.masterName
+            && a.sentinels.map { "\($0.host):\($0.port)" } == b.sentinels.map { "\($0.host):\($0.port)" }
+    }
+
     public var host: String
     public var port: Int
     /// ACL user name (Redis 6+); nil authenticates as the default user with `AUTH password`.
@@ -26,6 +33,11 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
     /// Sent with CLIENT SETNAME on connect, so operators can tell Sluice's connections apart in
     /// CLIENT LIST. Letters, digits, '-', '_', '.', ':' only.
     public var clientName: String?
+    /// With Sentinel: the monitored master's name. Each connect asks `sentinels` where the
+    /// master is and verifies it with ROLE; `host`/`port` are then only the first Sentinel.
+    public var masterName: String?
+    /// With Sentinel: the Sentinels' addresses, asked in order.
+    public var sentinels: [(host: String, port: Int)] = []
 
     public init(host: String = "127.0.0.1", port: Int = 6379, username: String? = nil, password: String? = nil,
                 database: Int = 0, connectTimeout: Duration = .seconds(2), commandTimeout: Duration = .seconds(5),
@@ -44,23 +56,43 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
     ///
     /// `redis://:secret@host/2` authenticates the default user; `redis://alice:secret@host`
     /// uses ACL AUTH with a user name. The port defaults to 6379 and the database to 0.
+    ///
+    /// `redis-sentinel://[:password@]s1:26379,s2:26379/mymaster[/db]` finds the master through
+    /// Sentinel (default Sentinel port 26379); the password is the master's.
     public init(url: String) throws(URLParseError) {
-        let parsed = try ConnectionURL(parsing: url, schemes: ["redis", "rediss"])
+        let parsed = try ConnectionURL(parsing: url, schemes: ["redis", "rediss", "redis-sentinel"])
         if parsed.scheme == "rediss" {
             throw URLParseError(part: "scheme", reason: "rediss:// (TLS) is not supported by hiredis 0.14; use redis://")
         }
         var database = 0
-        if !parsed.path.isEmpty {
-            guard let db = Int(parsed.path), db >= 0 else {
-                throw URLParseError(part: "database", reason: "'\(parsed.path)' is not a database number (0, 1, ...)")
+        var path = parsed.path
+        var masterName: String?
+        if parsed.scheme == "redis-sentinel" {
+            let parts = path.split(separator: "/", maxSplits: 1)
+            guard let name = parts.first, !name.isEmpty else {
+                throw URLParseError(part: "master name", reason: "expected redis-sentinel://host:port,.../<master name>")
+            }
+            masterName = String(name)
+            path = parts.count > 1 ? String(parts[1]) : ""
+        } else if parsed.hosts.count > 1 {
+            throw URLParseError(part: "host", reason: "several hosts need redis-sentinel://; redis:// names one server")
+        }
+        if !path.isEmpty {
+            guard let db = Int(path), db >= 0 else {
+                throw URLParseError(part: "database", reason: "'\(path)' is not a database number (0, 1, ...)")
             }
             database = db
         }
         if parsed.user != nil && parsed.password == nil {
             throw URLParseError(part: "password", reason: "a user name needs a password (redis://user:password@host)")
         }
-        self.init(host: parsed.host, port: parsed.port ?? 6379, username: parsed.user,
+        let defaultPort = masterName == nil ? 6379 : 26379
+        self.init(host: parsed.host, port: parsed.port ?? defaultPort, username: parsed.user,
                   password: parsed.password, database: database)
+        if let masterName {
+            self.masterName = masterName
+            sentinels = parsed.hosts.map { ($0.name, $0.port ?? defaultPort) }
+        }
     }
 
     /// `host:port`, for messages.
@@ -69,9 +101,13 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
-        var s = "redis://"
+        var s = masterName == nil ? "redis://" : "redis-sentinel://"
         if password != nil { s += (username ?? "") + ":***@" }
-        s += endpoint
+        if let masterName {
+            s += sentinels.map { (h, p) in (h.contains(":") ? "[\(h)]" : h) + ":\(p)" }.joined(separator: ",") + "/" + masterName
+        } else {
+            s += endpoint
+        }
         if database != 0 { s += "/\(database)" }
         return s
     }

@@ -58,8 +58,16 @@ public final class RedisConnection: RedisClient, @unchecked Sendable {
 
     /// Connects, authenticates (AUTH, with the user name when given), selects the database and
     /// sets the client name, all within `connectTimeout` + `commandTimeout`.
+    ///
+    /// With Sentinel (`configuration.masterName`), asks each Sentinel in turn for the master's
+    /// address (`SENTINEL get-master-addr-by-name`), connects there and checks with `ROLE` that
+    /// it really is a master (a Sentinel may still name an old master for a moment after a
+    /// failover); the next Sentinel is asked on any error.
     public static func connect(configuration: RedisConfiguration,
                                logger: Logger = Logger(label: "sluice.redis")) async throws(RedisError) -> RedisConnection {
+        if let masterName = configuration.masterName {
+            return try await connectThroughSentinel(configuration, masterName: masterName, logger: logger)
+        }
         try configuration.validate()
         let connection = RedisConnection(configuration: configuration, logger: logger)
         do {
@@ -70,6 +78,49 @@ public final class RedisConnection: RedisClient, @unchecked Sendable {
         }
         logger.debug("redis connected", metadata: ["redis.endpoint": "\(configuration.endpoint)"])
         return connection
+    }
+
+    private static func connectThroughSentinel(_ configuration: RedisConfiguration, masterName: String,
+                                               logger: Logger) async throws(RedisError) -> RedisConnection {
+        var lastError = RedisError(.unavailable, "no Sentinel configured for master '\(masterName)'")
+        for sentinel in configuration.sentinels {
+            let sentinelConfiguration = RedisConfiguration(
+                host: sentinel.host, port: sentinel.port, connectTimeout: configuration.connectTimeout,
+                commandTimeout: configuration.commandTimeout)
+            do throws(RedisError) {
+                let s = try await connect(configuration: sentinelConfiguration, logger: logger)
+                let reply: RESPValue
+                do throws(RedisError) {
+                    reply = try await s.send(["SENTINEL", "get-master-addr-by-name", RedisArgument(masterName)])
+                } catch {
+                    await s.close()
+                    throw error
+                }
+                await s.close()
+                guard let pair = reply.array, pair.count == 2, let host = pair[0].string, let port = pair[1].int else {
+                    throw RedisError(.unavailable, "Sentinel knows no master named '\(masterName)'",
+                                     endpoint: sentinelConfiguration.endpoint)
+                }
+                var master = configuration
+                master.host = host
+                master.port = port
+                master.masterName = nil
+                master.sentinels = []
+                let connection = try await connect(configuration: master, logger: logger)
+                let role = try? await connection.send(["ROLE"])
+                guard role?.array?.first?.string == "master" else {
+                    await connection.close()
+                    throw RedisError(.unavailable, "Sentinel named \(master.endpoint) as master '\(masterName)', but it is not one (yet)",
+                                     endpoint: master.endpoint)
+                }
+                return connection
+            } catch {
+                logger.info("redis Sentinel could not give a master; asking the next", metadata: [
+                    "redis.sentinel": "\(sentinelConfiguration.endpoint)", "redis.error": "\(error)"])
+                lastError = error
+            }
+        }
+        throw lastError
     }
 
     /// True once the connection has failed or been closed; it never recovers.
@@ -232,7 +283,18 @@ public final class RedisConnection: RedisClient, @unchecked Sendable {
         encoder.reset()
         encoder.append(command: args)
         try appendEncoded(ctx)
-        return try readReply(ctx, stage: .command)
+        let reply = try readReply(ctx, stage: .command)
+        if case .error(let error) = reply { dropIfReplica(error) }
+        return reply
+    }
+
+    /// A server that answers READONLY was demoted to a replica (a Sentinel failover): this
+    /// connection can no longer write. Break it, so that the pool connects anew (through
+    /// Sentinel when configured) instead of failing every write on it.
+    private func dropIfReplica(_ error: RedisError) {
+        guard error.code == .server, error.message.hasPrefix("READONLY") else { return }
+        logger.warning("redis server is a replica now; dropping the connection", metadata: ["redis.error": "\(error)"])
+        drop(RedisError(.connectionLost, "the server became a replica (READONLY)", endpoint: endpoint))
     }
 
     private func executePipeline(_ commands: [[RedisArgument]], timeout: Duration?,
@@ -258,6 +320,7 @@ public final class RedisConnection: RedisClient, @unchecked Sendable {
                 results.append(.success(reply))
             }
         }
+        for case .failure(let error) in results { dropIfReplica(error) }
         return results
     }
 

@@ -1,7 +1,8 @@
 // RuntimeOptions: the options every pipeline command shares (names of the ledger schema and
 // the queue prefix), and RuntimeServices: the pools, ledger, publisher and result store built
 // from Settings for one command run. Environment: SLUICE_SCHEMA (default `sluice`),
-// SLUICE_QUEUE_PREFIX (`sluice`), SLUICE_QUEUE_TYPE (`classic` | `quorum`), SLUICE_REDIS_PREFIX,
+// SLUICE_QUEUE_PREFIX (`sluice`), SLUICE_QUEUE_TYPE (`classic` | `quorum`; default `quorum` when
+// SLUICE_AMQP_URL lists 3 or more nodes, `classic` otherwise), SLUICE_REDIS_PREFIX,
 // SLUICE_LEDGER_ASYNC_COMMIT (`1`: ledger commits without waiting for the WAL flush).
 
 import ArgumentParser
@@ -21,7 +22,7 @@ package struct RuntimeOptions: ParsableArguments {
     package var schema: String?
     @Option(name: .customLong("queue-prefix"), help: "Prefix of exchange and queue names (env SLUICE_QUEUE_PREFIX, default sluice).")
     package var queuePrefix: String?
-    @Option(name: .customLong("queue-type"), help: "classic or quorum (env SLUICE_QUEUE_TYPE, default classic).")
+    @Option(name: .customLong("queue-type"), help: "classic or quorum (env SLUICE_QUEUE_TYPE; default quorum for a cluster URL of 3+ nodes, else classic).")
     package var queueType: String?
     @Flag(help: "Print one JSON document.") package var json = false
 
@@ -35,7 +36,9 @@ package struct RuntimeOptions: ParsableArguments {
         }
         let schema = pick(schema, settings.schema, "sluice")
         let prefix = pick(queuePrefix, settings.queuePrefix, "sluice")
-        let typeText = pick(queueType, settings.queueType, "classic")
+        // Quorum queues by default on a cluster of three or more nodes (several hosts in the URL).
+        let nodes = (try? AMQPConfiguration(url: settings.amqpURL))?.nodes.count ?? 1
+        let typeText = pick(queueType, settings.queueType, nodes >= 3 ? "quorum" : "classic")
         guard let type = TopologyConfiguration.QueueType(rawValue: typeText) else {
             throw ValidationError("--queue-type: '\(typeText)' is not classic or quorum")
         }

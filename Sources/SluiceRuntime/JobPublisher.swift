@@ -29,14 +29,29 @@ public final class JobPublisher: Sendable {
         if let p = current.withLock({ $0 }), !p.isBroken { return p }
         return try await connecting.serialize {
             if let p = current.withLock({ $0 }), !p.isBroken { return p }
-            let p = try await AMQPPublisher.connect(
-                configuration: configuration, retry: Backoff(base: .milliseconds(100), cap: .seconds(2), jitter: 0.5),
-                attempts: attempts, logger: logger)
-            let channel = try await p.openChannel()
-            try await Topology.declare(on: channel, topology)
-            try? await channel.close()
-            current.withLock { $0 = p }
-            return p
+            // Connect and declare are retried together: a cluster node that has just started
+            // (or lost a peer) can refuse a quorum queue declare with 541 INTERNAL_ERROR for a moment.
+            let retry = Backoff(base: .milliseconds(100), cap: .seconds(2), jitter: 0.5)
+            var attempt = 1
+            while true {
+                do {
+                    let p = try await AMQPPublisher.connect(configuration: configuration, retry: retry, attempts: attempts, logger: logger)
+                    do {
+                        let channel = try await p.openChannel()
+                        try await Topology.declare(on: channel, topology)
+                        try? await channel.close()
+                    } catch {
+                        await p.close()
+                        throw error
+                    }
+                    current.withLock { $0 = p }
+                    return p
+                } catch let error as AMQPError where error.isTransient && attempt < attempts {
+                    logger.warning("declaring the topology failed; retrying", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
+                    try await Task.sleep(for: retry.delay(attempt: attempt))
+                    attempt += 1
+                }
+            }
         }
     }
 

@@ -125,7 +125,16 @@ public final class Producer: Sendable {
                 toPublish.append((n, publisher.message(for: p.envelope, workloadClass: p.workloadClass.rawValue, tier: tier)))
             }
         }
-        let published = await publisher.publish(toPublish.map(\.message))
+        var published = await publisher.publish(toPublish.map(\.message))
+        // What the broker did not confirm (a connection lost mid-flight, a cluster node gone) is
+        // published again on a new connection, by the same job id: a copy that did arrive is
+        // deduplicated by the ledger's claim, so this never runs a job twice.
+        for _ in 0..<2 {
+            let unconfirmed = published.indices.filter { if case .failure = published[$0] { true } else { false } }
+            if unconfirmed.isEmpty { break }
+            let again = await publisher.publish(unconfirmed.map { toPublish[$0].message })
+            for (i, r) in zip(unconfirmed, again) { published[i] = r }
+        }
         var failed: [JobID] = []
         for (k, item) in toPublish.enumerated() {
             let p = prepared[item.n]

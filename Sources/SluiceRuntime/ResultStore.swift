@@ -7,7 +7,10 @@
 // `record` only buffers (latest fields per job win; events in order, bounded) and never
 // blocks or fails a job; `flush` writes the buffer in one pipeline, one flush at a time. While
 // Redis is down the buffer is kept (up to `maxBuffered` jobs) and written when it returns:
-// `run()` retries with backoff. The ledger stays the truth; Redis is a cache.
+// `run()` retries with backoff. Redis replicates asynchronously, so a failover can lose the
+// last writes the old master acknowledged: the job hashes written within `rewriteWindow` before
+// a failure are written again with the buffer once Redis is back (events are not: a stream
+// entry written twice would show twice). The ledger stays the truth; Redis is a cache.
 
 import ClientSupport
 import Foundation
@@ -26,13 +29,17 @@ public final class ResultStore: Sendable {
         public var streamLength: Int
         /// Jobs (and events) kept while Redis is unreachable. Default 100 000.
         public var maxBuffered: Int
+        /// Job hashes written this recently before Redis failed are written again when it is
+        /// back (what a failover lost). Default 10 s.
+        public var rewriteWindow: Duration
 
         public init(prefix: String = "sluice:", ttl: Duration = .seconds(7 * 86_400), streamLength: Int = 100_000,
-                    maxBuffered: Int = 100_000) {
+                    maxBuffered: Int = 100_000, rewriteWindow: Duration = .seconds(10)) {
             self.prefix = prefix
             self.ttl = ttl
             self.streamLength = streamLength
             self.maxBuffered = maxBuffered
+            self.rewriteWindow = rewriteWindow
         }
     }
 
@@ -40,6 +47,16 @@ public final class ResultStore: Sendable {
         var state: JobState
         var stateIfAbsent: Bool
         var fields: [String: String]
+
+        /// Folds a later update in: its fields win, and its state unless it is only a default
+        /// (`stateIfAbsent`) over a real state.
+        mutating func absorb(_ later: Pending) {
+            fields.merge(later.fields) { _, n in n }
+            if !later.stateIfAbsent || stateIfAbsent {
+                state = later.state
+                stateIfAbsent = later.stateIfAbsent && stateIfAbsent
+            }
+        }
     }
 
     private struct Event {
@@ -55,6 +72,8 @@ public final class ResultStore: Sendable {
         var flushing = false
         var droppedEvents = 0
         var failing = false
+        /// Job writes that succeeded within `rewriteWindow`, oldest first, with when.
+        var recent: [(at: ContinuousClock.Instant, id: JobID, pending: Pending)] = []
     }
 
     public let configuration: Configuration
@@ -170,23 +189,51 @@ public final class ResultStore: Sendable {
             }
             do {
                 _ = try await redis.pipeline(commands)
+                let now = ContinuousClock.now
                 let recovered = state.withLock { s -> Bool in
                     defer { s.failing = false }
+                    let horizon = now - configuration.rewriteWindow
+                    if let keep = s.recent.firstIndex(where: { $0.at >= horizon }) {
+                        s.recent.removeFirst(keep)
+                    } else {
+                        s.recent.removeAll()
+                    }
+                    for id in order where s.recent.count < configuration.maxBuffered {
+                        if let p = jobs[id] { s.recent.append((now, id, p)) }
+                    }
                     return s.failing
                 }
                 if recovered { logger.info("redis is back; buffered job statuses written") }
             } catch {
                 // Put the batch back behind anything newer, keeping the newer fields.
                 let first = state.withLock { s -> Bool in
+                    // What the last successful flushes wrote may be lost with a failed master:
+                    // it goes back first (oldest), under this batch and anything newer.
+                    var requeue: [JobID: Pending] = [:]
+                    var requeueOrder: [JobID] = []
+                    for r in s.recent {
+                        if requeue[r.id] != nil {
+                            requeue[r.id]!.absorb(r.pending)
+                        } else {
+                            requeue[r.id] = r.pending
+                            requeueOrder.append(r.id)
+                        }
+                    }
+                    s.recent.removeAll()
                     for id in order {
-                        guard let old = jobs[id] else { continue }
-                        if var newer = s.jobs[id] {
-                            newer.fields = old.fields.merging(newer.fields) { _, n in n }
-                            if newer.stateIfAbsent && !old.stateIfAbsent {
-                                newer.state = old.state
-                                newer.stateIfAbsent = false
-                            }
-                            s.jobs[id] = newer
+                        guard let p = jobs[id] else { continue }
+                        if requeue[id] != nil {
+                            requeue[id]!.absorb(p)
+                        } else {
+                            requeue[id] = p
+                            requeueOrder.append(id)
+                        }
+                    }
+                    for id in requeueOrder {
+                        guard var old = requeue[id] else { continue }
+                        if let newer = s.jobs[id] {
+                            old.absorb(newer)
+                            s.jobs[id] = old
                         } else if s.jobs.count < configuration.maxBuffered {
                             s.jobs[id] = old
                             s.order.append(id)

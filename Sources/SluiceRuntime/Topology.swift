@@ -19,7 +19,7 @@ public enum Topology {
         try await channel.declareExchange(c.jobsExchange, type: .direct, durable: true)
         try await channel.declareExchange(c.delayExchange, type: .direct, durable: true)
         try await channel.declareExchange(c.deadExchange, type: .fanout, durable: true)
-        try await channel.declareQueue(c.deadQueue, durable: true)
+        try await channel.declareQueue(c.deadQueue, durable: true, arguments: deadQueueArguments(c))
         try await channel.bindQueue(c.deadQueue, exchange: c.deadExchange, routingKey: "")
         for workloadClass in classes {
             let name = c.queue(for: workloadClass.rawValue)
@@ -28,10 +28,7 @@ public enum Topology {
         }
         for tier in DelayLadder.tiers {
             let name = c.delayQueue(tier: tier)
-            try await channel.declareQueue(name, durable: true, arguments: [
-                AMQPArgument.messageTTL: .int64(Int64(tier) * 1000),
-                AMQPArgument.deadLetterExchange: .string(c.jobsExchange),
-            ])
+            try await channel.declareQueue(name, durable: true, arguments: delayQueueArguments(c, tier: tier))
             try await channel.bindQueue(name, exchange: c.delayExchange, routingKey: delayRoutingKey(tier: tier))
         }
     }
@@ -50,10 +47,35 @@ public enum Topology {
         case .classic:
             args[AMQPArgument.maxPriority] = .int32(9)
         case .quorum:
-            args[AMQPArgument.queueType] = .string("quorum")
+            args.merge(quorumArguments(c)) { _, q in q }
             args[AMQPArgument.deliveryLimit] = .int64(Int64(c.deliveryLimit))
         }
         return args
+    }
+
+    /// A tier's TTL dead-letters each message back to the jobs exchange.
+    static func delayQueueArguments(_ c: TopologyConfiguration, tier: Int) -> AMQPTable {
+        var args: AMQPTable = [
+            AMQPArgument.messageTTL: .int64(Int64(tier) * 1000),
+            AMQPArgument.deadLetterExchange: .string(c.jobsExchange),
+        ]
+        if c.queueType == .quorum { args.merge(quorumArguments(c)) { _, q in q } }
+        return args
+    }
+
+    static func deadQueueArguments(_ c: TopologyConfiguration) -> AMQPTable {
+        c.queueType == .quorum ? [AMQPArgument.queueType: .string("quorum")] : [:]
+    }
+
+    /// Quorum queues that dead-letter (work queues, delay tiers): at-least-once dead-lettering,
+    /// which RabbitMQ honours only together with `x-overflow: reject-publish` (otherwise it
+    /// silently stays at-most-once and a message can vanish between two queues in a failover).
+    static func quorumArguments(_ c: TopologyConfiguration) -> AMQPTable {
+        [
+            AMQPArgument.queueType: .string("quorum"),
+            AMQPArgument.overflow: .string("reject-publish"),
+            AMQPArgument.deadLetterStrategy: .string("at-least-once"),
+        ]
     }
 
     /// `tier.<N>`.

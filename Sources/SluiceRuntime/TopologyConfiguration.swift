@@ -8,17 +8,22 @@ public struct TopologyConfiguration: Sendable, Equatable {
     public enum QueueType: String, Sendable, Equatable, CaseIterable {
         /// Classic durable queues with `x-max-priority: 9` (priorities work).
         case classic
-        /// Quorum queues (replicated; no priorities; `x-delivery-limit` as a poison safety net).
+        /// Quorum queues (replicated over a cluster; no priorities; `x-delivery-limit` as a poison
+        /// safety net), for the work queues, the delay ladder and the dead-letter queue, with
+        /// at-least-once dead-lettering.
         case quorum
     }
 
     /// Prefix of every exchange and queue name. Default `sluice`.
     public var prefix: String
     public var queueType: QueueType
-    /// Quorum queues only: deliveries after which the broker dead-letters a message. Default 20.
+    /// Quorum queues only: deliveries after which the broker dead-letters a message. Default 500:
+    /// a safety net against a job that crashes its worker every time, far above the returns a
+    /// healthy job sees when workers die (a crash returns every unacked delivery of the worker,
+    /// and every return counts).
     public var deliveryLimit: Int
 
-    public init(prefix: String = "sluice", queueType: QueueType = .classic, deliveryLimit: Int = 20) {
+    public init(prefix: String = "sluice", queueType: QueueType = .classic, deliveryLimit: Int = 500) {
         self.prefix = prefix
         self.queueType = queueType
         self.deliveryLimit = deliveryLimit

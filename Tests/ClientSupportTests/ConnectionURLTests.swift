@@ -88,4 +88,13 @@ import Testing
         thread.shutdown(wait: true)
         await #expect(throws: IOThreadShutDownError.self) { try await thread.run { 1 } }
     }
+
+    @Test func parsesAHostList() throws {
+        let url = try ConnectionURL(parsing: "amqp://u:p@a:5691,b,[::1]:5693/v", schemes: ["amqp"])
+        #expect(url.hosts == [.init(name: "a", port: 5691), .init(name: "b", port: nil), .init(name: "::1", port: 5693)])
+        #expect(url.host == "a" && url.port == 5691)
+        #expect(url.description == "amqp://u:***@a:5691,b,[::1]:5693/v")
+        #expect(throws: URLParseError.self) { try ConnectionURL(parsing: "amqp://a:1,,b:2/v", schemes: ["amqp"]) }
+        #expect(throws: URLParseError.self) { try ConnectionURL(parsing: "amqp://a:1,b:x/v", schemes: ["amqp"]) }
+    }
 }

@@ -121,4 +121,23 @@ import Testing
         auth.connectFailure = .connectionRefused
         #expect(auth.isTransient)
     }
+
+    @Test func severalHostsGoToLibpqAsLists() throws {
+        let c = try PostgresConfiguration(url: "postgresql://u:p@127.0.0.1:5451,127.0.0.1:5452/sluice?target_session_attrs=read-write")
+        let keywords = Dictionary(uniqueKeysWithValues: c.connectionKeywords())
+        #expect(keywords["host"] == "127.0.0.1,127.0.0.1")
+        #expect(keywords["port"] == "5451,5452")
+        #expect(keywords["target_session_attrs"] == "read-write")
+        #expect(c.endpoint == "127.0.0.1:5451,127.0.0.1:5452/sluice")
+        let one = try PostgresConfiguration(url: "postgresql://u:p@db/sluice")
+        #expect(Dictionary(uniqueKeysWithValues: one.connectionKeywords())["port"] == "5432")
+    }
+
+    @Test func failoverErrorsAreClassified() {
+        var e = PostgresError(.server, message: "x")
+        e.sqlState = PostgresError.readOnlySQLTransaction
+        #expect(e.isReadOnlyTransaction && e.isTransient && !e.isConnectionError)
+        e.sqlState = PostgresError.adminShutdown
+        #expect(e.isConnectionError && e.isTransient && !e.isReadOnlyTransaction)
+    }
 }

@@ -65,4 +65,19 @@ import Testing
             #expect(!"\(error)".contains("topsecret"))
         }
     }
+
+    @Test func clusterNodesInTheAuthorityOrAsSeveralURLs() throws {
+        let a = try AMQPConfiguration(url: "amqp://u:secret@127.0.0.1:5691,127.0.0.1:5692,h3/sluice?heartbeat=5")
+        #expect(a.nodes == [.init(host: "127.0.0.1", port: 5691), .init(host: "127.0.0.1", port: 5692), .init(host: "h3", port: 5672)])
+        #expect(a.heartbeat == .seconds(5) && a.virtualHost == "sluice")
+        #expect(a.description == "amqp://u:***@127.0.0.1:5691,127.0.0.1:5692,h3:5672/sluice")
+        let b = try AMQPConfiguration(url: "amqp://u:secret@127.0.0.1:5691/sluice,amqp://u:secret@127.0.0.1:5692/sluice")
+        #expect(b.nodes.map(\.port) == [5691, 5692])
+        // One node: the configuration pointed at it has no others.
+        #expect(a.node(a.nodes[2]).nodes == [.init(host: "h3", port: 5672)])
+        #expect(throws: URLParseError.self) {
+            try AMQPConfiguration(url: "amqp://u:secret@h1/sluice,amqp://other:secret@h2/sluice")
+        }
+        #expect(try AMQPConfiguration(url: "amqp://h1").otherNodes.isEmpty)
+    }
 }

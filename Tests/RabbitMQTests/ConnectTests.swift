@@ -31,6 +31,26 @@ import Testing
         #expect(!"\(error!)".contains("pw-never-shown-1"))
     }
 
+    @Test func aClusterURLSkipsADeadNodeAndSpreadsConnections() async throws {
+        let dead = TCPProxy.unusedPort()
+        let real = try AMQPTest.configuration()
+        var config = real
+        config.host = "127.0.0.1"
+        config.port = dead
+        config.otherNodes = [.init(host: real.host, port: real.port)]
+        // Whichever node a connect starts with, it ends on the live one; several in a row
+        // start on different nodes (rotation), and none fails.
+        for _ in 0..<3 {
+            let connection = try await AMQPConnection.connect(configuration: config, logger: AMQPTest.logger)
+            #expect(connection.serverProduct == "RabbitMQ")
+            await connection.close()
+        }
+        // Every node dead: the last node's error, naming it.
+        config.otherNodes = [.init(host: "127.0.0.1", port: TCPProxy.unusedPort())]
+        let error = await amqpError { _ = try await AMQPConnection.connect(configuration: config, logger: AMQPTest.logger) }
+        #expect(error?.code == .connectionRefused)
+    }
+
     @Test func unknownHostIsReported() async throws {
         let config = try AMQPTest.configuration { $0.host = "no-such-host.invalid" }
         let error = await amqpError { _ = try await AMQPConnection.connect(configuration: config, logger: AMQPTest.logger) }

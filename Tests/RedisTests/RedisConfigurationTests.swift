@@ -77,4 +77,15 @@ import Testing
         #expect(error?.message.contains("unknown command") == true)
         await redis.close()
     }
+
+    @Test func parsesASentinelURL() throws {
+        let c = try RedisConfiguration(url: "redis-sentinel://:secret@127.0.0.1:26401,127.0.0.1:26402,s3/mymaster/2")
+        #expect(c.masterName == "mymaster")
+        #expect(c.sentinels.map { "\($0.host):\($0.port)" } == ["127.0.0.1:26401", "127.0.0.1:26402", "s3:26379"])
+        #expect(c.database == 2 && c.password == "secret")
+        #expect(c.description == "redis-sentinel://:***@127.0.0.1:26401,127.0.0.1:26402,s3:26379/mymaster/2")
+        #expect(throws: URLParseError.self) { try RedisConfiguration(url: "redis-sentinel://127.0.0.1:26401") }
+        #expect(throws: URLParseError.self) { try RedisConfiguration(url: "redis://a:1,b:2/0") }
+        #expect(try RedisConfiguration(url: "redis://a:1/0").masterName == nil)
+    }
 }

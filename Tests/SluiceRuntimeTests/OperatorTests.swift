@@ -72,6 +72,35 @@ struct OperatorTests {
         }
     }
 
+    @Test("quorum: the delay ladder and the dead-letter queue are quorum queues too, dead-lettering at least once")
+    func quorumLadderAndDeadQueue() async throws {
+        try await withHarness(queueType: .quorum) { h in
+            _ = try await h.producer.enqueue(JobRequest(kind: .noop))  // declares the topology
+            let connection = try await AMQPConnection.connect(configuration: h.amqp, logger: testLogger)
+            let channel = try await connection.openChannel()
+            let tier = DelayLadder.tiers[0]
+            var arguments: AMQPTable = [
+                AMQPArgument.queueType: "quorum", AMQPArgument.messageTTL: .int64(Int64(tier) * 1000),
+                AMQPArgument.deadLetterExchange: .string(h.topology.jobsExchange), AMQPArgument.overflow: "reject-publish",
+                AMQPArgument.deadLetterStrategy: "at-least-once",
+            ]
+            // The same arguments are accepted (an idempotent redeclare)...
+            try await channel.declareQueue(h.topology.delayQueue(tier: tier), durable: true, arguments: arguments)
+            // ...another overflow is refused: the tier really rejects publishes rather than drop.
+            arguments[AMQPArgument.overflow] = "drop-head"
+            await #expect(throws: AMQPError.self) {
+                try await channel.declareQueue(h.topology.delayQueue(tier: tier), durable: true, arguments: arguments)
+            }
+            let again = try await connection.openChannel()
+            await #expect(throws: AMQPError.self) {
+                try await again.declareQueue(h.topology.deadQueue, durable: true, arguments: [:])
+            }
+            let third = try await connection.openChannel()
+            try await third.declareQueue(h.topology.deadQueue, durable: true, arguments: [AMQPArgument.queueType: "quorum"])
+            await connection.close()
+        }
+    }
+
     @Test("the CLI: migrate, enqueue --wait, job, status and cancel print JSON")
     func cli() async throws {
         try await withHarness { h in
