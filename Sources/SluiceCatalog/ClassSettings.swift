@@ -47,7 +47,8 @@ public struct ClassSettings: Sendable, Equatable {
     /// waited for at most 5 s. Refresh: 2 slots, prefetch 1, 1 h, 10 s (a plain REFRESH's
     /// ACCESS EXCLUSIVE lock blocks readers while it waits). Import: 2 slots, prefetch 1, 2 h,
     /// 10 s. Analytics: 8 slots, prefetch 50, read-only, 30 s statements (the seeds' web
-    /// timeout), 5 s locks, JIT off (compiling a plan costs more than a dashboard read runs).
+    /// timeout), 5 s locks, JIT off (compiling a plan costs more than a dashboard read runs) and
+    /// 64 MB of work_mem (a segment lookup over a large workspace stays a hashed subplan).
     /// Pools hold one connection per slot.
     /// Session settings a class's `settings:` may not name: the class's own fields set them.
     public static let reservedSessionSettings: [String: String] = [
@@ -69,7 +70,7 @@ public struct ClassSettings: Sendable, Equatable {
         case .analytics:
             ClassSettings(workloadClass: .analytics, poolSize: 8, readOnly: true,
                 statementTimeout: .seconds(30), lockTimeout: .seconds(5), concurrency: 8, prefetch: 50,
-                sessionSettings: ["jit": "off"])
+                sessionSettings: ["jit": "off", "work_mem": "64MB"])
         }
     }
 }
