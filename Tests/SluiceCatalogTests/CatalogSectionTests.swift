@@ -9,7 +9,7 @@ import Testing
 @Suite struct CatalogSectionTests {
     @Test func theLoaderReadsExactlyTheSections() {
         #expect(CatalogBuilder.sections == CatalogSection.allCases.map(\.key))
-        let check = Fixtures.check("retention:\n  - table: demo.x\n", path: "x.yaml")
+        let check = Fixtures.check("archives:\n  - table: demo.x\n", path: "x.yaml")
         #expect(check.problems.map(\.code) == [.unknownKey], "\(check.problems)")
     }
 
