@@ -36,14 +36,22 @@ package struct RuntimeOptions: ParsableArguments {
         }
         let schema = pick(schema, settings.schema, "sluice")
         let prefix = pick(queuePrefix, settings.queuePrefix, "sluice")
-        // Quorum queues by default on a cluster of three or more nodes (several hosts in the URL).
-        let nodes = (try? AMQPConfiguration(url: settings.amqpURL))?.nodes.count ?? 1
-        let typeText = pick(queueType, settings.queueType, nodes >= 3 ? "quorum" : "classic")
-        guard let type = TopologyConfiguration.QueueType(rawValue: typeText) else {
-            throw ValidationError("--queue-type: '\(typeText)' is not classic or quorum")
-        }
+        let type = try Self.queueType(queueType, settings: settings)
         guard SQLIdentifier(schema) != nil else { throw ValidationError("--schema: '\(schema)' is not a plain identifier") }
         return (schema, TopologyConfiguration(prefix: prefix, queueType: type))
+    }
+
+    /// The queue type a process declares: the flag, else SLUICE_QUEUE_TYPE, else quorum on a
+    /// cluster of three or more nodes (several hosts in the AMQP URL) and classic otherwise. Every
+    /// process that declares queues (commands, and the benches that start `sluice worker`s beside
+    /// their own producer) resolves it here, so they never declare one queue two ways.
+    package static func queueType(_ flag: String?, settings: Settings) throws -> TopologyConfiguration.QueueType {
+        let nodes = (try? AMQPConfiguration(url: settings.amqpURL))?.nodes.count ?? 1
+        let text = flag.flatMap { $0.isEmpty ? nil : $0 } ?? settings.queueType ?? (nodes >= 3 ? "quorum" : "classic")
+        guard let type = TopologyConfiguration.QueueType(rawValue: text) else {
+            throw ValidationError("--queue-type: '\(text)' is not classic or quorum")
+        }
+        return type
     }
 }
 

@@ -278,7 +278,8 @@ final class PipelineBench: Sendable {
         let postgres = try PostgresConfiguration(url: settings.postgresURL)
         let amqp = try AMQPConfiguration(url: settings.amqpURL)
         let redisConfiguration = try RedisConfiguration(url: settings.redisURL)
-        let topology = TopologyConfiguration(prefix: name)
+        // The queue type the `sluice worker`s started below will declare (quorum on a cluster URL).
+        let topology = TopologyConfiguration(prefix: name, queueType: try RuntimeOptions.queueType(nil, settings: settings))
         // The same assembly as `sluice worker` / `sluice enqueue`, on private names.
         let runtime = Runtime(
             configuration: RuntimeConfiguration(
