@@ -230,9 +230,6 @@ public final class Scheduler: Service, Sendable {
     var isStopped: Bool { state.withLock { $0.stopped } }
 
     private func pause(_ d: Duration) async {
-        let end = ContinuousClock.now + d
-        while !isStopped, ContinuousClock.now < end {
-            try? await Task.sleep(for: min(.milliseconds(100), end - ContinuousClock.now))
-        }
+        await SluiceRuntime.pause(d) { isStopped }
     }
 }
