@@ -77,10 +77,10 @@ let package = Package(
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
-        // `/metrics` and `/healthz` of a worker or scheduler on their own port: what those
-        // processes need of HTTP, without the API (SluiceHTTP).
+        // `/metrics` and `/healthz` of a worker or scheduler on their own port (the assembly's
+        // metrics role): what those processes need of HTTP, without the API (SluiceHTTP).
         .target(name: "SluiceMetricsServer", dependencies: [
-            "SluiceMetrics",
+            "SluiceMetrics", "SluiceRuntime",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),

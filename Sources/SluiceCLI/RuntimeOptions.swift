@@ -1,6 +1,7 @@
 // RuntimeOptions: the options every pipeline command shares (names of the ledger schema and
-// the queue prefix), and RuntimeServices: the pools, ledger, publisher and result store built
-// from Settings for one command run. Environment: SLUICE_SCHEMA (default `sluice`),
+// the queue prefix), and RuntimeServices: the runtime (pools, ledger, publisher, result store)
+// built from Settings for one command run, and `assemble`, which makes it a process of roles
+// (SluiceRuntime's `AssembledProcess`) for the long-running commands. Environment: SLUICE_SCHEMA (default `sluice`),
 // SLUICE_QUEUE_PREFIX (`sluice`), SLUICE_QUEUE_TYPE (`classic` | `quorum`; default `quorum` when
 // SLUICE_AMQP_URL lists 3 or more nodes, `classic` otherwise), SLUICE_REDIS_PREFIX,
 // SLUICE_LEDGER_ASYNC_COMMIT (`1`: ledger commits without waiting for the WAL flush).
@@ -56,7 +57,7 @@ package struct RuntimeOptions: ParsableArguments {
 }
 
 /// The runtime one command needs, assembled by the library (`Runtime`) from the environment's
-/// settings and the catalog; `close()` when done, or `runtime.run(services)` for long-running
+/// settings and the catalog; `close()` when done, or `assemble(roles).run()` for long-running
 /// commands.
 package struct RuntimeServices {
     package let settings: Settings
@@ -119,6 +120,16 @@ package struct RuntimeServices {
             throw CommandFailure(description: "catalog \(path) is invalid (\(check.problems.count) problems; see `sluice catalog check`):\n\(lines)")
         }
         return check.catalog
+    }
+
+    /// The process of `roles` on this runtime (the composition root every long-running command
+    /// goes through). A role that cannot be built stops the command, naming the role.
+    package func assemble(_ roles: ProcessRoles) throws -> AssembledProcess {
+        do {
+            return try AssembledProcess(runtime: runtime, roles: roles)
+        } catch {
+            throw CommandFailure(description: error.description)
+        }
     }
 
     package func close() async {

@@ -27,12 +27,12 @@ extension APIServer {
                 guard let id = context.parameters.get("id").flatMap({ JobID($0) }) else {
                     throw APIError.badRequest("not a job id", field: "id")
                 }
-                let job = try await bounded("postgres") { [backend] in try await backend.ledger.job(id) }
+                let job = try await bounded("postgres") { [backend] in try await backend.job(id) }
                 guard let job, job.kind == ImportFileJob.kind else { throw APIError.notFound("no import job \(id)") }
                 // The rejects are bounded by the spec's max_rejects, so one buffer is fine.
                 let collected = ByteCollector()
                 _ = try await bounded("postgres") { [backend] in
-                    try await backend.imports.rejectsCSV(jobID: id.uuid) { collected.append($0) }
+                    try await backend.rejectsCSV(jobID: id) { collected.append($0) }
                 }
                 var headers = HTTPFields()
                 headers[.contentType] = "text/csv; charset=utf-8"
@@ -67,7 +67,7 @@ extension APIServer {
         let submission: ImportSubmission
         do {
             submission = try ImportSubmission(spec: spec, options: options, target: target, producer: "sluice-api",
-                                              registry: backend.producer.registry)
+                                              registry: backend.registry)
         } catch {
             throw APIError.invalid(error)
         }
@@ -85,9 +85,8 @@ extension APIServer {
         let upload: ImportStore.Upload
         let result: EnqueueResult
         do {
-            (upload, result) = try await submission.submit(
-                RequestBodySource(request.body, idleTimeout: configuration.uploadIdleTimeout), fileName: fileName,
-                store: backend.imports, producer: backend.producer)
+            (upload, result) = try await backend.submitImport(
+                submission, bytes: RequestBodySource(request.body, idleTimeout: configuration.uploadIdleTimeout), fileName: fileName)
         } catch let e as UploadInterrupted {
             // The client stalled or went away: the transaction rolled back, nothing is kept.
             throw APIError.badRequest(e.reason)

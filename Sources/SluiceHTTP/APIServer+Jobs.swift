@@ -19,18 +19,18 @@ extension APIServer {
             Route(method: .get, path: "/v1/jobs", scope: .read) { [self] request, _, _ in try await listJobs(request) },
             Route(method: .get, path: "/v1/jobs/{id}", scope: .read) { [self] _, context, _ in
                 let id = try jobID(context)
-                let job = try await bounded("postgres") { [backend] in try await backend.ledger.job(id) }
+                let job = try await bounded("postgres") { [backend] in try await backend.job(id) }
                 guard let job else { throw APIError.notFound("no job has id \(id)") }
                 var out = job.json.objectValue ?? [:]
                 // Redis holds the live view (progress between ledger writes); it is optional.
-                if let status = try? await bounded("redis", { [backend] in try await backend.results.read(id) }) {
+                if let status = try? await bounded("redis", { [backend] in try await backend.liveStatus(id) }) {
                     out["status"] = .object(status.mapValues { .string($0) })
                 }
                 return json(.object(out))
             },
             Route(method: .post, path: "/v1/jobs/{id}/cancel", scope: .admin) { [self] _, context, _ in
                 let id = try jobID(context)
-                let (outcome, state) = try await bounded("postgres") { [backend] in try await backend.ledger.cancel(id) }
+                let (outcome, state) = try await bounded("postgres") { [backend] in try await backend.cancel(id) }
                 switch outcome {
                 case .notFound: throw APIError.notFound("no job has id \(id)")
                 case .alreadyFinal:
@@ -60,9 +60,8 @@ extension APIServer {
         guard !key.isEmpty, key.count <= 200 else {
             throw APIError.badRequest("Idempotency-Key must be 1 to 200 characters", field: "Idempotency-Key")
         }
-        let store = IdempotencyStore(ledger: backend.ledger)
         let digest = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
-        switch try await bounded("postgres", { try await store.begin(key: key, requestSHA256: digest) }) {
+        switch try await bounded("postgres", { [backend] in try await backend.beginIdempotent(key: key, requestSHA256: digest) }) {
         case .replay(let status, let text):
             var headers = HTTPFields()
             headers[HTTPField.Name("Idempotent-Replayed")!] = "true"
@@ -75,15 +74,15 @@ extension APIServer {
         case .fresh:
             do {
                 let (status, value) = try await enqueue(body)
-                try? await store.finish(key: key, status: status.code, response: value.jsonString)
+                try? await backend.finishIdempotent(key: key, status: status.code, response: value.jsonString)
                 return json(value, status)
             } catch let e as APIError where e.status.code < 500 {
                 // A refused request is an answer too: the same retry gets the same refusal.
-                try? await store.finish(key: key, status: e.status.code, response: e.json.jsonString)
+                try? await backend.finishIdempotent(key: key, status: e.status.code, response: e.json.jsonString)
                 throw e
             } catch {
                 // A server-side failure: forget the key so the client's retry runs again.
-                try? await store.abandon(key: key)
+                try? await backend.abandonIdempotent(key: key)
                 throw error
             }
         }
@@ -125,14 +124,14 @@ extension APIServer {
     private func produce(_ requests: [JobRequest]) async throws -> [Result<EnqueueResult, any Error>] {
         for (i, r) in requests.enumerated() {
             do {
-                try backend.producer.registry.validate(kind: r.kind, args: r.args)
+                try backend.registry.validate(kind: r.kind, args: r.args)
             } catch {
                 throw APIError.invalid(error, prefix: requests.count > 1 ? "jobs[\(i)]." : "")
             }
         }
         let results: [Result<EnqueueResult, any Error>]
         do {
-            results = try await backend.producer.enqueue(batch: requests)
+            results = try await backend.enqueue(batch: requests)
         } catch {
             throw APIError.unavailable("the job pipeline", Self.describe(error))
         }
@@ -173,18 +172,14 @@ extension APIServer {
         }
         filter.target = request.query("target")
         filter.query = request.query("q").map { String($0.prefix(200)) }
-        var limit = 50
-        if let l = request.rawQuery("limit") {
-            guard let n = Int(l), (1...500).contains(n) else { throw APIError.badRequest("limit must be 1 to 500", field: "limit") }
-            limit = n
-        }
+        let limit = try request.limit(default: 50, max: 500)
         var after: JobID?
         if let cursor = request.query("cursor") {
             guard let id = JobCursor.decode(cursor) else { throw APIError.badRequest("the cursor is not one this API gave out", field: "cursor") }
             after = id
         }
         let page = try await bounded("postgres") { [backend, filter, after, limit] in
-            try await backend.ledger.search(filter, after: after, limit: limit)
+            try await backend.search(filter, after: after, limit: limit)
         }
         return json(["jobs": .array(page.jobs.map(\.json)), "next_cursor": page.next.map { .string(JobCursor.encode($0)) } ?? .null])
     }

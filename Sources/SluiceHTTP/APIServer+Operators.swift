@@ -16,19 +16,15 @@ extension APIServer {
         [
             Route(method: .get, path: "/v1/queues", scope: .read) { [self] _, _, _ in json(try await queues()) },
             Route(method: .get, path: "/v1/dead", scope: .read) { [self] request, _, _ in
-                var limit = 100
-                if let l = request.rawQuery("limit") {
-                    guard let n = Int(l), (1...1000).contains(n) else { throw APIError.badRequest("limit must be 1 to 1000", field: "limit") }
-                    limit = n
-                }
-                let letters = try await bounded("rabbitmq") { [backend, limit] in try await backend.deadLetters.list(limit: limit) }
+                let limit = try request.limit(default: 100, max: 1000)
+                let letters = try await bounded("rabbitmq") { [backend] in try await backend.deadLetters(limit: limit) }
                 return json(["dead": .array(letters.map(\.json))])
             },
             Route(method: .post, path: "/v1/dead/{id}/replay", scope: .admin) { [self] _, context, _ in
                 let id = try jobID(context)
                 let found = try await bounded("rabbitmq") { [backend] in
                     do {
-                        return try await backend.deadLetters.replay(id)
+                        return try await backend.replay(id)
                     } catch let e as ReplayError {
                         throw APIError(.unprocessableContent, "not_replayable", e.reason)
                     }
@@ -37,15 +33,13 @@ extension APIServer {
                 return json(["id": .string(id.description), "replayed": true])
             },
             Route(method: .get, path: "/v1/schedules", scope: .read) { [self] _, _, _ in
-                guard let scheduler = backend.scheduler else { return json(["schedules": []]) }
-                let statuses = try await bounded("postgres") { try await scheduler.status() }
-                return json(["schedules": .array(statuses.map(\.json))])
+                let statuses = try await bounded("postgres") { [backend] in try await backend.schedules() }
+                return json(["schedules": .array((statuses ?? []).map(\.json))])
             },
             Route(method: .post, path: "/v1/schedules/{name}/run", scope: .admin) { [self] _, context, _ in
                 let name = context.parameters.get("name") ?? ""
-                guard let scheduler = backend.scheduler else { throw APIError.notFound("no schedule is named '\(name.prefix(100))'") }
                 do {
-                    let fire = try await scheduler.fireNow(name)
+                    let fire = try await backend.fireSchedule(name)
                     return json(["schedule": .string(fire.schedule), "fire": .string(fire.key), "id": .string(fire.jobID.description),
                                  "duplicate": .bool(fire.duplicate)], .created)
                 } catch let e as SchedulerError where e.code == .unknownSchedule {
@@ -62,9 +56,7 @@ extension APIServer {
     func queues() async throws -> JSONValue {
         let classes = WorkloadClass.allCases.map(\.rawValue)
         let broker = try await brokerQueues()
-        let (counts, oldest) = try await bounded("postgres") { [backend] in
-            (try await backend.ledger.overview(classes: classes), try await backend.ledger.oldestWaiting(classes: classes))
-        }
+        let (counts, oldest) = try await bounded("postgres") { [backend] in try await backend.classCounts(classes) }
         let now = Date()
         var out: [String: JSONValue] = [:]
         for c in classes {
@@ -84,7 +76,7 @@ extension APIServer {
 
     /// Every class queue and the dead-letter queue (QueueInspector).
     func brokerQueues() async throws -> QueueInspector.Snapshot {
-        try await bounded("rabbitmq") { [backend, logger] in try await backend.queues(logger: logger).snapshot() }
+        try await bounded("rabbitmq") { [backend] in try await backend.queueSnapshot() }
     }
 
     /// Refreshes the queue gauges before a scrape, best effort (a down server leaves the last values).
@@ -94,15 +86,9 @@ extension APIServer {
 
     /// 200 when Postgres, RabbitMQ and Redis all answer; otherwise 503 naming which do not.
     func readiness() async throws -> Response {
-        async let postgres: String? = check("postgres") { [backend] in
-            _ = try await backend.ledger.pool.withConnection { c in try await c.query("SELECT 1") }
-        }
-        async let rabbitmq: String? = check("rabbitmq") { [backend, logger] in
-            try await backend.queues(logger: logger).ping()
-        }
-        async let redis: String? = check("redis") { [backend] in
-            try await backend.dashboard.ping()
-        }
+        async let postgres: String? = check("postgres") { [backend] in try await backend.ping(.postgres) }
+        async let rabbitmq: String? = check("rabbitmq") { [backend] in try await backend.ping(.rabbitmq) }
+        async let redis: String? = check("redis") { [backend] in try await backend.ping(.redis) }
         let results = [("postgres", await postgres), ("rabbitmq", await rabbitmq), ("redis", await redis)]
         var servers: [String: JSONValue] = [:]
         for (name, error) in results {

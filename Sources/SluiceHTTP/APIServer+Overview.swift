@@ -49,7 +49,7 @@ extension APIServer {
         let count = (last - first) / step + 1
         let since = Date(timeIntervalSince1970: Double(first))
         let rows = try await bounded("postgres") { [backend] in
-            try await backend.ledger.throughput(classes: classes, since: since, step: .seconds(step))
+            try await backend.throughput(classes: classes, since: since, step: .seconds(step))
         }
         let samples = queueHistory.since(since)
         func index(_ date: Date) -> Int? {
@@ -118,16 +118,14 @@ extension APIServer {
 
     func maintenanceOverview(target: String) async throws -> JSONValue {
         let catalog = backend.catalog ?? Catalog()
-        let keys = backend.keys
         let tables = catalog.partitionedTables.filter { $0.applies(to: target) }
         let views = catalog.materializedViews.filter { $0.applies(to: target) }
-        let viewKeys = views.map { keys.output(RedisKeys.matviewOutput(view: $0.view.description, target: target)) }
+        let viewNames = views.map(\.view.description)
         let (partitionsReport, matviewsReport, refreshes) = try await bounded("redis") { [backend] in
-            let store = backend.dashboard
-            let p = try await store.read(keys.health(target: target, report: HealthReport.partitions.rawValue))
-            let m = try await store.read(keys.health(target: target, report: HealthReport.matviews.rawValue))
+            let p = try await backend.healthReport(target: target, report: .partitions)
+            let m = try await backend.healthReport(target: target, report: .matviews)
             var r: [JSONValue?] = []
-            for key in viewKeys { r.append(try await store.read(key)) }
+            for view in viewNames { r.append(try await backend.viewRefresh(view: view, target: target)) }
             return (p, m, r)
         }
         let now = Date()

@@ -33,21 +33,21 @@ extension APIServer {
                 let target = request.query("target") ?? "main"
                 // The key is the analytics class's (`QueryCache`): the params are normalised by
                 // the query's declared types first, so `7` and `"7"` read the same output.
-                guard let catalog = backend.catalog, catalog.query(named: name) != nil else {
+                guard let catalog = backend.catalog, let query = catalog.query(named: name) else {
                     throw APIError.notFound("the catalog declares no query named \(name.debugDescription)")
                 }
                 guard catalog.target(named: target) != nil else {
                     throw APIError.badRequest("the catalog declares no target named \(target.debugDescription)", field: "target")
                 }
-                let reader = CacheReader(cache: QueryCache(redis: backend.redis, prefix: backend.redisPrefix), catalog: catalog)
                 let normalised: QueryParameters
                 do {
-                    normalised = try reader.parameters(name: name, params: params).1
+                    normalised = try QueryParameters.normalise(params, for: query)
                 } catch {
                     throw APIError.badRequest(String(describing: error), field: "params")
                 }
-                let key = reader.cache.key(query: name, target: target, params: normalised)
-                let output = try await bounded("redis") { try await reader.cache.read(key: key) }
+                let (key, output) = try await bounded("redis") { [backend] in
+                    try await backend.cachedOutput(query: name, target: target, params: normalised)
+                }
                 guard let output else { throw APIError.notFound("no cached output for \(name) with these params") }
                 return json(["name": .string(name), "target": .string(target), "params": normalised.json, "key": .string(key),
                              "stale": .bool(output.isStale()), "cache": output.json])
@@ -57,20 +57,16 @@ extension APIServer {
                 guard !target.isEmpty, target.count <= 100, !target.contains("*"), !target.contains(":") else {
                     throw APIError.badRequest("not a target name", field: "target")
                 }
-                let reports = try await bounded("redis") { [backend] in try await backend.dashboard.healthReports(target: target) }
+                let reports = try await bounded("redis") { [backend] in try await backend.healthReports(target: target) }
                 return json(["target": .string(target), "reports": .object(reports)])
             },
             Route(method: .get, path: "/v1/matviews", scope: .read) { [self] _, _, _ in
-                let views = try await bounded("redis") { [backend] in try await backend.dashboard.viewFreshness() }
+                let views = try await bounded("redis") { [backend] in try await backend.viewFreshness() }
                 return json(["views": .object(views)])
             },
             Route(method: .get, path: "/v1/alerts", scope: .read) { [self] request, _, _ in
-                var limit = 100
-                if let l = request.rawQuery("limit") {
-                    guard let n = Int(l), (1...1000).contains(n) else { throw APIError.badRequest("limit must be 1 to 1000", field: "limit") }
-                    limit = n
-                }
-                let entries = try await bounded("redis") { [backend, limit] in try await backend.dashboard.alerts(limit: limit) }
+                let limit = try request.limit(default: 100, max: 1000)
+                let entries = try await bounded("redis") { [backend] in try await backend.alerts(limit: limit) }
                 let alerts: [JSONValue] = entries.map(DashboardStore.json)
                 metrics.jobs.alertsFiring(Self.firing(entries))
                 return json(["alerts": .array(alerts), "firing": .int(Int64(Self.firing(entries)))])
@@ -100,22 +96,20 @@ extension APIServer {
     func events(after: String?) async throws -> Response {
         if let after, !Self.isStreamID(after) { throw APIError.badRequest("not a stream id", field: "after") }
         // Fail fast when Redis is down, before committing to a 200.
-        _ = try await bounded("redis") { [backend] in try await backend.dashboard.ping() }
-        let dashboard = backend.dashboard
-        let configuration = backend.redisConfiguration
-        let logger = logger
+        _ = try await bounded("redis") { [backend] in try await backend.ping(.redis) }
+        let backend = backend
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-store"
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            let connection = RedisBlockingConnection(configuration: configuration, logger: logger)
+            let reader = backend.events()
             var last = after ?? "$"
             do {
                 try await writer.write(ByteBuffer(string: ": sluice events\nretry: 2000\n\n"))
                 while !Task.isCancelled && !Task.isShuttingDownGracefully {
                     let entries: [RedisStreamEntry]
                     do {
-                        entries = try await dashboard.events(on: connection, after: last)
+                        entries = try await reader.next(after: last)
                     } catch {
                         try await writer.write(ByteBuffer(string: "event: unavailable\ndata: {\"server\":\"redis\"}\n\n"))
                         try await Task.sleep(for: .seconds(1))
@@ -128,10 +122,10 @@ extension APIServer {
                     }
                     try await writer.write(ByteBuffer(string: text.isEmpty ? ": ping\n\n" : text))
                 }
-                await connection.close()
+                await reader.close()
                 try await writer.finish(nil)
             } catch {
-                await connection.close()
+                await reader.close()
                 throw error
             }
         })

@@ -16,7 +16,7 @@ import SluiceMetrics
 
 public final class APIServer: Sendable {
     public let configuration: APIConfiguration
-    public let backend: APIBackend
+    public let backend: any APIBackend
     let sessions: SessionCodec
     let logger: Logger
     let metrics: MetricsRegistry
@@ -24,7 +24,7 @@ public final class APIServer: Sendable {
     /// Queue depth and oldest waiting age over the last day, for the overview's charts.
     let queueHistory = QueueHistory()
 
-    public init(configuration: APIConfiguration, backend: APIBackend, metrics: MetricsRegistry = MetricsRegistry(), logger: Logger) {
+    public init(configuration: APIConfiguration, backend: any APIBackend, metrics: MetricsRegistry = MetricsRegistry(), logger: Logger) {
         self.configuration = configuration
         self.backend = backend
         self.logger = logger
@@ -247,5 +247,13 @@ extension Request {
     /// A query parameter as given (empty when present without a value), nil when absent.
     func rawQuery(_ name: String) -> String? {
         uri.queryParameters[Substring(name)].map(String.init)
+    }
+
+    /// The `limit` query parameter of a list route: `default` when absent, 400 naming `limit`
+    /// unless a whole number from 1 to `max`.
+    func limit(default value: Int, max: Int) throws -> Int {
+        guard let text = rawQuery("limit") else { return value }
+        guard let n = Int(text), (1...max).contains(n) else { throw APIError.badRequest("limit must be 1 to \(max)", field: "limit") }
+        return n
     }
 }

@@ -12,16 +12,7 @@ import Postgres
 import SluiceRuntime
 
 struct IdempotencyStore: Sendable {
-    enum Begin: Sendable, Equatable {
-        /// The key is new and now ours: serve the request, then `finish`.
-        case fresh
-        /// Answered before: send this again.
-        case replay(status: Int, response: String)
-        /// Used with another body.
-        case mismatch
-        /// Another request holds the key and has not answered yet.
-        case inProgress
-    }
+    typealias Begin = IdempotencyBegin
 
     let ledger: Ledger
     var table: String { PostgresIdentifier.quote(schema: ledger.schema, "api_idempotency") }

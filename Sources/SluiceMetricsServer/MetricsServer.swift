@@ -8,6 +8,7 @@ import Hummingbird
 import Logging
 import ServiceLifecycle
 import SluiceMetrics
+import SluiceRuntime
 
 public struct MetricsServer: Sendable {
     public let host: String
@@ -43,5 +44,29 @@ public struct MetricsServer: Sendable {
         }
         return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "sluice"),
                            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) }, logger: logger)
+    }
+}
+
+/// The metrics role of a process (`--metrics-port`): serves the process's registry, refreshing
+/// the worker's and the scheduler's gauges before each scrape (`AssembledRoles.refreshGauges`).
+public struct MetricsRole: AttachedRole {
+    public let name = "metrics"
+    public var host: String
+    public var port: Int
+    public var onRunning: @Sendable (Int) async -> Void
+
+    public init(host: String = "127.0.0.1", port: Int, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) {
+        self.host = host
+        self.port = port
+        self.onRunning = onRunning
+    }
+
+    public func service(for roles: AssembledRoles) throws -> any Service {
+        guard let registry = roles.metrics else {
+            throw AssemblyError(role: name, reason: "the process records no metrics (ProcessRoles.metrics is nil)")
+        }
+        return MetricsServer(host: host, port: port, registry: registry, logger: roles.runtime.logger) { jobs in
+            await roles.refreshGauges(jobs)
+        }.application(onRunning: onRunning)
     }
 }

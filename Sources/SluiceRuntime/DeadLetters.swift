@@ -100,10 +100,7 @@ public struct DeadLetters: Sendable {
 
     /// Reads up to `limit` messages; `take` may claim one (it is then acked and the scan ends).
     private func scan(limit: Int, take: (AMQPDelivery) async throws -> Bool) async throws -> ([DeadLetter], Bool) {
-        let connection = try await AMQPConnection.connect(configuration: amqp, logger: logger)
-        let channel = try await connection.openChannel()
-        let depth = Int(try await channel.declareQueuePassive(topology.deadQueue).messageCount)
-        await connection.close()
+        let depth = try await QueueInspector(amqp: amqp, topology: topology, logger: logger).deadDepth()
         let want = min(depth, limit)
         guard want > 0 else { return ([], false) }
         let consumer = try await AMQPConsumer.start(configuration: amqp, queue: topology.deadQueue,

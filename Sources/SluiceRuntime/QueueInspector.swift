@@ -32,6 +32,21 @@ public struct QueueInspector: Sendable {
         await connection.close()
     }
 
+    /// Messages ready in the dead-letter queue; throws when the broker cannot be reached or the
+    /// queue does not exist.
+    public func deadDepth() async throws -> Int {
+        let connection = try await AMQPConnection.connect(configuration: amqp, logger: logger)
+        do {
+            let channel = try await connection.openChannel()
+            let depth = Int(try await channel.declareQueuePassive(topology.deadQueue).messageCount)
+            await connection.close()
+            return depth
+        } catch {
+            await connection.close()
+            throw error
+        }
+    }
+
     /// One connection, one passive declare per queue. Throws only when the broker cannot be reached.
     public func snapshot() async throws -> Snapshot {
         let connection = try await AMQPConnection.connect(configuration: amqp, logger: logger)

@@ -1,12 +1,14 @@
-// Runtime: Sluice assembled once. From a configuration (server URLs already parsed, the
-// registry with its catalog) it builds the home database's pool, the ledger, Redis and the
-// result store, the publisher and the producer; it makes workers and schedulers; and `run`
+// Runtime: the clients every process shares. From a configuration (server URLs already parsed,
+// the registry with its catalog) it builds the home database's pool, the ledger, Redis and the
+// result store, the publisher and the producer; the assembly (Assembly.swift: `AssembledProcess`)
+// makes its roles (workers, schedulers, a pruner, the API, a metrics port) on it; and `run`
 // runs them as Services in one ServiceGroup whose graceful-shutdown signals are SIGTERM and
 // SIGINT, so every process (worker, scheduler, api) drains the same way.
 //
 // Shutdown order is the reverse of the services' order: the scheduler steps down (releasing
 // its lease), the worker drains its jobs and flushes Redis, then the publisher and the home
-// pool close. The CLI, the bench and the tests all build their processes through this type.
+// pool close. The CLI, the benches and the test harnesses all build their processes through
+// `AssembledProcess` on this type; short commands (`sluice enqueue`, `status` …) use it bare.
 
 import Foundation
 import Logging
@@ -94,16 +96,17 @@ public final class Runtime: Sendable {
     public var catalog: Catalog { registry.catalog }
 
     /// A worker on this runtime's ledger and publisher, with a result store of its own (flushed
-    /// by the worker after its drain).
-    public func makeWorker(_ configuration: WorkerConfiguration) -> Worker {
+    /// by the worker after its drain). The worker role of `AssembledProcess`.
+    func makeWorker(_ configuration: WorkerConfiguration) -> Worker {
         let store = ResultStore(redis: redis, configuration: .init(prefix: self.configuration.redisPrefix, ttl: self.configuration.statusTTL),
                                 logger: logger)
         return Worker(configuration: configuration, registry: registry, ledger: ledger, publisher: publisher,
                       results: store, topology: self.configuration.topology, logger: logger)
     }
 
-    /// A scheduler replica firing `jobs` through this runtime's producer.
-    public func makeScheduler(jobs: [ScheduledJob], configuration: SchedulerConfiguration) throws -> Scheduler {
+    /// A scheduler replica firing `jobs` through this runtime's producer. The schedules role of
+    /// `AssembledProcess`.
+    func makeScheduler(jobs: [ScheduledJob], configuration: SchedulerConfiguration) throws -> Scheduler {
         try Scheduler(jobs: jobs, configuration: configuration, pool: pool, schema: self.configuration.schema,
                       producer: producer, logger: logger)
     }

@@ -250,18 +250,19 @@ struct BenchCache: AsyncParsableCommand {
             redis: try RedisConfiguration(url: settings.redisURL), schema: names, topology: TopologyConfiguration(prefix: names),
             redisPrefix: names + ":")
         let runtime = Runtime(configuration: configuration, registry: .standard(catalog: catalog), logger: logger)
-        try await runtime.ledger.migrate()
         var analytics = catalog.settings(for: .analytics)
         analytics.concurrency = 8
-        let worker = runtime.makeWorker(WorkerConfiguration(
-            classes: [analytics], postgres: configuration.postgres, amqp: configuration.amqp, name: names, shutdownGrace: .seconds(5)))
+        let process = try AssembledProcess(runtime: runtime, roles: ProcessRoles(worker: WorkerConfiguration(
+            classes: [analytics], postgres: configuration.postgres, amqp: configuration.amqp, name: names, shutdownGrace: .seconds(5))))
+        try await process.prepare()
+        let worker = process.worker!
         let cache = QueryCache(redis: runtime.redis, prefix: names + ":")
         let reader = CacheReader(cache: cache, catalog: catalog)
         let producer = runtime.producer
         let enqueue: @Sendable (JobRequest) async throws -> EnqueueResult = { try await producer.enqueue($0) }
         let params: [String: JSONValue] = ["workspace_id": .string(ws.uuidString)]
         let result: (Int, Int, Int) = try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await runtime.run([worker], signals: []) }
+            group.addTask { try await process.run(signals: []) }
             defer { worker.stop() }
             // A first output, then expired.
             let first = try await reader.read(name: query.name.rawValue, params: params, enqueue: enqueue)
@@ -389,11 +390,12 @@ struct BenchQuery: AsyncParsableCommand {
             postgres: postgres, amqp: try AMQPConfiguration(url: settings.amqpURL), redis: try RedisConfiguration(url: settings.redisURL),
             schema: names, topology: TopologyConfiguration(prefix: names), redisPrefix: names + ":")
         let runtime = Runtime(configuration: configuration, registry: .standard(catalog: catalog), logger: logger)
-        try await runtime.ledger.migrate()
-        let worker = runtime.makeWorker(WorkerConfiguration(
-            classes: [analytics], postgres: postgres, amqp: configuration.amqp, name: names, shutdownGrace: .seconds(5)))
+        let process = try AssembledProcess(runtime: runtime, roles: ProcessRoles(worker: WorkerConfiguration(
+            classes: [analytics], postgres: postgres, amqp: configuration.amqp, name: names, shutdownGrace: .seconds(5))))
+        try await process.prepare()
+        let worker = process.worker!
         let (sluiceSeconds, failed): (Double, Int) = try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await runtime.run([worker], signals: []) }
+            group.addTask { try await process.run(signals: []) }
             defer { worker.stop() }
             let start = ContinuousClock.now
             var requests: [JobRequest] = []

@@ -177,12 +177,9 @@ struct FaultsVerify: AsyncParsableCommand {
         } catch {}
         let twice = completedIDs.filter { (completedEvents[$0]?.count ?? 0) > 1 }.count
         var deadQueue = -1
-        do {
-            let connection = try await AMQPConnection.connect(configuration: services.amqp, logger: services.logger)
-            let channel = try await connection.openChannel()
-            deadQueue = Int(try await channel.declareQueuePassive(services.topology.deadQueue).messageCount)
-            await connection.close()
-        } catch {}
+        if let depth = try? await QueueInspector(amqp: services.amqp, topology: services.topology, logger: services.logger).deadDepth() {
+            deadQueue = depth
+        }
         await services.close()
         Output.json([
             "confirmed": confirmed.count, "completed": completedIDs.count, "lost": notCompleted.count - (states[JobState.discarded.rawValue] ?? 0),

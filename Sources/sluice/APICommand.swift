@@ -56,28 +56,21 @@ struct APIServeCommand: AsyncParsableCommand {
             host: host ?? settings.apiHost ?? "127.0.0.1", port: port ?? settings.apiPort ?? 8080,
             tokens: tokens, maxBodyBytes: maxBody, sessionKey: sessionKey, secureCookies: secureCookies,
             maxConcurrentUploads: maxUploads, uploadIdleTimeout: try parseDuration(uploadIdleTimeout, option: "upload-idle-timeout"))
-        try await services.ledger.migrate()
-        // Schedules: only when there is a catalog; the API serves everything else without one. A
-        // catalog whose schedules cannot run, or a scheduler that cannot be built, stops the start
-        // with the reason (it used to be dropped silently).
-        var scheduler: Scheduler?
-        if services.catalog != nil {
-            let loaded = try ScheduleCommand.loadJobs(catalog, settings: services.settings)
-            do {
-                scheduler = try services.runtime.makeScheduler(jobs: loaded.jobs, configuration: SchedulerConfiguration())
-            } catch {
-                throw CommandFailure(description: "the scheduler cannot start: \(error)")
-            }
+        // Schedules: only when there is a catalog; the API serves everything else without one. The
+        // API lists and fires them on request and never leads (`sluice scheduler` does). A catalog
+        // whose schedules cannot run, or a scheduler that cannot be built, stops the start with
+        // the reason.
+        let schedules = try services.catalog.map { _ in
+            ScheduleRole(jobs: try ScheduleCommand.loadJobs(catalog, settings: services.settings).jobs, lead: false)
         }
-        let metrics = MetricsRegistry()
-        let server = APIServer(configuration: configuration, backend: APIBackend(runtime: services.runtime, scheduler: scheduler, catalog: services.catalog),
-                               metrics: metrics, logger: services.logger)
         let host = configuration.host
-        let app = server.application { port in
-            FileHandle.standardError.write(Data("sluice api: dashboard at http://\(host):\(port)/ (API under /v1, document at /openapi.json)\n".utf8))
-        }
+        let process = try services.assemble(ProcessRoles(
+            schedules: schedules, metrics: MetricsRegistry(),
+            attached: [APIRole(configuration: configuration, catalog: services.catalog) { port in
+                FileHandle.standardError.write(Data("sluice api: dashboard at http://\(host):\(port)/ (API under /v1, document at /openapi.json)\n".utf8))
+            }]))
         // SIGTERM / SIGINT → graceful shutdown: the server stops accepting and finishes open requests.
-        try await services.runtime.run([app])
+        try await process.run()
     }
 }
 

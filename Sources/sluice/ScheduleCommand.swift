@@ -46,9 +46,9 @@ struct ScheduleCommand: AsyncParsableCommand {
     static func scheduler(_ options: RuntimeOptions, catalog directory: String?) async throws -> (Scheduler, RuntimeServices) {
         let services = try RuntimeServices(options, label: "sluice.schedule", catalogPath: directory)
         let loaded = try loadJobs(directory, settings: services.settings)
-        try await services.ledger.migrate()
-        let scheduler = try services.runtime.makeScheduler(jobs: loaded.jobs, configuration: SchedulerConfiguration())
-        return (scheduler, services)
+        let process = try services.assemble(ProcessRoles(schedules: ScheduleRole(jobs: loaded.jobs, lead: false)))
+        try await process.prepare()
+        return (process.scheduler!, services)
     }
 }
 

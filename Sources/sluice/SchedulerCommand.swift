@@ -8,8 +8,6 @@ import SluiceCLI
 import Foundation
 import SluiceCatalog
 import SluiceCore
-import SluiceMetrics
-import SluiceMetricsServer
 import SluiceRuntime
 
 struct SchedulerCommand: AsyncParsableCommand {
@@ -22,8 +20,8 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(help: "How late a fire may be and still count as on time.") var grace = "60s"
     @Option(help: "Re-enqueue a recorded fire whose enqueue did not confirm after this long.") var recoveryAge = "10s"
     @Option(help: "Replica name in the lease row (default host:pid:random).") var name: String?
-    @Option(help: "Serve Prometheus /metrics (leadership, last fire per schedule) on this port (0: none).") var metricsPort = 0
-    @Option(help: "Address of the metrics port.") var metricsHost = "127.0.0.1"
+    /// Leadership and the last fire per schedule.
+    @OptionGroup var metrics: MetricsOptions
 
     func run() async throws {
         let services = try RuntimeServices(options, label: "sluice.scheduler", catalogPath: catalog)
@@ -35,20 +33,16 @@ struct SchedulerCommand: AsyncParsableCommand {
         guard configuration.leaseTTL >= .seconds(1), configuration.tick >= .milliseconds(10) else {
             throw ValidationError("--lease must be at least 1s and --tick at least 10ms")
         }
-        try await services.ledger.migrate()
-        let scheduler = try services.runtime.makeScheduler(jobs: loaded.jobs, configuration: configuration)
+        let process = try services.assemble(metrics.add(to: ProcessRoles(
+            schedules: ScheduleRole(jobs: loaded.jobs, configuration: configuration))))
+        let scheduler = process.scheduler!
+        try await process.prepare()
         if !options.json {
             FileHandle.standardError.write(Data(
                 "sluice scheduler \(configuration.name): \(loaded.jobs.count) schedules, lease \(lease), pid \(getpid())\n".utf8))
         }
         // SIGTERM / SIGINT → graceful shutdown of the group → the scheduler steps down.
-        let metricsServer = MetricsServer(host: metricsHost, port: metricsPort, registry: MetricsRegistry(), logger: services.logger) { jobs in
-            jobs.schedulerLeader(scheduler.isLeader)
-            for status in (try? await scheduler.status()) ?? [] {
-                if let last = status.lastFire { jobs.scheduleFired(status.name, at: last) }
-            }
-        }
-        try await services.runtime.run(metricsPort > 0 ? [metricsServer.application(), scheduler] : [scheduler])
+        try await process.run()
         if options.json {
             printJSON(["scheduler": .string(configuration.name), "fires_enqueued": .int(Int64(scheduler.firesEnqueued))])
         }

@@ -8,10 +8,7 @@ import SluiceCLI
 import Foundation
 import SluiceCatalog
 import SluiceCore
-import SluiceMetrics
-import SluiceMetricsServer
 import SluiceRuntime
-import ServiceLifecycle
 
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "worker", abstract: "Run jobs of the given classes.")
@@ -25,8 +22,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Shutdown grace period for running jobs.") var grace = "30s"
     @Option(help: "How often the elected leader rescues expired leases.") var rescueInterval = "5s"
     @Option(help: "Worker name in the ledger (default host:pid:random).") var name: String?
-    @Option(help: "Serve Prometheus /metrics on this port (0: none).") var metricsPort = 0
-    @Option(help: "Address of the metrics port.") var metricsHost = "127.0.0.1"
+    @OptionGroup var metrics: MetricsOptions
     @Flag(inversion: .prefixedNo, help: "Compete for the pruner's lease and apply the catalog's retention when leading.")
     var pruner = true
 
@@ -53,36 +49,19 @@ struct WorkerCommand: AsyncParsableCommand {
             lease: try parseDuration(lease, option: "lease"), shutdownGrace: try parseDuration(grace, option: "grace"),
             rescueInterval: try parseDuration(rescueInterval, option: "rescue-interval"), targets: services.targets)
         if let name { configuration.name = name }
-        let metrics = MetricsRegistry()
-        if metricsPort > 0 { configuration.metrics = metrics.jobs }
-        try await services.ledger.migrate()
-        let worker = services.runtime.makeWorker(configuration)
-        // The pruner (one leader among all workers) keeps the ledger to the catalog's retention.
-        var prunerServices: [any Service] = []
-        if pruner {
-            let retention = services.catalog?.retention ?? RetentionSettings()
-            prunerServices.append(Pruner(
-                configuration: PrunerConfiguration(retention: retention, name: configuration.name,
-                                                   metrics: metricsPort > 0 ? metrics.jobs : nil),
-                ledger: services.ledger, logger: services.logger))
-        }
+        // The pruner (one leader among all workers) keeps the ledger to the catalog's retention;
+        // `--metrics-port` adds the metrics role, which the worker and the pruner record to.
+        let process = try services.assemble(metrics.add(to: ProcessRoles(
+            worker: configuration,
+            pruner: pruner ? PrunerConfiguration(retention: services.catalog?.retention ?? RetentionSettings(), name: configuration.name)
+                : nil)))
+        let worker = process.worker!
+        try await process.prepare()
         if !options.json {
             FileHandle.standardError.write(Data("sluice worker \(configuration.name): classes \(workloadClasses.map(\.rawValue).joined(separator: ",")), targets \(configuration.targets.keys.sorted().joined(separator: ",")), pid \(getpid())\n".utf8))
         }
         // SIGTERM / SIGINT → graceful shutdown of the group → the worker drains.
-        let workerName = configuration.name
-        let metricsServer = MetricsServer(host: metricsHost, port: metricsPort, registry: metrics, logger: services.logger) { jobs in
-            let running = (try? await services.ledger.running(worker: workerName)) ?? [:]
-            for c in workloadClasses {
-                let r = running[c.rawValue]
-                jobs.running(workloadClass: c.rawValue, count: r?.count ?? 0, oldestLeaseAge: r?.oldest)
-            }
-            for (key, stats) in worker.pools.statistics {
-                jobs.pool(target: key.target, workloadClass: key.workloadClass.rawValue, inUse: stats.leased, idle: stats.idle,
-                          waiting: stats.waiting)
-            }
-        }
-        try await services.runtime.run((metricsPort > 0 ? [metricsServer.application(), worker] : [worker]) + prunerServices)
+        try await process.run()
         let s = worker.statistics
         if options.json {
             printJSON(["worker": .string(configuration.name), "completed": .int(Int64(s.completed)), "retried": .int(Int64(s.retried)),

@@ -1,6 +1,8 @@
 // APIFixture: one test's `sluice api` on a free loopback port, over its own ledger schema, queue
 // prefix and Redis prefix on the real servers, with three tokens (read, enqueue, admin) and, on
-// request, an in-process worker. `close()` removes everything it created.
+// request, an in-process worker. Assembled as `sluice api` is: a `Runtime` and a `AssembledProcess`
+// whose role is `APIRole` (the worker, a second process's worker role on the same runtime).
+// `close()` removes everything it created.
 
 import Foundation
 import Logging
@@ -39,6 +41,8 @@ final class APIFixture: Sendable {
     let redis: RedisPool
     let results: ResultStore
     let publisher: JobPublisher
+    let runtime: Runtime
+    /// The route table the process serves (for the OpenAPI comparison).
     let server: APIServer
     let metrics: MetricsRegistry
     let client: HTTPClient
@@ -59,24 +63,19 @@ final class APIFixture: Sendable {
         var amqp = try AMQPConfiguration(url: amqpURL)
         amqp.connectTimeout = .seconds(1)
         self.amqp = amqp
-        pool = PostgresPool(configuration: .init(connection: postgres, maxConnections: 4), logger: testLogger)
-        ledger = Ledger(pool: pool, schema: schema, logger: testLogger)
-        try await ledger.migrate()
         var rc = try RedisConfiguration(url: redisURL)
         rc.connectTimeout = .milliseconds(300)
         rc.commandTimeout = .seconds(2)
-        redis = RedisPool(configuration: RedisPoolConfiguration(
-            connection: rc, size: 2, reconnectBackoff: .init(base: .milliseconds(50), cap: .milliseconds(300), jitter: 0.5)),
-            logger: testLogger)
-        results = ResultStore(redis: redis, configuration: .init(prefix: redisPrefix, ttl: .seconds(600)), logger: testLogger)
-        publisher = JobPublisher(configuration: amqp, topology: topology, logger: testLogger)
         catalog = try Self.catalog(schema: schema, extra: extraCatalog(schema))
         registry = JobRegistry.standard(catalog: catalog)
-        let producer = Producer(registry: registry, ledger: ledger, publisher: publisher, results: results, logger: testLogger)
-        let backend = APIBackend(
-            producer: producer, ledger: ledger, results: results, redis: redis, redisConfiguration: rc, redisPrefix: redisPrefix,
-            deadLetters: DeadLetters(amqp: amqp, topology: topology, ledger: ledger, publisher: publisher, logger: testLogger),
-            amqp: amqp, topology: topology, scheduler: nil, catalog: catalog)
+        runtime = Runtime(
+            configuration: RuntimeConfiguration(
+                postgres: postgres, amqp: amqp,
+                redisPool: RedisPoolConfiguration(connection: rc, size: 2,
+                                                  reconnectBackoff: .init(base: .milliseconds(50), cap: .milliseconds(300), jitter: 0.5)),
+                schema: schema, topology: topology, redisPrefix: redisPrefix, statusTTL: .seconds(600)),
+            registry: registry, logger: testLogger)
+        (pool, ledger, redis, results, publisher) = (runtime.pool, runtime.ledger, runtime.redis, runtime.results, runtime.publisher)
         var configuration = APIConfiguration(
             port: 0,
             tokens: TokenAuthority(entries: [
@@ -88,14 +87,12 @@ final class APIFixture: Sendable {
         configure(&configuration)
         let metrics = MetricsRegistry()
         self.metrics = metrics
-        let server = APIServer(configuration: configuration, backend: backend, metrics: metrics, logger: testLogger)
-        self.server = server
         let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let app = server.application { port in continuation.yield(port) }
-        task = Task {
-            let group = ServiceGroup(configuration: .init(services: [app], logger: testLogger))
-            try await group.run()
-        }
+        let role = APIRole(configuration: configuration, catalog: catalog) { port in continuation.yield(port) }
+        let process = try AssembledProcess(runtime: runtime, roles: ProcessRoles(metrics: metrics, attached: [role]))
+        server = role.server(for: process.roles)
+        try await process.prepare()
+        task = Task { try await process.run(signals: []) }
         var port = 0
         for await p in ports {
             port = p
@@ -135,7 +132,8 @@ final class APIFixture: Sendable {
         }
     }
 
-    func worker(metrics: JobMetrics? = nil, workloadClass: WorkloadClass = .analytics) -> Worker {
+    /// The worker role of a process on this fixture's runtime (its registry: the fixture catalog's).
+    func worker(metrics: JobMetrics? = nil, workloadClass: WorkloadClass = .analytics) throws -> Worker {
         var settings = ClassSettings.defaults(for: workloadClass)
         settings.concurrency = 4
         settings.poolSize = 4
@@ -145,15 +143,13 @@ final class APIFixture: Sendable {
             shutdownGrace: .seconds(2), rescueInterval: .seconds(1),
             retryPolicy: RetryPolicy(backoff: .init(base: .milliseconds(100), cap: .milliseconds(300), jitter: 0.2)))
         configuration.metrics = metrics
-        let store = ResultStore(redis: redis, configuration: .init(prefix: redisPrefix, ttl: .seconds(600)), logger: testLogger)
-        return Worker(configuration: configuration, registry: workloadClass == .analytics ? .builtIn : registry, ledger: ledger, publisher: publisher, results: store,
-                      topology: topology, logger: testLogger)
+        return try AssembledProcess(runtime: runtime, roles: ProcessRoles(worker: configuration)).worker!
     }
 
     /// Runs `body` while an in-process worker runs.
     func withWorker<T: Sendable>(metrics: JobMetrics? = nil, workloadClass: WorkloadClass = .analytics,
                                  _ body: @Sendable () async throws -> T) async throws -> T {
-        let worker = worker(metrics: metrics, workloadClass: workloadClass)
+        let worker = try worker(metrics: metrics, workloadClass: workloadClass)
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await worker.run(); return nil }
             defer { worker.stop() }
@@ -175,21 +171,21 @@ final class APIFixture: Sendable {
         }
     }
 
+    /// Removes the schema and the Redis keys, stops the process (which closes the runtime's
+    /// clients), then deletes the queues.
     func close() async {
+        try? await ledger.dropSchema()
+        if let keys = try? await redis.send(["KEYS", RedisArgument(redisPrefix + "*")]), let list = keys.array {
+            for k in list { if let s = k.string { _ = try? await redis.send(["DEL", RedisArgument(s)]) } }
+        }
         task.cancel()
         _ = await task.result
-        await publisher.close()
+        await runtime.close()
         if let connection = try? await AMQPConnection.connect(configuration: amqp, logger: testLogger),
            let channel = try? await connection.openChannel() {
             await Topology.delete(on: channel, topology)
             await connection.close()
         }
-        try? await ledger.dropSchema()
-        if let keys = try? await redis.send(["KEYS", RedisArgument(redisPrefix + "*")]), let list = keys.array {
-            for k in list { if let s = k.string { _ = try? await redis.send(["DEL", RedisArgument(s)]) } }
-        }
-        await redis.close()
-        await pool.close()
     }
 }
 

@@ -16,7 +16,8 @@ import TestSupport
 import Testing
 
 @Suite(.serialized) struct AnalyticsKindsTests {
-    func worker(_ fixture: RuntimeFixture, _ db: ScratchDatabase) -> Worker {
+    /// A process whose worker runs the analytics and refresh classes on `db`.
+    func assemble(_ fixture: RuntimeFixture, _ db: ScratchDatabase) throws -> AssembledProcess {
         var analytics = ClassSettings.defaults(for: .analytics)
         analytics.concurrency = 4
         var refresh = ClassSettings.defaults(for: .refresh)
@@ -24,7 +25,7 @@ import Testing
         let base = fixture.workerConfiguration(targets: ["main": .configured(db.configuration)])
         var configuration = base
         configuration.classes = [analytics, refresh]
-        return fixture.runtime.makeWorker(configuration)
+        return try fixture.assemble(configuration)
     }
 
     func finished(_ fixture: RuntimeFixture, _ id: JobID) async throws -> LedgerJob {
@@ -73,13 +74,14 @@ import Testing
             try await runtime.ledger.migrate()
             for view in ["demo.campaign_analytics", "demo.workspace_usage_analytics"] { try await db.run("REFRESH MATERIALIZED VIEW \(view)") }
             let ws = try await db.value("SELECT id::text FROM demo.workspaces ORDER BY slug LIMIT 1", as: String.self)
-            let worker = worker(fixture, db)
+            let process = try assemble(fixture, db)
+            let worker = process.worker!
             let cache = QueryCache(redis: runtime.redis, prefix: fixture.names + ":")
             let reader = CacheReader(cache: cache, catalog: runtime.catalog)
             let producer = runtime.producer
             let enqueue: @Sendable (JobRequest) async throws -> EnqueueResult = { try await producer.enqueue($0) }
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await runtime.run([worker], signals: []) }
+                group.addTask { try await process.run(signals: []) }
                 defer { worker.stop() }
                 let params: [String: JSONValue] = ["workspace_id": .string(ws), "limit": 7]
 

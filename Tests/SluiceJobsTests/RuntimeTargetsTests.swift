@@ -37,6 +37,11 @@ struct RuntimeFixture {
                               names: names)
     }
 
+    /// A process of the fixture's runtime whose one role is a worker (the assembly `sluice worker` uses).
+    func assemble(_ worker: WorkerConfiguration) throws -> AssembledProcess {
+        try AssembledProcess(runtime: runtime, roles: ProcessRoles(worker: worker))
+    }
+
     func workerConfiguration(targets: [String: TargetPools.Connection]) -> WorkerConfiguration {
         var settings = ClassSettings.defaults(for: .maintenance)
         settings.concurrency = 2
@@ -85,11 +90,12 @@ struct RuntimeFixture {
             try await ScratchDatabase.with("tgt_b", seed: true) { b in
                 let runtime = fixture.runtime
                 try await runtime.ledger.migrate()
-                let worker = runtime.makeWorker(fixture.workerConfiguration(
+                let process = try fixture.assemble(fixture.workerConfiguration(
                     targets: ["main": .configured(a.configuration), "tenant_b": .configured(b.configuration)]))
+                let worker = process.worker!
                 let lastAnalyze = "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relid = 'demo.campaigns'::regclass"
                 try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask { try await runtime.run([worker], signals: []) }
+                    group.addTask { try await process.run(signals: []) }
                     defer { worker.stop() }
                     // A job on each target runs on its own database.
                     let onA = try await runtime.producer.enqueue(JobRequest(kind: "maintenance.analyze", args: ["table": "demo.campaigns"]))

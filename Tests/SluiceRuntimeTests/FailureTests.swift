@@ -96,7 +96,7 @@ struct FailureTests {
         let redis = try PrivateRedisServer()
         defer { redis.stop() }
         try await withHarness(redisURL: redis.url) { h in
-            let worker = h.makeWorker(h.workerConfiguration())
+            let worker = try h.makeWorker(h.workerConfiguration())
             try await h.withWorker(worker) {
                 redis.kill()
                 let ids = try await h.producer.enqueue(batch: (0..<20).map { i in JobRequest(kind: .noop, args: ["i": .int(Int64(i))]) })
@@ -124,7 +124,7 @@ struct FailureTests {
         let broker = try await PrivateRabbitMQ.launch(consumerTimeoutMS: 1000)
         defer { broker.stop() }
         try await withHarness(amqpURL: broker.url) { h in
-            let worker = h.makeWorker(h.workerConfiguration(classes: [.analytics, .maintenance], concurrency: 4))
+            let worker = try h.makeWorker(h.workerConfiguration(classes: [.analytics, .maintenance], concurrency: 4))
             try await h.withWorker(worker) {
                 // 1. consumer_timeout: the job is acked right after its claim, so the broker's
                 // 1 s delivery timeout never fires however long the job runs. RabbitMQ 3.10

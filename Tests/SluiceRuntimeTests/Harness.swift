@@ -1,6 +1,7 @@
 // Harness: one test's private slice of the real servers: a ledger schema, a queue prefix and a
 // Redis key prefix of its own, with the producer, ledger, result store and (optionally) an
-// in-process worker wired to them — assembled by the library's `Runtime`, as `sluice` does.
+// in-process worker wired to them — assembled by the library's `Runtime` and `AssembledProcess`,
+// as `sluice` does.
 // `close()` removes everything it created.
 
 import Foundation
@@ -77,9 +78,10 @@ final class Harness: Sendable {
             shutdownGrace: grace, rescueInterval: rescueInterval, retryPolicy: retry)
     }
 
-    func makeWorker(_ configuration: WorkerConfiguration) -> Worker {
-        // Each worker gets its own result store (as a separate process would).
-        runtime.makeWorker(configuration)
+    /// The worker role of a process on this harness's runtime (each worker gets its own result
+    /// store, as a separate process would).
+    func makeWorker(_ configuration: WorkerConfiguration) throws -> Worker {
+        try AssembledProcess(runtime: runtime, roles: ProcessRoles(worker: configuration)).worker!
     }
 
     /// Runs `body` while `worker` runs; stops it and waits for its drain afterwards.

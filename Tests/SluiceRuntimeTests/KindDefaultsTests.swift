@@ -41,7 +41,7 @@ struct KindDefaultsTests {
     @Test("a request without limits gets the kind's; its own limits win; the kind's backoff is used")
     func requestsFallBackToTheKind() async throws {
         try await withHarness { h in
-            let worker = h.makeWorker(h.workerConfiguration())
+            let worker = try h.makeWorker(h.workerConfiguration())
             #expect(worker.retryPolicy(for: BriefJob.kind) == BriefJob.defaults.retry)
             #expect(worker.retryPolicy(for: .noop) == h.workerConfiguration().retryPolicy)
             let (own, overridden, standard) = try await h.withWorker(worker) {

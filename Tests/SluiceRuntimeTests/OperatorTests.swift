@@ -14,7 +14,7 @@ struct OperatorTests {
     func deadReplay() async throws {
         try await withHarness { h in
             let dead = DeadLetters(amqp: h.amqp, topology: h.topology, ledger: h.ledger, publisher: h.publisher, logger: testLogger)
-            let worker = h.makeWorker(h.workerConfiguration())
+            let worker = try h.makeWorker(h.workerConfiguration())
             try await h.withWorker(worker) {
                 let r = try await h.producer.enqueue(JobRequest(kind: "test.fail", args: ["retryable": false]))
                 let first = try #require(try await h.waitFinal([r.id])[r.id])
@@ -50,7 +50,7 @@ struct OperatorTests {
     @Test("quorum work queues: jobs, retries and delays work the same")
     func quorum() async throws {
         try await withHarness(queueType: .quorum) { h in
-            let worker = h.makeWorker(h.workerConfiguration())
+            let worker = try h.makeWorker(h.workerConfiguration())
             try await h.withWorker(worker) {
                 let a = try await h.producer.enqueue(JobRequest(kind: .noop, args: ["q": true], priority: 5))
                 let b = try await h.producer.enqueue(JobRequest(kind: "test.flaky", args: ["succeed_at": 2]))

@@ -16,7 +16,7 @@ struct PipelineTests {
     @Test("noop and sleep jobs complete once, results in the ledger and Redis")
     func happyPath() async throws {
         try await withHarness { h in
-            let worker = h.makeWorker(h.workerConfiguration(concurrency: 8))
+            let worker = try h.makeWorker(h.workerConfiguration(concurrency: 8))
             let ids = try await h.withWorker(worker) {
                 var ids: [JobID] = []
                 for i in 0..<40 {
@@ -54,7 +54,7 @@ struct PipelineTests {
     @Test("a job publishes a dashboard output to Redis and enqueues a follow-up; an unknown follow-up kind fails the job")
     func outputsAndFollowUps() async throws {
         try await withHarness { h in
-            let worker = h.makeWorker(h.workerConfiguration())
+            let worker = try h.makeWorker(h.workerConfiguration())
             try await h.withWorker(worker) {
                 let ok = try await h.producer.enqueue(JobRequest(kind: FollowUpJob.kind, args: ["output": "out:a", "follow_up": "sys.noop"]))
                 let bad = try await h.producer.enqueue(JobRequest(
@@ -86,7 +86,7 @@ struct PipelineTests {
             let results = try concurrent.map { try $0.get() }
             #expect(Set(results.map(\.id)).count == 1)
             #expect(results.filter { !$0.duplicate }.count == 1)
-            let worker = h.makeWorker(h.workerConfiguration())
+            let worker = try h.makeWorker(h.workerConfiguration())
             try await h.withWorker(worker) {
                 _ = try await h.waitFinal([a.id, results[0].id])
             }
@@ -100,7 +100,7 @@ struct PipelineTests {
     @Test("a delayed job travels the delay ladder (CC routing) and runs on time")
     func delayed() async throws {
         try await withHarness { h in
-            let worker = h.makeWorker(h.workerConfiguration())
+            let worker = try h.makeWorker(h.workerConfiguration())
             try await h.withWorker(worker) {
                 var request = JobRequest(kind: .noop)
                 request.delay(by: .milliseconds(1500))
@@ -117,7 +117,7 @@ struct PipelineTests {
     @Test("retryable failures retry with backoff; exhausted and final ones are dead-lettered")
     func retries() async throws {
         try await withHarness { h in
-            let worker = h.makeWorker(h.workerConfiguration())
+            let worker = try h.makeWorker(h.workerConfiguration())
             let (flaky, exhausted, fatal) = try await h.withWorker(worker) {
                 let flaky = try await h.producer.enqueue(JobRequest(kind: "test.flaky", args: ["succeed_at": 3]))
                 let exhausted = try await h.producer.enqueue(JobRequest(kind: "test.fail", args: ["retryable": true], maxAttempts: 2))
@@ -152,7 +152,7 @@ struct PipelineTests {
     @Test("malformed, unknown-version, unknown-kind and bad-argument messages are dead-lettered naming the field; the worker goes on")
     func badMessages() async throws {
         try await withHarness { h in
-            let worker = h.makeWorker(h.workerConfiguration())
+            let worker = try h.makeWorker(h.workerConfiguration())
             try await h.withWorker(worker) {
                 let good = Envelope(kind: .noop).json.objectValue!
                 func body(_ change: (inout [String: JSONValue]) -> Void) -> [UInt8] {
@@ -192,7 +192,7 @@ struct PipelineTests {
     @Test("a job over its timeout is cancelled in Postgres (PQcancel) and fails as a timeout")
     func timeout() async throws {
         try await withHarness { h in
-            let worker = h.makeWorker(h.workerConfiguration())
+            let worker = try h.makeWorker(h.workerConfiguration())
             try await h.withWorker(worker) {
                 let start = Date()
                 let r = try await h.producer.enqueue(JobRequest(kind: .sleep, args: ["ms": 20_000], maxAttempts: 1, timeoutSeconds: 1))
@@ -211,7 +211,7 @@ struct PipelineTests {
             let queued = try await h.producer.enqueue(JobRequest(kind: .noop))
             let (outcome, _) = try await h.ledger.cancel(queued.id)
             #expect(outcome == .cancelled)
-            let worker = h.makeWorker(h.workerConfiguration(lease: .seconds(3)))
+            let worker = try h.makeWorker(h.workerConfiguration(lease: .seconds(3)))
             try await h.withWorker(worker) {
                 let long = try await h.producer.enqueue(JobRequest(kind: .sleep, args: ["ms": 20_000]))
                 // Wait until it runs, then cancel.
