@@ -3,8 +3,10 @@
 //
 // Every route is declared once in `routes` (method, OpenAPI path, scope, handler); the router
 // is built from that table and the OpenAPI test compares the same table with the document, so a
-// route cannot exist undocumented. `application()` is a swift-service-lifecycle `Service`: put
-// it in the process's ServiceGroup and SIGTERM drains it with the rest.
+// route cannot exist undocumented. The handlers reach their data through `backend` (one
+// protocol per route family, APIBackend.swift), so validation, auth and error shapes are tested
+// in process against an in-memory backend. `application()` is a swift-service-lifecycle
+// `Service`; `APIRole` puts it in the assembled process, where SIGTERM drains it with the rest.
 
 import Foundation
 import HTTPTypes

@@ -1,6 +1,7 @@
 // MetricsServer: `/metrics` (and `/healthz`) of a worker or scheduler process, on its own port
-// (`--metrics-port`), as a Service beside the process's others. No authentication: bind it where
-// only the scraper reaches (the API's own /metrics is likewise open).
+// (`--metrics-port`), as a Service beside the process's others: the assembly's `MetricsRole`
+// (below), which refreshes the worker's and the scheduler's gauges before each scrape. No
+// authentication: bind it where only the scraper reaches (the API's own /metrics is likewise open).
 
 import Foundation
 import HTTPTypes
