@@ -8,7 +8,8 @@
 // schedules of one name, an API whose port option is bad) stops the start with an
 // `AssemblyError` naming the role; nothing is dropped silently. `run` migrates the ledger,
 // then runs every role as a Service in the runtime's ServiceGroup (SIGTERM / SIGINT drain
-// them in reverse order: attached roles first, then the scheduler, the pruner, the worker).
+// them in reverse order: the scheduler steps down first, then the pruner, the worker drains,
+// and the attached roles stop last, so a metrics port still answers while the worker drains).
 
 import Logging
 import ServiceLifecycle
@@ -31,7 +32,7 @@ public struct ProcessRoles: Sendable {
     /// recorded.
     public var metrics: MetricsRegistry?
     /// Roles of modules above the runtime (the API, a metrics port), built after the others
-    /// from the assembled process, and shut down first.
+    /// from the assembled process; they start first and so stop last.
     public var attached: [any AttachedRole]
 
     public init(worker: WorkerConfiguration? = nil, schedules: ScheduleRole? = nil, pruner: PrunerConfiguration? = nil,
@@ -113,8 +114,8 @@ public struct AssembledRoles: Sendable {
 /// One process: the runtime and its roles, built once.
 public final class AssembledProcess: Sendable {
     public let roles: AssembledRoles
-    /// Every role's Service, in start order (attached roles first, so they stop first: a
-    /// draining worker is not served through a closed client).
+    /// Every role's Service, in start order: attached roles, worker, pruner, scheduler (the
+    /// ServiceGroup stops them in reverse: the attached servers last, after the drain).
     public let services: [any Service]
 
     public var runtime: Runtime { roles.runtime }
