@@ -39,7 +39,7 @@ extension Ledger {
                     SELECT i.id, c.attempt AS claimed_attempt, j.state, j.worker
                     FROM input i LEFT JOIN claimed c ON c.id = i.id LEFT JOIN \(table) j ON j.id = i.id
                     """, [.textArray(group.map { $0.envelope.id.description }), .intArray(group.map { $0.envelope.attempt }),
-                          .text(worker), .int(leaseMS)])
+                          .text(worker), .int(leaseMS), e.enqueuedBy.map { .text($0) } ?? .null])
                 var missing: [ClaimRequest] = []
                 let byID = Dictionary(uniqueKeysWithValues: group.map { ($0.envelope.id, $0) })
                 for row in rows {
@@ -58,9 +58,9 @@ extension Ledger {
                     let e = request.envelope
                     let inserted = try await c.query("""
                         INSERT INTO \(table) (id, kind, class, target, args, state, attempt, max_attempts, timeout_s,
-                            priority, unique_key, enqueued_at, not_before, producer, trace_id, worker, lease_until, started_at)
+                            priority, unique_key, enqueued_at, not_before, producer, trace_id, worker, lease_until, started_at, enqueued_by)
                         VALUES ($1, $2, $3, $4, $5, \(JobState.running.sql), $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-                            now() + $16 * interval '1 millisecond', now())
+                            now() + $16 * interval '1 millisecond', now(), $17)
                         ON CONFLICT DO NOTHING RETURNING attempt
                         """, [.uuid(e.id.uuid), .text(e.kind.rawValue), .text(request.workloadClass), .text(e.target),
                               .json(JSONValue.object(e.args).jsonString), .int(e.attempt), .int(e.maxAttempts),

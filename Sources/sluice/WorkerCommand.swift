@@ -53,6 +53,7 @@ struct WorkerCommand: AsyncParsableCommand {
             lease: try parseDuration(lease, option: "lease"), shutdownGrace: try parseDuration(grace, option: "grace"),
             rescueInterval: try parseDuration(rescueInterval, option: "rescue-interval"), targets: services.targets)
         if let name { configuration.name = name }
+        configuration.requireSigned = services.settings.requireSigned
         let metrics = MetricsRegistry()
         if metricsPort > 0 { configuration.metrics = metrics.jobs }
         try await services.ledger.migrate()

@@ -45,8 +45,8 @@ import Testing
         let configuration = APIConfiguration(
             port: 0,
             tokens: TokenAuthority(entries: [
-                .init(scope: .read, digest: TokenAuthority.hexBytes(TokenAuthority.hash(read))!),
-                .init(scope: .enqueue, digest: TokenAuthority.hexBytes(TokenAuthority.hash(enqueue))!),
+                .init(name: "reader", scope: .read, digest: TokenAuthority.hexBytes(TokenAuthority.hash(read))!),
+                .init(name: "enqueuer", scope: .enqueue, digest: TokenAuthority.hexBytes(TokenAuthority.hash(enqueue))!),
             ]),
             maxBodyBytes: 64 * 1024, dependencyTimeout: .seconds(1))
         return APIServer(configuration: configuration, backend: backend, metrics: MetricsRegistry(), logger: logger)
