@@ -9,6 +9,7 @@
 // first differing byte, no early exit on the first match), so timing says nothing about which
 // bytes or which entry matched. Nothing here logs a token or a hash.
 
+import ClientSupport
 import Crypto
 import Foundation
 import SluiceCore
@@ -111,26 +112,7 @@ public struct TokenAuthority: Sendable {
         return diff == 0
     }
 
-    public static func hexBytes(_ text: String) -> [UInt8]? {
-        let chars = Array(text.lowercased().utf8)
-        guard chars.count % 2 == 0 else { return nil }
-        func nibble(_ c: UInt8) -> UInt8? {
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
-            default: return nil
-            }
-        }
-        var out: [UInt8] = []
-        out.reserveCapacity(chars.count / 2)
-        var i = 0
-        while i < chars.count {
-            guard let h = nibble(chars[i]), let l = nibble(chars[i + 1]) else { return nil }
-            out.append(h << 4 | l)
-            i += 2
-        }
-        return out
-    }
+    public static func hexBytes(_ text: String) -> [UInt8]? { Hex.decode(text) }
 }
 
 /// base64url without padding (cookies, tokens).

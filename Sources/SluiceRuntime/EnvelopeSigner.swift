@@ -7,6 +7,7 @@
 // the headers `sluice-key-id` and `sluice-signature`. Several keys can be live at once (rotation):
 // the first signs, all verify. A key's bytes never appear in a description, log or error.
 
+import ClientSupport
 import Crypto
 import Foundation
 import RabbitMQ
@@ -61,7 +62,7 @@ public struct EnvelopeSigner: Sendable {
             guard parts.count == 2, IdentityName.isValid(parts[0]) else {
                 throw ParseError(description: "signing key \(n + 1): expected id:hex with an id of \(IdentityName.rule)")
             }
-            guard let bytes = Self.hexBytes(parts[1]), bytes.count >= 32 else {
+            guard let bytes = Hex.decode(parts[1]), bytes.count >= 32 else {
                 throw ParseError(description: "signing key \(n + 1) (\(parts[0])): the key must be at least 64 hex digits (32 bytes)")
             }
             guard !out.contains(where: { $0.id == parts[0] }) else {
@@ -79,7 +80,7 @@ public struct EnvelopeSigner: Sendable {
     /// The headers that sign `body` with the first key.
     public func headers(for body: [UInt8]) -> AMQPTable {
         let key = keys[0]
-        return [Self.keyIDHeader: .string(key.id), Self.signatureHeader: .string(Self.hex(Self.mac(body, key: key)))]
+        return [Self.keyIDHeader: .string(key.id), Self.signatureHeader: .string(Hex.encode(Self.mac(body, key: key)))]
     }
 
     /// What `headers` prove about `body`.
@@ -87,7 +88,7 @@ public struct EnvelopeSigner: Sendable {
         guard let presented = headers[Self.signatureHeader]?.stringValue else { return .unsigned }
         guard let keyID = headers[Self.keyIDHeader]?.stringValue else { return .unknownKey("") }
         guard let key = keys.first(where: { $0.id == keyID }) else { return .unknownKey(String(keyID.prefix(64))) }
-        guard let mac = Self.hexBytes(presented),
+        guard let mac = Hex.decode(presented),
               HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: Self.input(body, keyID: key.id), using: SymmetricKey(data: key.bytes))
         else { return .badSignature(keyID: keyID) }
         return .verified(keyID: keyID)
@@ -99,38 +100,5 @@ public struct EnvelopeSigner: Sendable {
 
     static func mac(_ body: [UInt8], key: Key) -> [UInt8] {
         Array(HMAC<SHA256>.authenticationCode(for: input(body, keyID: key.id), using: SymmetricKey(data: key.bytes)))
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0x0f)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    static func hexBytes(_ text: String) -> [UInt8]? {
-        let chars = Array(text.utf8)
-        guard !chars.isEmpty, chars.count % 2 == 0 else { return nil }
-        func nibble(_ c: UInt8) -> UInt8? {
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
-            default: return nil
-            }
-        }
-        var out: [UInt8] = []
-        out.reserveCapacity(chars.count / 2)
-        var i = 0
-        while i < chars.count {
-            guard let h = nibble(chars[i]), let l = nibble(chars[i + 1]) else { return nil }
-            out.append(h << 4 | l)
-            i += 2
-        }
-        return out
     }
 }

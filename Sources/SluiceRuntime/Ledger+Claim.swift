@@ -39,7 +39,7 @@ extension Ledger {
                     SELECT i.id, c.attempt AS claimed_attempt, j.state, j.worker
                     FROM input i LEFT JOIN claimed c ON c.id = i.id LEFT JOIN \(table) j ON j.id = i.id
                     """, [.textArray(group.map { $0.envelope.id.description }), .intArray(group.map { $0.envelope.attempt }),
-                          .text(worker), .int(leaseMS), e.enqueuedBy.map { .text($0) } ?? .null])
+                          .text(worker), .int(leaseMS)])
                 var missing: [ClaimRequest] = []
                 let byID = Dictionary(uniqueKeysWithValues: group.map { ($0.envelope.id, $0) })
                 for row in rows {
@@ -67,7 +67,7 @@ extension Ledger {
                               .int(e.timeoutSeconds), e.priority.map { .int($0) } ?? .null, e.uniqueKey.map { .text($0) } ?? .null,
                               .timestamp(e.enqueuedAt), e.notBefore.map { .timestamp($0) } ?? .null,
                               e.producer.map { .text($0) } ?? .null, e.traceID.map { .text($0) } ?? .null,
-                              .text(worker), .int(leaseMS)])
+                              .text(worker), .int(leaseMS), e.enqueuedBy.map { .text($0) } ?? .null])
                     if let row = inserted.first {
                         outcomes[e.id] = .claimed(attempt: try row.decode(0, as: Int.self))
                     } else {

@@ -135,7 +135,7 @@ import Testing
             let deadline = Date().addingTimeInterval(30)
             while reasons.count < expected.count && Date() < deadline {
                 let list = try await runSluice(["dead", "list", "--json"], environment: env)
-                if let letters = try? JSONValue.parse(Array(list.output.utf8)).objectValue?["dead_letters"]?.arrayValue {
+                if case .array(let letters)? = (try? JSONValue.parse(Array(list.output.utf8)))?.objectValue?["dead_letters"] {
                     for l in letters {
                         if let id = l.objectValue?["id"]?.stringValue, let reason = l.objectValue?["reason"]?.stringValue { reasons[id] = reason }
                     }
