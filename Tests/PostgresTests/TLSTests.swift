@@ -31,7 +31,11 @@ import TestSupport
             fsync = off
             CONF
             printf 'local all all trust\\nhostssl all all 127.0.0.1/32 trust\\n' >'\(dir)/data/pg_hba.conf'
-            runuser -u postgres -- "$bin/pg_ctl" -D '\(dir)/data' -l '\(dir)/server.log' -w -t 60 -s start
+            # The server must not inherit this script's output pipe (the test reads it to its end),
+            # whatever descriptor number it has.
+            for fd in $(ls /proc/$$/fd); do if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi; done
+            runuser -u postgres -- "$bin/pg_ctl" -D '\(dir)/data' -l '\(dir)/server.log' -w -t 60 -s start \
+                </dev/null >'\(dir)/pg_ctl.out' 2>&1
             """
         let (status, output) = try await runProcess("/bin/bash", ["-c", script])
         guard status == 0 else {
@@ -39,7 +43,7 @@ import TestSupport
             throw ServerError(message: "the private TLS Postgres did not start: \(output)\n\(log)")
         }
         return (port, {
-            _ = try? await runProcess("/bin/bash", ["-c", "cd / && runuser -u postgres -- $(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/pg_ctl -D '\(dir)/data' -m immediate -s stop"])
+            _ = try? await runProcess("/bin/bash", ["-c", "cd / && runuser -u postgres -- $(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/pg_ctl -D '\(dir)/data' -m immediate -s stop </dev/null >/dev/null 2>&1"])
         })
     }
 
