@@ -59,6 +59,8 @@ let package = Package(
         .target(name: "SluiceRuntime", dependencies: [
             "SluiceCore", "SluiceCatalog", "Postgres", "RabbitMQ", "Redis", "ClientSupport", "SluiceMetrics",
             .product(name: "Logging", package: "swift-log"),
+            // HMAC-SHA256 of signed envelopes (EnvelopeSigner).
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),

@@ -19,6 +19,16 @@ package enum SluiceLogging {
     }
 }
 
+/// Who the CLI enqueues as: `cli:{os user}`, the user the process runs as (from the password
+/// database, not from `$USER`, which the caller sets at will); `cli:uid{n}` without an entry.
+package enum CLIIdentity {
+    package static var current: String {
+        let uid = geteuid()
+        if let pw = getpwuid(uid), let name = pw.pointee.pw_name { return "cli:\(String(cString: name))" }
+        return "cli:uid\(uid)"
+    }
+}
+
 /// Commands that print either human text or one JSON document.
 package enum Output {
     package static func json(_ value: [String: Any]) {

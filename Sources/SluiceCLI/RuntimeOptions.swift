@@ -84,7 +84,7 @@ package struct RuntimeServices {
         settings = Settings.fromEnvironment()
         let (schema, topology) = try options.resolved()
         let logger = Logger(label: label)
-        let configuration: RuntimeConfiguration
+        var configuration: RuntimeConfiguration
         do {
             configuration = RuntimeConfiguration(
                 postgres: try PostgresConfiguration(url: settings.postgresURL), amqp: try AMQPConfiguration(url: settings.amqpURL),
@@ -93,6 +93,15 @@ package struct RuntimeServices {
                 ledgerAsyncCommit: settings.ledgerAsyncCommit)
         } catch {
             throw CommandFailure(description: "bad server URL: \(error)")
+        }
+        if let keys = settings.signingKeys {
+            do {
+                configuration.signer = try EnvelopeSigner(parsing: keys)
+            } catch {
+                throw CommandFailure(description: "SLUICE_SIGNING_KEYS: \(error)")
+            }
+        } else if settings.requireSigned {
+            throw CommandFailure(description: "SLUICE_REQUIRE_SIGNED=1 needs SLUICE_SIGNING_KEYS (the keys signatures are checked against)")
         }
         catalog = try Self.loadCatalog(catalogPath ?? settings.catalogPath, logger: logger)
         runtime = Runtime(configuration: configuration, registry: JobRegistry.standard(

@@ -27,6 +27,10 @@ package struct Settings: Sendable {
     package var apiSessionKey: String?
     package var apiHost: String?
     package var apiPort: Int?
+    /// SLUICE_SIGNING_KEYS (`id:hex,…`, the first signs; nil: envelopes go unsigned) and
+    /// SLUICE_REQUIRE_SIGNED=1 (workers dead-letter what is not signed by one of those keys).
+    package var signingKeys: String?
+    package var requireSigned: Bool
     /// The whole environment, for the variables a catalog names itself (a target's `url_env`).
     package var environment: [String: String]
 
@@ -51,6 +55,7 @@ package struct Settings: Sendable {
             importDirectory: optional("SLUICE_IMPORT_DIR"),
             apiTokens: env["SLUICE_API_TOKENS"] ?? "", apiSessionKey: optional("SLUICE_API_SESSION_KEY"),
             apiHost: env["SLUICE_API_HOST"], apiPort: env["SLUICE_API_PORT"].flatMap { Int($0) },
+            signingKeys: optional("SLUICE_SIGNING_KEYS"), requireSigned: env["SLUICE_REQUIRE_SIGNED"] == "1",
             environment: env)
     }
 }

@@ -32,6 +32,8 @@ public struct Catalog: Sendable {
     public var statements: [CatalogStatement] = []
     /// How long Sluice keeps its own finished jobs and side-table rows (`retention:`).
     public var retention = RetentionSettings()
+    /// What each signing key may enqueue (`producers:`); a key not listed is not limited.
+    public var producers: [ProducerGrant] = []
 
     public init(
         targets: [CatalogTarget] = [Catalog.builtInMainTarget], classes: [WorkloadClass: ClassSettings] = Catalog.defaultClasses,

@@ -29,6 +29,7 @@ public enum CatalogSection: String, CaseIterable, Sendable {
     case segments
     case health
     case retention
+    case producers
 
     /// The key a catalog file spells.
     public var key: String { rawValue }
@@ -37,7 +38,7 @@ public enum CatalogSection: String, CaseIterable, Sendable {
     /// `health:` names them as per-target overrides). A job for another target does not see them.
     public var takesTargets: Bool {
         switch self {
-        case .version, .targets, .classes, .schedules, .segments, .retention: false
+        case .version, .targets, .classes, .schedules, .segments, .retention, .producers: false
         case .partitionedTables, .materializedViews, .vacuum, .analyze, .reindex, .cleanup, .queries, .health,
             .imports, .statements: true
         }
@@ -46,8 +47,10 @@ public enum CatalogSection: String, CaseIterable, Sendable {
     /// Narrows `catalog`'s part of this section to what `target` sees.
     public func scope(_ catalog: inout Catalog, to target: String) {
         switch self {
-        case .version, .targets, .classes, .segments, .retention:
-            break  // one for the whole deployment (retention: the home database's ledger)
+        case .version, .targets, .classes, .segments, .retention, .producers:
+            // one for the whole deployment (retention: the home database's ledger; producers:
+            // its `targets:` are what a key may enqueue for, not where the entry applies)
+            break
         case .schedules:
             break  // a schedule names the one target it enqueues for; the scheduler runs them all
         case .partitionedTables: catalog.partitionedTables.removeAll { !$0.applies(to: target) }

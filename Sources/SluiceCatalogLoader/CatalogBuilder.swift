@@ -27,6 +27,8 @@ final class CatalogBuilder {
     var statements: [CatalogStatement] = []
     /// `retention:` (CatalogBuilder+Retention.swift); nil until declared.
     var retention: RetentionSettings?
+    /// `producers:` (CatalogBuilder+Producers.swift).
+    var producers: [ProducerGrant] = []
     private let analytics = AnalyticsDeclarations()
     /// First declaration of each name, per namespace, so a duplicate can say where the first is.
     private var seen: [String: [String: SourceLocation]] = [:]
@@ -99,6 +101,7 @@ final class CatalogBuilder {
         case .statements: for item in r.items(n, section.key) { statement(item, r) }
         case .queries, .segments, .health: analytics.read(section, n, r)
         case .retention: retentionSection(n, r)
+        case .producers: producersSection(n, r)
         }
     }
 
@@ -349,6 +352,7 @@ final class CatalogBuilder {
         catalog.imports = imports
         catalog.statements = statements
         if let retention { catalog.retention = retention }
+        catalog.producers = producers
         analytics.apply(to: &catalog)
         let problems = sink.problems.enumerated().sorted { a, b in
             a.element.location == b.element.location ? a.offset < b.offset : a.element.location < b.element.location

@@ -27,13 +27,17 @@ public struct Envelope: Sendable, Hashable {
     public var priority: Int?
     public var traceID: String?
     public var producer: String?
+    /// Who enqueued the job (`api:{token name}`, `scheduler:{schedule}`, `job:{parent id}`,
+    /// `cli:{os user}`, `amqp:{user_id}`, `key:{key id}`): the identity the ledger records as
+    /// `enqueued_by`. A worker trusts it only when the envelope is signed (README, "Security").
+    public var enqueuedBy: String?
 
     public init(
         id: JobID = .make(), kind: JobKind, args: [String: JSONValue] = [:], target: String = "main",
         attempt: Int = 1, maxAttempts: Int = JobDefaults.standard.maxAttempts,
         timeoutSeconds: Int = JobDefaults.standard.timeoutSeconds, enqueuedAt: Date = Date(),
         notBefore: Date? = nil, uniqueKey: String? = nil, priority: Int? = nil, traceID: String? = nil,
-        producer: String? = nil
+        producer: String? = nil, enqueuedBy: String? = nil
     ) {
         self.id = id
         self.kind = kind
@@ -48,6 +52,7 @@ public struct Envelope: Sendable, Hashable {
         self.priority = priority
         self.traceID = traceID
         self.producer = producer
+        self.enqueuedBy = enqueuedBy
     }
 
     /// The envelope as a JSON object (sorted keys when encoded).
@@ -63,6 +68,7 @@ public struct Envelope: Sendable, Hashable {
             "max_attempts": .int(Int64(maxAttempts)),
             "timeout_s": .int(Int64(timeoutSeconds)),
             "enqueued_at": .string(Timestamp.format(enqueuedAt)),
+            "enqueued_by": opt(enqueuedBy),
             "not_before": opt(notBefore.map(Timestamp.format)),
             "unique_key": opt(uniqueKey),
             "priority": priority.map { .int(Int64($0)) } ?? .null,
@@ -81,6 +87,8 @@ public struct Envelope: Sendable, Hashable {
         w.write(Int64(attempt))
         w.raw(",\"enqueued_at\":")
         w.write(Timestamp.format(enqueuedAt))
+        w.raw(",\"enqueued_by\":")
+        if let enqueuedBy { w.write(enqueuedBy) } else { w.raw("null") }
         w.raw(",\"id\":")
         w.write(id.description)
         w.raw(",\"kind\":")
@@ -163,6 +171,10 @@ public struct Envelope: Sendable, Hashable {
         if let p = priority, !(0...9).contains(p) {
             throw EnvelopeError(.invalidField, field: "priority", reason: "must be between 0 and 9")
         }
+        let enqueuedBy = try r.string("enqueued_by")
+        if let b = enqueuedBy, b.isEmpty || b.utf8.count > 200 {
+            throw EnvelopeError(.invalidField, field: "enqueued_by", reason: "must be 1-200 bytes")
+        }
         let uniqueKey = try r.string("unique_key")
         if let u = uniqueKey, u.isEmpty || u.utf8.count > 512 {
             throw EnvelopeError(.invalidField, field: "unique_key", reason: "must be 1-512 bytes")
@@ -171,7 +183,7 @@ public struct Envelope: Sendable, Hashable {
             id: id, kind: kind, args: args, target: target, attempt: Int(attempt), maxAttempts: Int(maxAttempts),
             timeoutSeconds: Int(timeout), enqueuedAt: enqueuedAt, notBefore: try r.date("not_before"),
             uniqueKey: uniqueKey, priority: priority.map { Int($0) }, traceID: try r.string("trace_id"),
-            producer: try r.string("producer"))
+            producer: try r.string("producer"), enqueuedBy: enqueuedBy)
     }
 }
 

@@ -17,6 +17,8 @@ public struct EnvelopeError: Error, Hashable, CustomStringConvertible {
         public static let unknownKind = Code("unknown_kind")
         /// The arguments do not fit the kind.
         public static let invalidArguments = Code("invalid_arguments")
+        /// The signing key may not enqueue this kind, class or target (the catalog's `producers:`).
+        public static let notAllowed = Code("not_allowed")
     }
 
     public var code: Code

@@ -24,6 +24,11 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { "\(status.code) \(code): \(message)" }
 
+    /// The client's upload stalled or broke off: its fault, but a retry with the same
+    /// Idempotency-Key must run again rather than get this answer back.
+    static let uploadInterrupted = "upload_interrupted"
+
+
     var json: JSONValue {
         var e: [String: JSONValue] = ["code": .string(code), "message": .string(message)]
         if let field { e["field"] = .string(field) }

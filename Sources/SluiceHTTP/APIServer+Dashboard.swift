@@ -19,11 +19,10 @@ extension APIServer {
             Route(method: .post, path: "/login", scope: nil) { [self] request, _, _ in
                 let body = String(decoding: try await bodyBytes(request), as: UTF8.self)
                 let token = Self.formValue(body, "token") ?? ""
-                let scopes = token.isEmpty ? [] : configuration.tokens.scopes(of: token)
-                guard !scopes.isEmpty else {
+                guard !token.isEmpty, let holder = configuration.tokens.holder(of: token) else {
                     return html(DashboardPage.login(error: "That token is not valid."), .unauthorized)
                 }
-                let (_, cookie) = sessions.issue(scopes: scopes)
+                let (_, cookie) = sessions.issue(name: holder.name, scopes: holder.scopes)
                 var response = redirect("/")
                 response.setCookie(Cookie(name: DashboardSession.cookieName, value: cookie,
                                           maxAge: Int(sessions.lifetime.components.seconds), path: "/",

@@ -20,8 +20,16 @@ import Synchronization
 extension APIServer {
     var importRoutes: [Route] {
         [
-            Route(method: .post, path: "/v1/imports", scope: .enqueue) { [self] request, _, _ in
-                try await startImport(request)
+            Route(method: .post, path: "/v1/imports", scope: .enqueue) { [self] request, _, caller in
+                guard let key = request.headers[HTTPField.Name("Idempotency-Key")!] else {
+                    let (status, value) = try await startImport(request, by: caller.enqueuedBy)
+                    return json(value, status)
+                }
+                // The parameters are the fingerprint (and the declared length, when given).
+                let fingerprint = "POST /v1/imports?\(request.uri.query ?? "")|\(request.headers[.contentLength] ?? "")"
+                return try await idempotent(key: key, fingerprint: Array(fingerprint.utf8)) {
+                    try await startImport(request, by: caller.enqueuedBy)
+                }
             },
             Route(method: .get, path: "/v1/imports/{id}/rejects.csv", scope: .read) { [self] _, context, _ in
                 guard let id = context.parameters.get("id").flatMap({ JobID($0) }) else {
@@ -43,7 +51,7 @@ extension APIServer {
         ]
     }
 
-    private func startImport(_ request: Request) async throws -> Response {
+    private func startImport(_ request: Request, by enqueuedBy: String?) async throws -> (HTTPResponse.Status, JSONValue) {
         guard let specName = request.query("spec") else { throw APIError.badRequest("spec is required", field: "spec") }
         guard let catalog = backend.catalog, let spec = catalog.importSpec(named: specName) else {
             let declared = (backend.catalog?.imports.map(\.name.rawValue) ?? []).sorted().joined(separator: ", ")
@@ -67,7 +75,7 @@ extension APIServer {
         let submission: ImportSubmission
         do {
             submission = try ImportSubmission(spec: spec, options: options, target: target, producer: "sluice-api",
-                                              registry: backend.registry)
+                                              enqueuedBy: enqueuedBy, registry: backend.registry)
         } catch {
             throw APIError.invalid(error)
         }
@@ -89,10 +97,10 @@ extension APIServer {
                 submission, bytes: RequestBodySource(request.body, idleTimeout: configuration.uploadIdleTimeout), fileName: fileName)
         } catch let e as UploadInterrupted {
             // The client stalled or went away: the transaction rolled back, nothing is kept.
-            throw APIError.badRequest(e.reason)
+            throw APIError(.badRequest, APIError.uploadInterrupted, e.reason)
         } catch let e as JobError {
             // Past the limit, or empty: the transaction rolled back, nothing is kept.
-            let tooLarge = e.message.contains("larger than")
+            let tooLarge = e.code == .tooLarge
             throw APIError(tooLarge ? .contentTooLarge : .badRequest, tooLarge ? "too_large" : "bad_request", e.message)
         } catch let e as EnvelopeError {
             throw APIError.invalid(e)  // refused at enqueue: the upload was deleted
@@ -104,8 +112,8 @@ extension APIServer {
         } catch {
             throw APIError.unavailable("postgres", Self.describe(error))
         }
-        return json(["id": .string(result.id.description), "upload": .string(upload.id.uuidString.lowercased()),
-                     "bytes": .int(Int64(upload.bytes)), "state": .string(result.state.rawValue)], .accepted)
+        return (.accepted, ["id": .string(result.id.description), "upload": .string(upload.id.uuidString.lowercased()),
+                            "bytes": .int(Int64(upload.bytes)), "state": .string(result.state.rawValue)])
     }
 }
 

@@ -15,7 +15,9 @@ import SluiceRuntime
 extension APIServer {
     var jobRoutes: [Route] {
         [
-            Route(method: .post, path: "/v1/jobs", scope: .enqueue) { [self] request, _, _ in try await enqueue(request) },
+            Route(method: .post, path: "/v1/jobs", scope: .enqueue) { [self] request, _, caller in
+                try await enqueue(request, by: caller.enqueuedBy)
+            },
             Route(method: .get, path: "/v1/jobs", scope: .read) { [self] request, _, _ in try await listJobs(request) },
             Route(method: .get, path: "/v1/jobs/{id}", scope: .read) { [self] _, context, _ in
                 let id = try jobID(context)
@@ -51,16 +53,25 @@ extension APIServer {
 
     // MARK: Enqueue
 
-    func enqueue(_ request: Request) async throws -> Response {
+    func enqueue(_ request: Request, by enqueuedBy: String?) async throws -> Response {
         let (body, bytes) = try await jsonBody(request)
         guard let key = request.headers[HTTPField.Name("Idempotency-Key")!] else {
-            let (status, value) = try await enqueue(body)
+            let (status, value) = try await enqueue(body, by: enqueuedBy)
             return json(value, status)
         }
+        return try await idempotent(key: key, fingerprint: bytes) { try await enqueue(body, by: enqueuedBy) }
+    }
+
+    /// Serves `answer` once per Idempotency-Key: a retry with the same key and fingerprint gets
+    /// the first answer (header `Idempotent-Replayed: true`) and runs nothing; another
+    /// fingerprint is a 422. `POST /v1/jobs` fingerprints its body, `POST /v1/imports` its
+    /// parameters (the file is streamed, never held to hash it first).
+    func idempotent(key: String, fingerprint: [UInt8],
+                    _ answer: () async throws -> (HTTPResponse.Status, JSONValue)) async throws -> Response {
         guard !key.isEmpty, key.count <= 200 else {
             throw APIError.badRequest("Idempotency-Key must be 1 to 200 characters", field: "Idempotency-Key")
         }
-        let digest = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        let digest = SHA256.hash(data: fingerprint).map { String(format: "%02x", $0) }.joined()
         switch try await bounded("postgres", { [backend] in try await backend.beginIdempotent(key: key, requestSHA256: digest) }) {
         case .replay(let status, let text):
             var headers = HTTPFields()
@@ -73,10 +84,10 @@ extension APIServer {
             throw APIError(.conflict, "idempotency_in_progress", "a request with this Idempotency-Key is still being served")
         case .fresh:
             do {
-                let (status, value) = try await enqueue(body)
+                let (status, value) = try await answer()
                 try? await backend.finishIdempotent(key: key, status: status.code, response: value.jsonString)
                 return json(value, status)
-            } catch let e as APIError where e.status.code < 500 {
+            } catch let e as APIError where e.status.code < 500 && e.code != APIError.uploadInterrupted {
                 // A refused request is an answer too: the same retry gets the same refusal.
                 try? await backend.finishIdempotent(key: key, status: e.status.code, response: e.json.jsonString)
                 throw e
@@ -90,7 +101,7 @@ extension APIServer {
 
     /// Enqueues `body` (one job object, or `{"jobs": [...]}`); 201 with the new job(s), 200 when
     /// a single job was a duplicate of a live unique key.
-    func enqueue(_ body: JSONValue) async throws -> (HTTPResponse.Status, JSONValue) {
+    func enqueue(_ body: JSONValue, by enqueuedBy: String?) async throws -> (HTTPResponse.Status, JSONValue) {
         guard let object = body.objectValue else { throw APIError.badRequest("expected a JSON object: one job, or {\"jobs\": [...]}") }
         if let jobs = object["jobs"] {
             guard object.count == 1, case .array(let items) = jobs else {
@@ -100,7 +111,7 @@ extension APIServer {
             guard items.count <= configuration.maxBatch else {
                 throw APIError(.contentTooLarge, "too_large", "a batch holds at most \(configuration.maxBatch) jobs", field: "jobs")
             }
-            let requests = try items.enumerated().map { i, item in try jobRequest(item, field: "jobs[\(i)].") }
+            let requests = try items.enumerated().map { i, item in try jobRequest(item, field: "jobs[\(i)].", by: enqueuedBy) }
             let results = try await produce(requests)
             let out: [JSONValue] = results.map { r in
                 switch r {
@@ -110,7 +121,7 @@ extension APIServer {
             }
             return (.created, ["jobs": .array(out)])
         }
-        let result = try await produce([try jobRequest(body, field: "")])[0].get()
+        let result = try await produce([try jobRequest(body, field: "", by: enqueuedBy)])[0].get()
         return (result.duplicate ? .ok : .created, enqueued(result))
     }
 
@@ -147,9 +158,11 @@ extension APIServer {
 
     /// One job object of a request body, checked field by field (JobRequestBody, shared with
     /// `sluice enqueue`).
-    func jobRequest(_ value: JSONValue, field prefix: String) throws -> JobRequest {
+    func jobRequest(_ value: JSONValue, field prefix: String, by enqueuedBy: String?) throws -> JobRequest {
         do {
-            return try JobRequestBody.decode(value, prefix: prefix).request(producer: "sluice-api")
+            var request = try JobRequestBody.decode(value, prefix: prefix).request(producer: "sluice-api")
+            request.enqueuedBy = enqueuedBy
+            return request
         } catch {
             throw APIError.badRequest(error.message, field: error.field)
         }
@@ -174,7 +187,8 @@ extension APIServer {
         filter.query = request.query("q").map { String($0.prefix(200)) }
         let limit = try request.limit(default: 50, max: 500)
         var after: JobID?
-        if let cursor = request.query("cursor") {
+        // Present means checked: an empty or mangled cursor is a 400, never a silent first page.
+        if let cursor = request.rawQuery("cursor") {
             guard let id = JobCursor.decode(cursor) else { throw APIError.badRequest("the cursor is not one this API gave out", field: "cursor") }
             after = id
         }

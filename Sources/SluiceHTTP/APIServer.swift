@@ -37,6 +37,10 @@ public final class APIServer: Sendable {
     /// Who made a request, once authenticated.
     struct Caller: Sendable {
         var scopes: Set<APIScope>
+        /// The token's name (bearer or session), nil on routes without authentication.
+        var name: String?
+        /// What the ledger records as `enqueued_by` for jobs this caller enqueues.
+        var enqueuedBy: String? { name.map { "api:\($0)" } }
         /// The dashboard session, when the request came with the cookie rather than a bearer token.
         var session: DashboardSession?
     }
@@ -146,17 +150,18 @@ public final class APIServer: Sendable {
     /// The caller of `request`, or a 401/403. A bearer token wins over the session cookie.
     func authorize(_ request: Request, route: Route) throws -> Caller {
         guard let needed = route.scope else {
-            return Caller(scopes: [], session: currentSession(request))
+            return Caller(scopes: [], name: nil, session: currentSession(request))
         }
         if let header = request.headers[.authorization] {
             let parts = header.split(separator: " ", maxSplits: 1)
             guard parts.count == 2, parts[0].lowercased() == "bearer" else {
                 throw APIError.unauthorized("the Authorization header must be 'Bearer <token>'")
             }
-            let scopes = configuration.tokens.scopes(of: String(parts[1]).trimmingCharacters(in: .whitespaces))
-            guard !scopes.isEmpty else { throw APIError.unauthorized("the bearer token is not valid") }
-            guard scopes.contains(where: { $0.grants(needed) }) else { throw APIError.forbidden(needed) }
-            return Caller(scopes: scopes, session: nil)
+            guard let holder = configuration.tokens.holder(of: String(parts[1]).trimmingCharacters(in: .whitespaces)) else {
+                throw APIError.unauthorized("the bearer token is not valid")
+            }
+            guard holder.scopes.contains(where: { $0.grants(needed) }) else { throw APIError.forbidden(needed) }
+            return Caller(scopes: holder.scopes, name: holder.name, session: nil)
         }
         guard let session = currentSession(request) else { throw APIError.unauthorized() }
         if request.method != .get && request.method != .head {
@@ -165,7 +170,7 @@ public final class APIServer: Sendable {
             }
         }
         guard session.scopes.contains(where: { $0.grants(needed) }) else { throw APIError.forbidden(needed) }
-        return Caller(scopes: session.scopes, session: session)
+        return Caller(scopes: session.scopes, name: session.name, session: session)
     }
 
     func currentSession(_ request: Request) -> DashboardSession? {
@@ -242,13 +247,26 @@ func json(_ value: JSONValue, _ status: HTTPResponse.Status = .ok, headers extra
 extension Request {
     /// A query parameter, nil when absent or empty.
     func query(_ name: String) -> String? {
-        guard let v = uri.queryParameters[Substring(name)], !v.isEmpty else { return nil }
-        return String(v)
+        guard let v = rawQuery(name), !v.isEmpty else { return nil }
+        return v
     }
 
     /// A query parameter as given (empty when present without a value), nil when absent.
+    /// Decoded as `application/x-www-form-urlencoded`: `+` is a space (what Python's urlencode,
+    /// HTML forms and URLSearchParams write), then percent-escapes; the first occurrence wins.
     func rawQuery(_ name: String) -> String? {
-        uri.queryParameters[Substring(name)].map(String.init)
+        guard let query = uri.query else { return nil }
+        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard Self.formDecode(parts[0]) == name else { continue }
+            return parts.count == 2 ? Self.formDecode(parts[1]) : ""
+        }
+        return nil
+    }
+
+    static func formDecode(_ text: Substring) -> String {
+        let spaced = text.replacingOccurrences(of: "+", with: " ")
+        return spaced.removingPercentEncoding ?? spaced
     }
 
     /// The `limit` query parameter of a list route: `default` when absent, 400 naming `limit`

@@ -226,7 +226,7 @@ extension DashboardPage {
           const h = document.createElement("h2"); h.append(j.kind + " ", idEl(j.id)); d.appendChild(h);
           const t = document.createElement("p"); t.append("state ", badge(j.state, j.state === "completed" ? "ok" : j.state === "discarded" ? "firing" : "none"),
             " · enqueued ", timeEl(j.enqueued_at), " · started ", timeEl(j.started_at), " · finished ", timeEl(j.finished_at), " · ran " + dur(runMS(j)),
-            " · attempt " + j.attempt + "/" + j.max_attempts + " · target " + j.target);
+            " · attempt " + j.attempt + "/" + j.max_attempts + " · target " + j.target + " · enqueued by " + (j.enqueued_by || "unknown"));
           d.appendChild(t);
           for (const [label, v] of [["args", j.args], ["result", j.result], ["error", j.error], ["progress", j.progress]]) {
             if (v == null) continue; const l = document.createElement("h3"); l.textContent = label; d.appendChild(l);

@@ -33,6 +33,9 @@ public struct JobError: Error, Sendable, CustomStringConvertible, RetryClassifyi
         public static let unsupported = Code("unsupported")
         /// Arguments that do not fit the kind (missing field, wrong type).
         public static let invalidArguments = Code("invalidArguments")
+        /// The data is larger than a declared limit (an upload past its import's
+        /// `max_file_bytes`): the API answers 413 on this code, never on the message's words.
+        public static let tooLarge = Code("tooLarge")
         /// Any other database failure.
         public static let database = Code("database")
     }

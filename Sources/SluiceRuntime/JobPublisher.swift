@@ -14,13 +14,16 @@ import Synchronization
 public final class JobPublisher: Sendable {
     private let configuration: AMQPConfiguration
     private let topology: TopologyConfiguration
+    /// Signs every envelope published (nil: unsigned); workers verify with the same keys.
+    public let signer: EnvelopeSigner?
     private let logger: Logger
     private let current = Mutex<AMQPPublisher?>(nil)
     private let connecting = ConnectGate()
 
-    public init(configuration: AMQPConfiguration, topology: TopologyConfiguration, logger: Logger) {
+    public init(configuration: AMQPConfiguration, topology: TopologyConfiguration, signer: EnvelopeSigner? = nil, logger: Logger) {
         self.configuration = configuration
         self.topology = topology
+        self.signer = signer
         self.logger = logger
     }
 
@@ -38,8 +41,16 @@ public final class JobPublisher: Sendable {
                     let p = try await AMQPPublisher.connect(configuration: configuration, retry: retry, attempts: attempts, logger: logger)
                     do {
                         let channel = try await p.openChannel()
-                        try await Topology.declare(on: channel, topology)
-                        try? await channel.close()
+                        do {
+                            try await Topology.declare(on: channel, topology)
+                            try? await channel.close()
+                        } catch let e as AMQPError where e.replyCode == 403 {
+                            // A least-privilege user (README "Production deployment") may not
+                            // declare: the operator's `sluice migrate --topology` did. The
+                            // refusal closed only that channel; publishing goes on.
+                            logger.info("this broker user may not declare the topology; using what an operator declared",
+                                        metadata: ["amqp.user": "\(configuration.user)"])
+                        }
                     } catch {
                         await p.close()
                         throw error
@@ -89,11 +100,15 @@ public final class JobPublisher: Sendable {
         let route = Topology.route(topology, workloadClass: workloadClass, tier: tier)
         var headers = route.headers
         headers.merge(extra) { _, new in new }
+        let body = envelope.encoded()
+        if let signer { headers.merge(signer.headers(for: body)) { _, new in new } }
+        // user_id: RabbitMQ refuses a message whose user_id is not the connection's user, so a
+        // worker can trust it as the publisher's broker identity.
         let properties = AMQPProperties(
             contentType: "application/json", headers: headers, deliveryMode: .persistent,
             priority: topology.queueType == .classic ? envelope.priority.map { UInt8($0) } : nil,
-            messageId: envelope.id.description, type: envelope.kind.rawValue)
-        return AMQPOutgoingMessage(AMQPMessage(body: envelope.encoded(), properties: properties),
+            messageId: envelope.id.description, type: envelope.kind.rawValue, userId: configuration.user)
+        return AMQPOutgoingMessage(AMQPMessage(body: body, properties: properties),
                                    exchange: route.exchange, routingKey: route.routingKey, mandatory: true)
     }
 

@@ -24,10 +24,12 @@ public struct JobStatusUpdate: Sendable {
 
     /// Fields describing a job as enqueued.
     public static func fields(of envelope: Envelope, workloadClass: String) -> [String: String] {
-        [
+        var f = [
             JobStatusField.kind: envelope.kind.rawValue, JobStatusField.workloadClass: workloadClass,
             JobStatusField.attempt: String(envelope.attempt), JobStatusField.enqueuedAt: Timestamp.format(envelope.enqueuedAt),
         ]
+        if let by = envelope.enqueuedBy { f[JobStatusField.enqueuedBy] = by }
+        return f
     }
 }
 
@@ -39,6 +41,8 @@ public enum JobStatusField {
     public static let workloadClass = "class"
     public static let attempt = "attempt"
     public static let enqueuedAt = "enqueued_at"
+    /// Who enqueued the job (`Envelope.enqueuedBy`).
+    public static let enqueuedBy = "enqueued_by"
     public static let startedAt = "started_at"
     public static let finishedAt = "finished_at"
     public static let durationMS = "duration_ms"

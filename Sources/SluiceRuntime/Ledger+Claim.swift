@@ -58,16 +58,16 @@ extension Ledger {
                     let e = request.envelope
                     let inserted = try await c.query("""
                         INSERT INTO \(table) (id, kind, class, target, args, state, attempt, max_attempts, timeout_s,
-                            priority, unique_key, enqueued_at, not_before, producer, trace_id, worker, lease_until, started_at)
+                            priority, unique_key, enqueued_at, not_before, producer, trace_id, worker, lease_until, started_at, enqueued_by)
                         VALUES ($1, $2, $3, $4, $5, \(JobState.running.sql), $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-                            now() + $16 * interval '1 millisecond', now())
+                            now() + $16 * interval '1 millisecond', now(), $17)
                         ON CONFLICT DO NOTHING RETURNING attempt
                         """, [.uuid(e.id.uuid), .text(e.kind.rawValue), .text(request.workloadClass), .text(e.target),
                               .json(JSONValue.object(e.args).jsonString), .int(e.attempt), .int(e.maxAttempts),
                               .int(e.timeoutSeconds), e.priority.map { .int($0) } ?? .null, e.uniqueKey.map { .text($0) } ?? .null,
                               .timestamp(e.enqueuedAt), e.notBefore.map { .timestamp($0) } ?? .null,
                               e.producer.map { .text($0) } ?? .null, e.traceID.map { .text($0) } ?? .null,
-                              .text(worker), .int(leaseMS)])
+                              .text(worker), .int(leaseMS), e.enqueuedBy.map { .text($0) } ?? .null])
                     if let row = inserted.first {
                         outcomes[e.id] = .claimed(attempt: try row.decode(0, as: Int.self))
                     } else {

@@ -28,14 +28,15 @@ extension Ledger {
             .intArray(e.map(\.attempt)), .intArray(e.map(\.maxAttempts)), .intArray(e.map(\.timeoutSeconds)),
             .intArray(e.map(\.priority)), .textArray(e.map(\.uniqueKey)), .textArray(e.map { ts($0.enqueuedAt) }),
             .textArray(e.map { ts($0.notBefore) }), .textArray(e.map(\.producer)), .textArray(e.map(\.traceID)),
+            .textArray(e.map(\.enqueuedBy)),
         ]
         return try await pool.withConnection { c in
             let rows = try await c.query("""
                 INSERT INTO \(table) (id, kind, class, target, args, state, attempt, max_attempts, timeout_s, priority,
-                    unique_key, enqueued_at, not_before, producer, trace_id)
+                    unique_key, enqueued_at, not_before, producer, trace_id, enqueued_by)
                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]::jsonb[], $6::text[],
                     $7::int[], $8::int[], $9::int[], $10::smallint[], $11::text[], $12::text[]::timestamptz[],
-                    $13::text[]::timestamptz[], $14::text[], $15::text[])
+                    $13::text[]::timestamptz[], $14::text[], $15::text[], $16::text[])
                 ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN \(JobState.liveSQL) DO NOTHING
                 RETURNING id
                 """, binds)

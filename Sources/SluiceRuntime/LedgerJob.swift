@@ -28,13 +28,15 @@ public struct LedgerJob: Sendable {
     public var result: JSONValue?
     public var producer: String?
     public var traceID: String?
+    /// Who enqueued it (migration 8); nil for jobs enqueued before it.
+    public var enqueuedBy: String?
     public var cancelRequested: Bool
 
     /// The columns `init(row:)` reads, in a SELECT list.
     static let columns = """
         id, kind, class, target, args::text AS args, state, attempt, max_attempts, timeout_s, priority, unique_key, \
         lease_until, worker, enqueued_at, not_before, started_at, finished_at, progress::text AS progress, error, \
-        result::text AS result, producer, trace_id, cancel_requested
+        result::text AS result, producer, trace_id, cancel_requested, enqueued_by
         """
 
     init(row: PostgresRow) throws {
@@ -69,6 +71,7 @@ public struct LedgerJob: Sendable {
         producer = try row.decode("producer", as: String?.self)
         traceID = try row.decode("trace_id", as: String?.self)
         cancelRequested = try row.decode("cancel_requested", as: Bool.self)
+        enqueuedBy = try row.decode("enqueued_by", as: String?.self)
     }
 
     /// The envelope for attempt `attempt` (the row's own by default).
@@ -76,7 +79,7 @@ public struct LedgerJob: Sendable {
         Envelope(
             id: id, kind: kind, args: args, target: target, attempt: attempt ?? self.attempt, maxAttempts: maxAttempts,
             timeoutSeconds: timeoutSeconds, enqueuedAt: enqueuedAt, notBefore: notBefore, uniqueKey: uniqueKey,
-            priority: priority, traceID: traceID, producer: producer)
+            priority: priority, traceID: traceID, producer: producer, enqueuedBy: enqueuedBy)
     }
 
     /// The row as JSON (for `sluice job --json`).
@@ -92,6 +95,7 @@ public struct LedgerJob: Sendable {
             "enqueued_at": t(enqueuedAt), "not_before": t(notBefore), "started_at": t(startedAt),
             "finished_at": t(finishedAt), "progress": progress ?? .null, "error": s(error), "result": result ?? .null,
             "producer": s(producer), "trace_id": s(traceID), "cancel_requested": .bool(cancelRequested),
+            "enqueued_by": s(enqueuedBy),
         ])
     }
 }

@@ -197,5 +197,10 @@ public enum Migrations {
                 error           text
             );
             """),
+        Migration(version: 8, name: "producer identity: enqueued_by", sql: """
+            -- Who enqueued each job (an API token's name, a schedule, a parent job, a CLI user, a
+            -- broker user, a signing key): README "Security". NULL for jobs enqueued before.
+            ALTER TABLE {schema}.jobs ADD COLUMN IF NOT EXISTS enqueued_by text;
+            """),
     ]
 }

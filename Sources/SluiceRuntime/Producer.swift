@@ -31,11 +31,13 @@ public struct JobRequest: Sendable {
     public var timeoutSeconds: Int?
     public var traceID: String?
     public var producer: String?
+    /// Who enqueues it (`Envelope.enqueuedBy`): the ledger's `enqueued_by`.
+    public var enqueuedBy: String?
 
     public init(
         kind: JobKind, args: [String: JSONValue] = [:], workloadClass: WorkloadClass? = nil, target: String = "main",
         uniqueKey: String? = nil, notBefore: Date? = nil, priority: Int? = nil, maxAttempts: Int? = nil,
-        timeoutSeconds: Int? = nil, traceID: String? = nil, producer: String? = nil
+        timeoutSeconds: Int? = nil, traceID: String? = nil, producer: String? = nil, enqueuedBy: String? = nil
     ) {
         self.kind = kind
         self.args = args
@@ -48,6 +50,7 @@ public struct JobRequest: Sendable {
         self.timeoutSeconds = timeoutSeconds
         self.traceID = traceID
         self.producer = producer
+        self.enqueuedBy = enqueuedBy
     }
 
     /// Runs `delay` from now.
@@ -165,11 +168,17 @@ public final class Producer: Sendable {
         guard let workloadClass = r.workloadClass ?? registry.defaultClass(of: r.kind) else {
             throw EnvelopeError(.unknownKind, field: "kind", reason: "no class for '\(r.kind)'")
         }
+        // The catalog may limit what this process's signing key enqueues (`producers:`): refused
+        // here rather than dead-lettered by every worker.
+        if let keyID = publisher.signer?.signingKeyID,
+           let refusal = registry.catalog.producerRefusal(keyID: keyID, kind: r.kind, workloadClass: workloadClass.rawValue, target: r.target) {
+            throw EnvelopeError(.notAllowed, field: "kind", reason: refusal)
+        }
         let defaults = registry.defaults(of: r.kind) ?? .standard
         let e = Envelope(
             id: r.id ?? .make(), kind: r.kind, args: r.args, target: r.target, attempt: 1,
             maxAttempts: r.maxAttempts ?? defaults.maxAttempts, timeoutSeconds: r.timeoutSeconds ?? defaults.timeoutSeconds, enqueuedAt: now, notBefore: r.notBefore, uniqueKey: r.uniqueKey,
-            priority: r.priority, traceID: r.traceID, producer: r.producer)
+            priority: r.priority, traceID: r.traceID, producer: r.producer, enqueuedBy: r.enqueuedBy)
         // Round-trip through the wire validation so a producer can never publish what a worker rejects.
         _ = try Envelope.decode(e.json)
         return (e, workloadClass)

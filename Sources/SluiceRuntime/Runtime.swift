@@ -41,6 +41,9 @@ public struct RuntimeConfiguration: Sendable {
     /// Postgres crash may forget the last few hundred ms of ledger writes; delivery stays
     /// at-least-once. Default false.
     public var ledgerAsyncCommit: Bool
+    /// Signs every envelope this runtime publishes, and checks what its workers receive
+    /// (`SLUICE_SIGNING_KEYS`). Default nil: unsigned.
+    public var signer: EnvelopeSigner? = nil
 
     public init(postgres: PostgresConfiguration, amqp: AMQPConfiguration, redis: RedisConfiguration, schema: String = "sluice",
                 topology: TopologyConfiguration = TopologyConfiguration(), redisPrefix: String = "sluice:",
@@ -88,7 +91,8 @@ public final class Runtime: Sendable {
         ledger = Ledger(pool: pool, schema: configuration.schema, logger: logger)
         redis = RedisPool(configuration: configuration.redisPool, logger: logger)
         results = ResultStore(redis: redis, configuration: .init(prefix: configuration.redisPrefix, ttl: configuration.statusTTL), logger: logger)
-        publisher = JobPublisher(configuration: configuration.amqp, topology: configuration.topology, logger: logger)
+        publisher = JobPublisher(configuration: configuration.amqp, topology: configuration.topology, signer: configuration.signer,
+                                 logger: logger)
         producer = Producer(registry: registry, ledger: ledger, publisher: publisher, results: results, logger: logger)
     }
 

@@ -84,12 +84,20 @@ extension Worker {
 
     func handle(_ delivery: AMQPDelivery, consumer: AMQPConsumer, settings: ClassSettings) async {
         let className = settings.workloadClass.rawValue
-        let envelope: Envelope
+        var envelope: Envelope
         do {
             envelope = try Envelope.decode(delivery.body)
         } catch {
             await reject(delivery, consumer: consumer, reason: error.code.rawValue, error: error.description,
                          className: className, kind: nil, attempt: nil, id: nil)
+            return
+        }
+        // Who may enqueue (Worker+Admission.swift): signature, the key's grants, the identity.
+        switch admission(delivery, envelope, className: className) {
+        case .admit(let enqueuedBy): envelope.enqueuedBy = enqueuedBy
+        case .refuse(let reason, let error):
+            await reject(delivery, consumer: consumer, reason: reason, error: error, className: className,
+                         kind: envelope.kind.rawValue, attempt: envelope.attempt, id: nil)
             return
         }
         do {

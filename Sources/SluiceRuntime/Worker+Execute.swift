@@ -27,9 +27,13 @@ extension Worker {
         let startedAt = Date()
         let waited = startedAt.timeIntervalSince(max(envelope.enqueuedAt, envelope.notBefore ?? envelope.enqueuedAt))
         configuration.metrics?.jobStarted(workloadClass: className, kind: envelope.kind.rawValue, queueWait: .milliseconds(Int64(waited * 1000)))
-        results.record(JobStatusUpdate(id: id, state: .running, fields: [
+        var started = [
             JobStatusField.attempt: String(envelope.attempt), JobStatusField.startedAt: Timestamp.format(startedAt), JobStatusField.worker: configuration.name,
-            JobStatusField.kind: envelope.kind.rawValue, JobStatusField.workloadClass: className]))
+            JobStatusField.kind: envelope.kind.rawValue, JobStatusField.workloadClass: className]
+        // The identity admission settled on (the producer wrote the same at enqueue; a job
+        // published by hand gets it here).
+        if let by = envelope.enqueuedBy { started[JobStatusField.enqueuedBy] = by }
+        results.record(JobStatusUpdate(id: id, state: .running, fields: started))
         var jobLogger = logger
         jobLogger[metadataKey: "job.id"] = .string(id.description)
         jobLogger[metadataKey: "job.kind"] = .string(envelope.kind.rawValue)
@@ -104,7 +108,12 @@ extension Worker {
                 if running.progressDue(id, interval: .seconds(2)) { try? await ledger.progress(id, value) }
             },
             output: { [results] name, fields in await results.writeOutput(name, fields: fields) },
-            enqueue: { [producer] request in try await producer.enqueue(request) })
+            enqueue: { [producer] request in
+                // A follow-up is enqueued by its parent, whatever the kind says.
+                var request = request
+                request.enqueuedBy = "job:\(id)"
+                return try await producer.enqueue(request)
+            })
         let entry = registry.entry(envelope.kind)!
         let timeout = Duration.seconds(envelope.timeoutSeconds)
         return await withTaskGroup(of: Outcome?.self) { group in

@@ -33,6 +33,9 @@ public struct WorkerConfiguration: Sendable {
     /// Where the worker records job counters and histograms (`sluice worker --metrics-port`).
     /// Nil records nothing.
     public var metrics: JobMetrics?
+    /// Dead-letter every envelope not signed by one of the publisher's keys (`unsigned`,
+    /// `bad_signature`) and run nothing of it (`SLUICE_REQUIRE_SIGNED=1`). Default false.
+    public var requireSigned = false
 
     public init(
         classes: [ClassSettings], postgres: PostgresConfiguration, amqp: AMQPConfiguration, name: String = WorkerConfiguration.defaultName(),

@@ -78,12 +78,15 @@ struct APITokenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "token", abstract: "Make a token: prints it once, and the SLUICE_API_TOKENS entry (its hash) to configure.")
     @Argument(help: "read, enqueue or admin.") var scope: String
+    @Option(help: "Who holds it (jobs it enqueues record enqueued_by = api:NAME); default: the scope.") var name: String?
 
     func run() throws {
         guard let s = APIScope(rawValue: scope) else { throw ValidationError("scope: expected read, enqueue or admin") }
+        let holder = name ?? s.rawValue
+        guard IdentityName.isValid(holder) else { throw ValidationError("--name: \(IdentityName.rule)") }
         let token = TokenAuthority.generate()
         print("token: \(token)")
-        print("SLUICE_API_TOKENS entry: \(s.rawValue):\(TokenAuthority.hash(token))")
+        print("SLUICE_API_TOKENS entry: \(holder):\(s.rawValue):\(TokenAuthority.hash(token))")
     }
 }
 

@@ -50,7 +50,11 @@ struct CacheCommand: AsyncParsableCommand {
             let producer = services.producer
             var enqueue: (@Sendable (JobRequest) async throws -> EnqueueResult)?
             if refreshIfStale {
-                enqueue = { request in try await producer.enqueue(request) }
+                enqueue = { request in
+                    var request = request
+                    request.enqueuedBy = CLIIdentity.current
+                    return try await producer.enqueue(request)
+                }
             }
             let read: CacheReader.Read
             do {

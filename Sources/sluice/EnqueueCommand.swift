@@ -43,6 +43,7 @@ struct EnqueueCommand: AsyncParsableCommand {
         var request: JobRequest
         do {
             request = try body.request(producer: "sluice-cli")
+            request.enqueuedBy = CLIIdentity.current
         } catch {
             let option = ["timeout_s": "timeout", "max_attempts": "max-attempts", "unique_key": "unique-key"][error.field ?? ""] ?? error.field ?? "args"
             throw ValidationError("--\(option): \(error.message)")

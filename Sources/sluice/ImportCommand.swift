@@ -57,7 +57,7 @@ struct ImportFileCommand: AsyncParsableCommand {
         let submission: ImportSubmission
         do {
             submission = try ImportSubmission(spec: importSpec, options: importOptions, target: target, producer: "sluice-cli",
-                                              registry: services.registry)
+                                              enqueuedBy: CLIIdentity.current, registry: services.registry)
         } catch {
             throw CommandFailure(description: "rejected: \(error)")
         }

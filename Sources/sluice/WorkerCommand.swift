@@ -49,6 +49,7 @@ struct WorkerCommand: AsyncParsableCommand {
             lease: try parseDuration(lease, option: "lease"), shutdownGrace: try parseDuration(grace, option: "grace"),
             rescueInterval: try parseDuration(rescueInterval, option: "rescue-interval"), targets: services.targets)
         if let name { configuration.name = name }
+        configuration.requireSigned = services.settings.requireSigned
         // The pruner (one leader among all workers) keeps the ledger to the catalog's retention;
         // `--metrics-port` adds the metrics role, which the worker and the pruner record to.
         let process = try services.assemble(metrics.add(to: ProcessRoles(

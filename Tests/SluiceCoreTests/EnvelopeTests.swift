@@ -8,12 +8,12 @@ import Testing
 
     /// The wire format of version 1. If this test fails, the wire format drifted: every deployed
     /// producer and worker depends on these bytes. Add fields; never rename or retype one.
-    static let golden = #"{"args":{"view":"campaign_analytics"},"attempt":1,"enqueued_at":"2026-11-22T10:00:00.000Z","id":"0193a5b2-7c00-7abc-8def-0123456789ab","kind":"refresh.matview","max_attempts":5,"not_before":null,"priority":null,"producer":"scheduler","target":"main","timeout_s":900,"trace_id":"t-1","unique_key":"refresh.matview:campaign_analytics","v":1}"#
+    static let golden = #"{"args":{"view":"campaign_analytics"},"attempt":1,"enqueued_at":"2026-11-22T10:00:00.000Z","enqueued_by":"api:ops","id":"0193a5b2-7c00-7abc-8def-0123456789ab","kind":"refresh.matview","max_attempts":5,"not_before":null,"priority":null,"producer":"scheduler","target":"main","timeout_s":900,"trace_id":"t-1","unique_key":"refresh.matview:campaign_analytics","v":1}"#
 
     static let full = Envelope(
         id: fixedID, kind: "refresh.matview", args: ["view": "campaign_analytics"], target: "main",
         attempt: 1, maxAttempts: 5, timeoutSeconds: 900, enqueuedAt: fixedDate, notBefore: nil,
-        uniqueKey: "refresh.matview:campaign_analytics", traceID: "t-1", producer: "scheduler")
+        uniqueKey: "refresh.matview:campaign_analytics", traceID: "t-1", producer: "scheduler", enqueuedBy: "api:ops")
 
     @Test func encodesToTheGoldenBytes() {
         #expect(String(decoding: Self.full.encoded(), as: UTF8.self) == Self.golden)

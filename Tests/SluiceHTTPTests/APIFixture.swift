@@ -79,9 +79,9 @@ final class APIFixture: Sendable {
         var configuration = APIConfiguration(
             port: 0,
             tokens: TokenAuthority(entries: [
-                .init(scope: .read, digest: TokenAuthority.hexBytes(TokenAuthority.hash(Self.readToken))!),
-                .init(scope: .enqueue, digest: TokenAuthority.hexBytes(TokenAuthority.hash(Self.enqueueToken))!),
-                .init(scope: .admin, digest: TokenAuthority.hexBytes(TokenAuthority.hash(Self.adminToken))!),
+                .init(name: "reader", scope: .read, digest: TokenAuthority.hexBytes(TokenAuthority.hash(Self.readToken))!),
+                .init(name: "enqueuer", scope: .enqueue, digest: TokenAuthority.hexBytes(TokenAuthority.hash(Self.enqueueToken))!),
+                .init(name: "admin", scope: .admin, digest: TokenAuthority.hexBytes(TokenAuthority.hash(Self.adminToken))!),
             ]),
             maxBodyBytes: 64 * 1024, maxBatch: 100, dependencyTimeout: .seconds(1))
         configure(&configuration)

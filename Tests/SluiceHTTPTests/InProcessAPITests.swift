@@ -28,11 +28,11 @@ enum InProcess {
     static let logger = Logger(label: "inprocess") { _ in SwiftLogNoOpLogHandler() }
 
     static var configuration: APIConfiguration {
-        func entry(_ scope: APIScope, _ token: String) -> TokenAuthority.Entry {
-            .init(scope: scope, digest: TokenAuthority.hexBytes(TokenAuthority.hash(token))!)
+        func entry(_ name: String, _ scope: APIScope, _ token: String) -> TokenAuthority.Entry {
+            .init(name: name, scope: scope, digest: TokenAuthority.hexBytes(TokenAuthority.hash(token))!)
         }
         return APIConfiguration(
-            port: 0, tokens: TokenAuthority(entries: [entry(.read, read), entry(.enqueue, enqueue), entry(.admin, admin)]),
+            port: 0, tokens: TokenAuthority(entries: [entry("reader", .read, read), entry("enqueuer", .enqueue, enqueue), entry("admin", .admin, admin)]),
             maxBodyBytes: 64 * 1024, maxBatch: 3, dependencyTimeout: .seconds(1))
     }
 

@@ -18,7 +18,7 @@ import Testing
             set(&items[i])
         }
         switch section {
-        case .version, .targets, .classes, .schedules, .segments, .health, .retention:
+        case .version, .targets, .classes, .schedules, .segments, .health, .retention, .producers:
             return nil
         case .partitionedTables:
             try only(&c.partitionedTables, { $0.table.description == "demo.email_events" }) { $0.targets = targets }

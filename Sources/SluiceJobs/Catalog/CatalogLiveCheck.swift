@@ -41,7 +41,7 @@ public struct CatalogLiveCheck: Sendable {
     /// a new `CatalogSection` case says here what, if anything, a live database can prove of it.
     func check(_ section: CatalogSection, _ db: Database, _ report: inout CatalogLiveReport) async throws(PostgresError) {
         switch section {
-        case .version, .targets, .schedules, .retention:
+        case .version, .targets, .schedules, .retention, .producers:
             break  // nothing in a database: a target's connection is proved by connecting
         case .classes:
             try await checkRoles(db, &report)

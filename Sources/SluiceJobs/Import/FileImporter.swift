@@ -167,7 +167,7 @@ public struct FileImporter: Sendable {
         }
         if total == 0 { throw JobError(.invalidArguments, "the file is empty") }
         if total > spec.maxFileBytes {
-            throw JobError(.invalidArguments, "the file (\(total) bytes) is larger than import \(spec.name)'s limit of \(spec.maxFileBytes) bytes")
+            throw JobError(.tooLarge, "the file (\(total) bytes) is larger than import \(spec.name)'s limit of \(spec.maxFileBytes) bytes")
         }
         let format = a.options?.format ?? (fileName.hasSuffix(".ndjson") || fileName.hasSuffix(".jsonl")
             || fileName.hasSuffix(".ndjson.gz") || fileName.hasSuffix(".jsonl.gz") ? .ndjson : .csv)

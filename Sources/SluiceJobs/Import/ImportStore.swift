@@ -56,7 +56,7 @@ public struct ImportStore: Sendable {
                 while let chunk = try await source.next() {
                     total += chunk.count
                     if total > maxBytes {
-                        throw JobError(.invalidArguments, "the file is larger than the import's limit of \(maxBytes) bytes")
+                        throw JobError(.tooLarge, "the file is larger than the import's limit of \(maxBytes) bytes")
                     }
                     pending.append(contentsOf: chunk)
                     while pending.count >= Self.chunkSize {

@@ -16,12 +16,15 @@ public struct ImportSubmission: Sendable {
     public let target: String
     /// Who enqueues (`sluice-cli`, `sluice-api`).
     public let producerName: String
+    /// Who enqueues, as the ledger records it (`api:{token}`, `cli:{user}`).
+    public let enqueuedBy: String?
 
     /// Checks the job as it will be enqueued, with a placeholder upload id.
-    public init(spec: ImportSpec, options: FileImporter.Options, target: String, producer: String, registry: JobRegistry)
-        throws(EnvelopeError)
+    public init(spec: ImportSpec, options: FileImporter.Options, target: String, producer: String, enqueuedBy: String? = nil,
+                registry: JobRegistry) throws(EnvelopeError)
     {
         self.spec = spec
+        self.enqueuedBy = enqueuedBy
         self.options = options == FileImporter.Options() ? nil : options
         self.target = target
         self.producerName = producer
@@ -33,7 +36,9 @@ public struct ImportSubmission: Sendable {
     public func request(source: FileImporter.Source) -> JobRequest {
         let arguments = FileImporter.Arguments(spec: spec.name.rawValue, source: source, options: options)
         // Arguments are plain Codable values: encoding them cannot fail.
-        return try! ImportFileJob.request(arguments, target: target, producer: producerName)
+        var request = try! ImportFileJob.request(arguments, target: target, producer: producerName)
+        request.enqueuedBy = enqueuedBy
+        return request
     }
 
     /// Stores `bytes` as an upload (errors of the store, e.g. past the spec's size, leave nothing

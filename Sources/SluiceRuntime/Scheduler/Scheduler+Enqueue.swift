@@ -32,7 +32,8 @@ extension Scheduler {
         let d = job.definition
         var request = JobRequest(
             kind: d.kind, args: d.args, target: job.target, uniqueKey: d.uniqueKey(for: fire.time), maxAttempts: job.maxAttempts,
-            timeoutSeconds: job.timeoutSeconds, traceID: key, producer: "scheduler")
+            timeoutSeconds: job.timeoutSeconds, traceID: key, producer: "scheduler",
+            enqueuedBy: "scheduler:\(fire.schedule)")
         request.id = FireJobID.make(key: key, attempt: attempt - 1)
         do {
             let result = try await producer.enqueue(request)

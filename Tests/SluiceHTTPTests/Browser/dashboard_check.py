@@ -199,6 +199,10 @@ def main():
                lambda d: d.find_element(By.CSS_SELECTOR, row + " .id").get_attribute("title") == job["id"])
         expect(wait, "the copy button did not answer", lambda d: d.find_element(By.CSS_SELECTOR, row + " button.copy").click() or True)
         expect(wait, "no absolute time on hover", lambda d: "T" in d.find_element(By.CSS_SELECTOR, row + " time").get_attribute("title"))
+        step("a job's detail names who enqueued it (the token's name)")
+        expect(wait, "the job's id did not open its detail", lambda d: d.find_element(By.CSS_SELECTOR, row + " .id").click() or True)
+        expect(wait, "the job's detail does not say who enqueued it",
+               lambda d: "enqueued by api:admin" in d.find_element(By.ID, "job-detail").text)
         shoot(driver, "jobs")
 
         step("a dead letter is replayed from the dashboard")
