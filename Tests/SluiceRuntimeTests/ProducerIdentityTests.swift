@@ -26,7 +26,7 @@ import Testing
     @Test("enqueued_by from the producer, a follow-up, the scheduler and a hand-published user_id: ledger, envelope and Redis agree")
     func everySource() async throws {
         try await withHarness { h in
-            let worker = h.makeWorker(h.workerConfiguration())
+            let worker = try h.makeWorker(h.workerConfiguration())
             try await h.withWorker(worker) {
                 // The producer's caller says who (the API passes api:{token}, the CLI cli:{user}).
                 let direct = try await h.producer.enqueue(JobRequest(kind: .noop, enqueuedBy: "api:reporting"))
