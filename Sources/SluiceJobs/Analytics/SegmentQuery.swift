@@ -5,7 +5,8 @@
 // matching is case-insensitive (ILIKE with %, _ and \ escaped in the bound pattern; pg_trgm
 // indexes make `contains` fast); tags use the array operators of the GIN index; custom-field
 // equality is jsonb containment (the jsonb_path_ops index); a lookup field is an EXISTS on its
-// view, confined to the tenant when the lookup names the view's tenant column. NOT treats an unknown (NULL) as false, so `not email contains x` keeps leads without email.
+// view, confined to the tenant when the lookup names the view's tenant column. NOT treats an unknown (NULL) as false, so `not email contains x` keeps leads without email;
+// a negated lookup is a plain NOT EXISTS (never NULL), which the planner turns into an anti-join.
 
 import Foundation
 import Postgres
@@ -52,6 +53,10 @@ public struct SegmentQuery: Sendable {
             switch rule {
             case .all(let rules): return "(" + rules.map { sql($0, alias: alias) }.joined(separator: " AND ") + ")"
             case .any(let rules): return "(" + rules.map { sql($0, alias: alias) }.joined(separator: " OR ") + ")"
+            case .not(.condition(let c)) where c.field.lookup != nil:
+                // An EXISTS is never NULL: NOT EXISTS needs no guard, and a plain NOT EXISTS at the
+                // top level becomes a hashed anti-join instead of a subplan probed per lead.
+                return "(NOT \(sql(.condition(c), alias: alias)))"
             case .not(let inner): return "(NOT coalesce(\(sql(inner, alias: alias)), false))"
             case .condition(let c):
                 if let lookup = c.field.lookup {
