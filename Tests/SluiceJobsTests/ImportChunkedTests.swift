@@ -9,6 +9,7 @@ import Glibc
 import Postgres
 import SluiceCatalog
 @testable import SluiceJobs
+import SluiceRuntime
 import Synchronization
 import Testing
 import TestSupport
