@@ -40,6 +40,19 @@ extension PostgresConnection {
         }
     }
 
+    /// Copies rows already encoded in COPY's text format (`PostgresCopyTextWriter.buffer`, whole
+    /// rows) into a table: `sql` is `COPY t FROM STDIN`. Sent in 64 KiB slices. Returns the rows
+    /// copied. A caller encodes the next rows while the server takes these.
+    public nonisolated(nonsending) func copyIn(into sql: String, data: [UInt8]) async throws -> Int {
+        var offset = 0
+        return try await copyIn(sql) { writer in
+            let end = min(data.count, offset + Self.copyChunkSize)
+            writer.buffer.append(contentsOf: data[offset..<end])
+            offset = end
+            return offset < data.count
+        }
+    }
+
     /// Copies rows from an async sequence (a file being parsed, a network stream) into a
     /// table. An error thrown by the sequence aborts the COPY and is rethrown as is.
     public nonisolated(nonsending) func copyIn<Rows: AsyncSequence>(

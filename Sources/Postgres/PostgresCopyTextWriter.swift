@@ -8,17 +8,18 @@
 
 import Foundation
 
-struct PostgresCopyTextWriter {
-    var buffer: [UInt8]
+public struct PostgresCopyTextWriter: Sendable {
+    /// The rows encoded so far (a caller may hand them to `copyIn(into:data:)` later).
+    public var buffer: [UInt8]
     private var scratch: [UInt8] = []
 
-    init(capacity: Int) {
+    public init(capacity: Int) {
         buffer = []
         buffer.reserveCapacity(capacity)
     }
 
     /// Appends one row. On error the buffer is left as it was before the call.
-    mutating func append(row: [PostgresValue], rowNumber: Int) throws(PostgresError) {
+    public mutating func append(row: [PostgresValue], rowNumber: Int) throws(PostgresError) {
         let mark = buffer.count
         for (i, value) in row.enumerated() {
             if i > 0 { buffer.append(UInt8(ascii: "\t")) }

@@ -1,7 +1,7 @@
 // DemoLoader: fills the demo email-marketing schema (jobs/demo/schema.sql) with realistic,
 // seed-deterministic data through COPY: workspaces, leads, campaigns, email_sends,
-// email_events, lead_activities and ai_usage, then ANALYZEs the tables and refreshes the four
-// materialized views so the demo is ready for the maintenance and refresh jobs.
+// email_events, lead_activities and ai_usage, then ANALYZEs the tables and refreshes (and
+// analyzes) the four materialized views so the demo is ready for the maintenance and refresh jobs.
 //
 // Rows are generated lazily while COPY sends them (one table at a time over one connection),
 // so memory stays flat for millions of rows; only workspaces and campaigns are held in memory.
@@ -142,7 +142,9 @@ public struct DemoLoader: Sendable {
                 meter.begin("REFRESH \(view)", expected: 0)
                 meter.report()
                 try await Self.run("refreshing \(view)") { () throws(PostgresError) in
-                    _ = try await connection.simpleQuery("REFRESH MATERIALIZED VIEW \(Self.quoted(view))")
+                    // A refreshed view has no statistics until analyzed: without them the planner
+                    // takes a tenant's 400,000 lookup rows for 50 (segment lookups sorted them).
+                    _ = try await connection.simpleQuery("REFRESH MATERIALIZED VIEW \(Self.quoted(view)); ANALYZE \(Self.quoted(view))")
                 }
             }
         }

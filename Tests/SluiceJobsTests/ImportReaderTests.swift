@@ -139,7 +139,8 @@ import SluiceRuntime
         #expect(s.parameters.map(\.name.rawValue) == ["campaign_id"])
         let (sql, order, unknown) = s.positionalSQL()
         #expect(unknown == nil && order == ["campaign_id", "batch_after", "batch_size"])
-        #expect(sql.contains("WHERE id = $1") && sql.contains("$2::text") && sql.contains("LIMIT $3"))
+        // Keys are lead ids since issue 18 (batches in id order).
+        #expect(sql.contains("WHERE c.id = $1") && sql.contains("$2::uuid") && sql.contains("LIMIT $3"))
     }
 
     @Test func brokenImportSpecsAreReported() {

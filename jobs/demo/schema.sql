@@ -72,6 +72,10 @@ CREATE INDEX IF NOT EXISTS idx_leads_workspace_status_email
 -- Segment rules on source (equals / not_equals within a workspace).
 CREATE INDEX IF NOT EXISTS idx_leads_workspace_source
     ON demo.leads (workspace_id, source);
+-- A workspace's leads in id order, status beside them so a batch of eligible leads is an
+-- index-only scan (schedule_campaign_sends resumes after the last id).
+CREATE INDEX IF NOT EXISTS idx_leads_workspace_id
+    ON demo.leads (workspace_id, id) INCLUDE (status);
 -- Newest leads first.
 CREATE INDEX IF NOT EXISTS idx_leads_workspace_created_at
     ON demo.leads (workspace_id, created_at DESC);

@@ -5,7 +5,8 @@
 // matching is case-insensitive (ILIKE with %, _ and \ escaped in the bound pattern; pg_trgm
 // indexes make `contains` fast); tags use the array operators of the GIN index; custom-field
 // equality is jsonb containment (the jsonb_path_ops index); a lookup field is an EXISTS on its
-// view, confined to the tenant when the lookup names the view's tenant column. NOT treats an unknown (NULL) as false, so `not email contains x` keeps leads without email.
+// view, confined to the tenant when the lookup names the view's tenant column. NOT treats an unknown (NULL) as false, so `not email contains x` keeps leads without email;
+// a negated lookup is a plain NOT EXISTS (never NULL), which the planner turns into an anti-join.
 
 import Foundation
 import Postgres
@@ -30,10 +31,22 @@ public struct SegmentQuery: Sendable {
     public var countSQL: String { "SELECT count(*) \(fromWhere)" }
 
     /// A page of members, newest first (the catalog's order_by, then the key), `$n`/`$n+1` = limit/offset.
+    ///
+    /// The members' (order, key) pairs are materialized, sorted top-N, and only the page's rows
+    /// read back by key: the page costs at most what the count does. Left to itself the planner
+    /// walks the order_by index and stops after a page, which is quick when most leads match but
+    /// visits the whole workspace when few do and it guessed many (a negated lookup matching 24
+    /// of 424,000 leads: 12.9 s, one anti-join probe per lead in created_at order).
     public var pageSQL: String {
         let columns = source.columns.map { "t.\($0.quoted)" }.joined(separator: ", ")
-        return "SELECT \(columns) \(fromWhere) ORDER BY t.\(source.orderBy.quoted) DESC, t.\(source.key.quoted) "
-            + "LIMIT $\(binds.count + 1) OFFSET $\(binds.count + 2)"
+        let order = source.orderBy.quoted, key = source.key.quoted
+        return """
+            WITH members AS MATERIALIZED (SELECT t.\(order) AS sluice_order, t.\(key) AS sluice_key \(fromWhere)),
+            page AS (SELECT sluice_order, sluice_key FROM members ORDER BY sluice_order DESC, sluice_key
+                     LIMIT $\(binds.count + 1) OFFSET $\(binds.count + 2))
+            SELECT \(columns) FROM page p JOIN \(source.table.quoted) AS t ON t.\(key) = p.sluice_key
+            ORDER BY p.sluice_order DESC, p.sluice_key
+            """
     }
 
     /// Every member's key, for a saved segment.
@@ -52,6 +65,10 @@ public struct SegmentQuery: Sendable {
             switch rule {
             case .all(let rules): return "(" + rules.map { sql($0, alias: alias) }.joined(separator: " AND ") + ")"
             case .any(let rules): return "(" + rules.map { sql($0, alias: alias) }.joined(separator: " OR ") + ")"
+            case .not(.condition(let c)) where c.field.lookup != nil:
+                // An EXISTS is never NULL: NOT EXISTS needs no guard, and a plain NOT EXISTS at the
+                // top level becomes a hashed anti-join instead of a subplan probed per lead.
+                return "(NOT \(sql(.condition(c), alias: alias)))"
             case .not(let inner): return "(NOT coalesce(\(sql(inner, alias: alias)), false))"
             case .condition(let c):
                 if let lookup = c.field.lookup {

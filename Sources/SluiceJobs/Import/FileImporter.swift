@@ -1,13 +1,15 @@
 // FileImporter: the work of `import.file`: read a file (an upload in Postgres or a file under
 // the import directory), check every row while streaming, COPY the good rows into a temporary
-// staging table, and upsert them into the spec's table in one transaction.
+// staging table, and upsert them into the spec's table: chunk by chunk, each committed, for
+// `on_conflict: update` (ImportChunkedLoad), else in one transaction.
 //
-// The file is deduplicated on the conflict key in SQL (the last line wins), so nothing but the
-// current chunk is held in memory. The upsert inserts in key order (concurrent imports touching
+// The file is deduplicated on the conflict key in SQL (the last line wins), so nothing but a few
+// chunks (and, for a chunked load, a 16-byte fingerprint per key) is held in memory. The upsert inserts in key order (concurrent imports touching
 // the same keys take their row locks in the same order, so they wait rather than deadlock) and
 // rewrites a row only when one of its values changed, so a re-run reports every row unchanged.
-// Everything happens in one transaction: a crash, a cancel or the reject limit leaves the table
-// as it was. A dry run does all of it and rolls back, so its counts are the real ones.
+// A chunked load leaves the chunks committed before a crash, a cancel or the reject limit, and a
+// re-run finishes the file; the one-transaction load leaves the table as it was. A dry run is one
+// transaction that does all of it and rolls back, so its counts are the real ones.
 
 import Foundation
 import Logging
@@ -46,16 +48,20 @@ public struct FileImporter: Sendable {
         public var delimiter: String?
         /// Validate and count, then roll back.
         public var dryRun: Bool?
+        /// Rows per committed chunk of an `on_conflict: update` import (100,000 by default).
+        public var chunkRows: Int?
 
         enum CodingKeys: String, CodingKey {
             case format, delimiter
             case dryRun = "dry_run"
+            case chunkRows = "chunk_rows"
         }
 
-        public init(format: ImportFormat? = nil, delimiter: String? = nil, dryRun: Bool? = nil) {
+        public init(format: ImportFormat? = nil, delimiter: String? = nil, dryRun: Bool? = nil, chunkRows: Int? = nil) {
             self.format = format
             self.delimiter = delimiter
             self.dryRun = dryRun
+            self.chunkRows = chunkRows
         }
     }
 
@@ -88,6 +94,8 @@ public struct FileImporter: Sendable {
     /// The folder `source.path` is relative to; nil refuses paths.
     public let importDirectory: String?
     public var progressInterval: Duration = .seconds(1)
+    /// Rows per committed chunk of an `on_conflict: update` import, unless the job's options say.
+    public var chunkRows = ImportLoader.defaultChunkRows
 
     public init(catalog: Catalog, store: ImportStore, importDirectory: String?) {
         self.catalog = catalog
@@ -112,6 +120,9 @@ public struct FileImporter: Sendable {
             guard d.utf8.count == 1, let b = d.utf8.first, b < 0x80, b != 0x22, b != 0x0A, b != 0x0D else {
                 throw JobError(.invalidArguments, "options.delimiter must be one ASCII character other than a quote or a line end")
             }
+        }
+        if let n = a.options?.chunkRows, n < 1 || n > 10_000_000 {
+            throw JobError(.invalidArguments, "options.chunk_rows must be between 1 and 10000000 (got \(n))")
         }
     }
 
@@ -187,11 +198,14 @@ public struct FileImporter: Sendable {
         let state = ImportProgressState(total: total, interval: progressInterval)
         var outcome: ImportLoader.Outcome
         do {
-            outcome = try await loader.load(reader: &reader, pool: pool, dryRun: dryRun, state: state, progress: progress, logger: logger)
+            outcome = try await loader.load(reader: &reader, pool: pool, dryRun: dryRun, chunkRows: a.options?.chunkRows ?? chunkRows,
+                                            state: state, progress: progress, logger: logger)
         } catch let e as ImportLoader.RejectLimit {
             try await store.saveRejects(e.rejects, jobID: jobID)
+            let written = e.committedRows == 0 ? "nothing was written"
+                : "the \(e.committedRows) rows of the chunks before it were written (fix the file and import it again: the re-run finishes it)"
             throw JobError(.invalidArguments,
-                "more than \(spec.maxRejects) rows were rejected (import \(spec.name)'s max_rejects); nothing was written. "
+                "more than \(spec.maxRejects) rows were rejected (import \(spec.name)'s max_rejects); \(written). "
                     + "First: line \(e.rejects.first?.line ?? 0)\(e.rejects.first?.column.map { ", column \($0)" } ?? ""): \(e.rejects.first?.reason ?? "")")
         }
         try await store.saveRejects(outcome.rejects, jobID: jobID)

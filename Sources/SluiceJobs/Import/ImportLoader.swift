@@ -1,6 +1,8 @@
 // ImportLoader: the database half of an import: a staging table shaped like the target's
-// columns, COPY of the checked rows into it, then one upsert statement into the target, all in
-// one transaction on one connection of the target's import pool.
+// columns, COPY of the checked rows into it, then one upsert statement into the target. For
+// `on_conflict: update` this runs per chunk of the file, each chunk committed (ImportChunkedLoad);
+// for `skip`, `error` and a dry run, all in one transaction on one connection of the target's
+// import pool.
 //
 // Deduplication is `DISTINCT ON (key) … ORDER BY key, line DESC` (the last line of a key
 // wins), run only when two rows' key hashes collided while streaming. An empty cell follows its
@@ -17,7 +19,7 @@ import SluiceCatalog
 import SluiceCore
 import SluiceRuntime
 
-struct ImportLoader {
+struct ImportLoader: Sendable {
     let spec: ImportSpec
     let columns: [ImportColumn]
     let catalog: Catalog
@@ -30,6 +32,8 @@ struct ImportLoader {
     /// Thrown by the row source when rejects pass the spec's limit; aborts the COPY.
     struct RejectLimit: Error {
         var rejects: [ImportReject]
+        /// Rows of the chunks committed before the limit was passed (chunked load only).
+        var committedRows = 0
     }
 
     /// Thrown inside the transaction to roll a dry run back.
@@ -41,10 +45,16 @@ struct ImportLoader {
     /// work_mem for the import's transaction (the key sort of a million rows fits).
     static let workMem = "256MB"
 
+    /// Loads the file: chunk by chunk for `on_conflict: update` (ImportChunkedLoad), else (and
+    /// for a dry run, whose counts are the reference the chunked load is tested against) in one
+    /// transaction.
     func load<S: ImportByteSource>(
-        reader: inout ImportRowReader<S>, pool: PostgresPool, dryRun: Bool, state: ImportProgressState,
-        progress: @escaping ProgressReporter, logger: Logger
+        reader: inout ImportRowReader<S>, pool: PostgresPool, dryRun: Bool, chunkRows: Int = ImportLoader.defaultChunkRows,
+        state: ImportProgressState, progress: @escaping ProgressReporter, logger: Logger
     ) async throws -> Outcome {
+        if spec.onConflict == .update && !dryRun {
+            return try await loadChunked(reader: &reader, pool: pool, chunkRows: chunkRows, state: state, progress: progress, logger: logger)
+        }
         let keyIndexes = spec.key.compactMap { k in columns.firstIndex { $0.column == k }.map { $0 + 1 } }
         let rows = RowSource(reader: reader, maxRejects: spec.maxRejects, keyIndexes: keyIndexes, state: state, progress: progress)
         defer { reader = rows.reader }
@@ -99,14 +109,14 @@ struct ImportLoader {
         return Outcome(counts: counts, rejects: rows.rejects)
     }
 
-    struct TargetColumn {
+    struct TargetColumn: Sendable {
         var type: String
         var notNull: Bool
         var defaultExpression: String?
     }
 
     /// The target's columns; refuses a missing table or a spec column the table lacks.
-    private func targetColumns(on c: PostgresConnection) async throws -> [String: TargetColumn] {
+    func targetColumns(on c: PostgresConnection) async throws -> [String: TargetColumn] {
         let exists = try await c.query("SELECT to_regclass($1)::text", [.text(spec.table.quoted)])
         if try exists[0].isNull(0) {
             throw JobError(.missingObject, "import \(spec.name)'s table does not exist", object: spec.table.description)
@@ -138,7 +148,7 @@ struct ImportLoader {
     /// The upsert; returns (distinct keys, inserted, updated). When no two rows of the file can
     /// share a key (their key hashes all differ), the DISTINCT ON pass and its materialization are
     /// skipped: every staged row is its own key.
-    private func upsert(on c: PostgresConnection, target: [String: TargetColumn], mayHaveDuplicates: Bool,
+    func upsert(on c: PostgresConnection, target: [String: TargetColumn], mayHaveDuplicates: Bool,
                         staged: Int) async throws -> (Int, Int, Int) {
         let table = spec.table.quoted
         let key = spec.key.map(\.quoted).joined(separator: ", ")
@@ -209,20 +219,23 @@ extension ImportLoader {
         var updated: String
     }
 
-    static func emptyCellPlan(_ column: ImportColumn, target: TargetColumn, table: String, key: [SQLIdentifier]) -> EmptyCellPlan {
+    /// `excluded` names the proposed row (`EXCLUDED` in the upsert; a CTE's alias in the chunked
+    /// load's count of rows repeated from an earlier chunk).
+    static func emptyCellPlan(_ column: ImportColumn, target: TargetColumn, table: String, key: [SQLIdentifier],
+                              excluded: String = "EXCLUDED") -> EmptyCellPlan {
         let c = column.column.quoted
         let raw = "s.\(c)"
         // A required column (every key column) is never empty.
-        if column.required { return EmptyCellPlan(inserted: raw, updated: "EXCLUDED.\(c)") }
+        if column.required { return EmptyCellPlan(inserted: raw, updated: "\(excluded).\(c)") }
         switch column.onEmpty {
         case .null:
-            return EmptyCellPlan(inserted: raw, updated: "EXCLUDED.\(c)")
+            return EmptyCellPlan(inserted: raw, updated: "\(excluded).\(c)")
         case .default:
             let value = target.defaultExpression.map { "coalesce(\(raw), \($0))" } ?? raw
-            return EmptyCellPlan(inserted: value, updated: "EXCLUDED.\(c)")
+            return EmptyCellPlan(inserted: value, updated: "\(excluded).\(c)")
         case .keep where target.defaultExpression == nil && !target.notNull:
             // NULL is the default: EXCLUDED holds NULL exactly when the cell was empty.
-            return EmptyCellPlan(inserted: raw, updated: "coalesce(EXCLUDED.\(c), t.\(c))")
+            return EmptyCellPlan(inserted: raw, updated: "coalesce(\(excluded).\(c), t.\(c))")
         case .keep:
             // EXCLUDED cannot tell an empty cell from its default, so the stored value is read
             // where the cell is empty (one probe of the key's unique index, only for those rows).
@@ -237,7 +250,7 @@ extension ImportLoader {
                 inserted = "CASE WHEN \(raw) IS NOT NULL THEN \(raw) WHEN EXISTS (SELECT 1 FROM \(table) k WHERE \(match)) "
                     + "THEN \(stored) ELSE \(d) END"
             }
-            return EmptyCellPlan(inserted: inserted, updated: "EXCLUDED.\(c)")
+            return EmptyCellPlan(inserted: inserted, updated: "\(excluded).\(c)")
         }
     }
 }

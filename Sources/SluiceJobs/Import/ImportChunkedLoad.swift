@@ -1,0 +1,346 @@
+// ImportChunkedLoad: the import's load for `on_conflict: update` (not a dry run): the file in
+// chunks of `chunkRows` rows, each its own transaction, on two connections taking turns, so the
+// three halves of the work overlap: the Swift side parses and checks chunk k+2 while one
+// connection COPYs chunk k+1 into its staging table and the other upserts chunk k.
+//
+// Upserts run in file order (chunk k+1's waits for chunk k's commit), so a key repeated in a
+// later chunk ends with its last line's values: last line wins across chunks as within one.
+// The report's counts are the ones a single transaction would give. Each key's 128-bit
+// fingerprint (two seeded SipHashes: a false match among a million keys has a probability of
+// about 10^-27) tells, while reading, which rows repeat a key of an earlier chunk; before its
+// upsert a chunk counts, among those keys only, how many will change a row an earlier chunk of
+// this import wrote (its `xmin` is one of the import's transactions): those were already
+// counted inserted or updated. A repeated key that changes a row the import had left unchanged
+// moves from unchanged to updated. A repeated key is counted once; its other lines are
+// duplicates.
+//
+// A crash, a cancel or the reject limit leaves the chunks committed before it; a re-run upserts
+// the whole file again and, since the upsert is idempotent, finishes it (the committed rows come
+// back unchanged). The second connection is opened beside the pool (one per running import),
+// so two imports never wait on each other for it; if it cannot be opened, the chunks run one
+// after the other on the pooled one.
+
+import Foundation
+import Logging
+import Postgres
+import SluiceCatalog
+import SluiceCore
+import SluiceRuntime
+import Synchronization
+
+extension ImportLoader {
+    /// Rows per committed chunk unless the job says otherwise (`options.chunk_rows`).
+    static let defaultChunkRows = 100_000
+
+    /// One chunk read, checked and encoded for COPY.
+    struct Chunk: Sendable {
+        var index: Int
+        var data: [UInt8]
+        var rows: Int
+        /// Two rows of this chunk share a key (then the upsert deduplicates it).
+        var hasDuplicates: Bool
+        /// Lines of this chunk whose key appeared in an earlier chunk.
+        var repeatLines: [Int]
+    }
+
+    /// What one chunk's upsert did.
+    struct ChunkCounts: Sendable {
+        var rows = 0
+        var distinct = 0
+        /// Distinct keys of the chunk that appeared in an earlier chunk.
+        var repeated = 0
+        var inserted = 0
+        var updated = 0
+        /// Repeated keys whose row this chunk changed and an earlier chunk had written.
+        var changedOurs = 0
+
+        mutating func add(_ c: ChunkCounts) {
+            rows += c.rows
+            distinct += c.distinct
+            repeated += c.repeated
+            inserted += c.inserted
+            updated += c.updated
+            changedOurs += c.changedOurs
+        }
+
+        /// (inserted, updated, unchanged, duplicates) over the whole file.
+        var report: (Int, Int, Int, Int) {
+            let keys = distinct - repeated
+            return (inserted, updated - changedOurs, keys - inserted - updated + changedOurs, rows - keys)
+        }
+    }
+
+    func loadChunked<S: ImportByteSource>(
+        reader: inout ImportRowReader<S>, pool: PostgresPool, chunkRows: Int, state: ImportProgressState,
+        progress: @escaping ProgressReporter, logger: Logger
+    ) async throws -> Outcome {
+        let keyIndexes = spec.key.compactMap { k in columns.firstIndex { $0.column == k }.map { $0 + 1 } }
+        let chunks = ChunkReader(reader: reader, maxRejects: spec.maxRejects, keyIndexes: keyIndexes, state: state, progress: progress)
+        defer { reader = chunks.reader }
+        let guardrails = JobGuardrails(catalog: catalog, workloadClass: .import)
+        let gate = ChunkGate()
+        do {
+            return try await guardrails.withSession(pool, logger: logger) { first in
+                var second: PostgresConnection?
+                do {
+                    let c = try await PostgresConnection.connect(pool.configuration.connection, logger: logger)
+                    second = c
+                    try await guardrails.apply(lockTimeout: guardrails.lockTimeout, on: c)
+                } catch {
+                    logger.warning("import: no second connection for the overlapped load (\(error)); chunks run one after the other")
+                    if let c = second { await c.close() }
+                    second = nil
+                }
+                do {
+                    let outcome = try await pipeline(chunks: chunks, connections: [first] + (second.map { [$0] } ?? []),
+                                                     chunkRows: chunkRows, gate: gate, progress: progress)
+                    if let second { await second.close() }
+                    return outcome
+                } catch {
+                    if let second { await second.close() }
+                    throw error
+                }
+            }
+        } catch var e as RejectLimit {
+            e.committedRows = gate.committedRows
+            throw e
+        } catch let e as JobError {
+            throw e
+        } catch {
+            throw JobError.wrap(error, object: spec.table.description)
+        }
+    }
+
+    private func pipeline<S: ImportByteSource>(
+        chunks: ChunkReader<S>, connections: [PostgresConnection], chunkRows: Int, gate: ChunkGate,
+        progress: @escaping ProgressReporter
+    ) async throws -> Outcome {
+        let target = try await targetColumns(on: connections[0])
+        let readStart = ContinuousClock.now
+        var readEnd = readStart
+        var totals = ChunkCounts()
+        try await withThrowingTaskGroup(of: ChunkCounts.self) { group in
+            var inFlight = 0
+            var index = 0
+            while let chunk = try await chunks.next(index: index, limit: chunkRows) {
+                while inFlight >= connections.count {
+                    totals.add(try await group.next()!)
+                    inFlight -= 1
+                }
+                let c = connections[index % connections.count]
+                group.addTask { try await self.run(chunk, on: c, target: target, gate: gate) }
+                inFlight += 1
+                index += 1
+            }
+            readEnd = ContinuousClock.now
+            await progress(chunks.state.fields(phase: "upserting", rows: chunks.reader.rowsRead, bytes: chunks.reader.bytesRead,
+                                               rejected: chunks.rejects.count))
+            while let c = try await group.next() { totals.add(c) }
+        }
+        let (inserted, updated, unchanged, duplicates) = totals.report
+        let counts = FileImporter.Report(
+            spec: "", table: "", format: "", dryRun: false, bytesRead: chunks.reader.bytesRead, rowsRead: chunks.reader.rowsRead,
+            inserted: inserted, updated: updated, unchanged: unchanged, skipped: 0, rejected: chunks.rejects.count,
+            duplicates: duplicates, rejects: [], readSeconds: FileImporter.seconds(readEnd - readStart),
+            upsertSeconds: FileImporter.seconds(ContinuousClock.now - readEnd), seconds: 0)
+        return Outcome(counts: counts, rejects: chunks.rejects)
+    }
+
+    /// One chunk's transaction: stage, COPY, wait for the previous chunk's commit, count the
+    /// repeated keys, upsert, commit.
+    private func run(_ chunk: Chunk, on c: PostgresConnection, target: [String: TargetColumn], gate: ChunkGate) async throws -> ChunkCounts {
+        do {
+            let table = spec.table.quoted
+            let staged = (["NULL::bigint AS sluice_line"] + columns.map(\.column.quoted)).joined(separator: ", ")
+            let (counts, xid) = try await c.withTransaction { c in
+                try await c.simpleQuery("SET LOCAL work_mem = '\(Self.workMem)'")
+                try await c.simpleQuery("CREATE TEMP TABLE \(Self.stage) ON COMMIT DROP AS SELECT \(staged) FROM \(table) WITH NO DATA")
+                let copied = try await c.copyIn(into: "COPY \(Self.stage) FROM STDIN", data: chunk.data)
+                let ours = try await gate.wait(for: chunk.index)
+                var counts = ChunkCounts(rows: copied)
+                if !chunk.repeatLines.isEmpty {
+                    (counts.repeated, counts.changedOurs) = try await repeatedKeys(on: c, target: target, lines: chunk.repeatLines, ours: ours)
+                }
+                (counts.distinct, counts.inserted, counts.updated) = try await upsert(
+                    on: c, target: target, mayHaveDuplicates: chunk.hasDuplicates, staged: copied)
+                let xid = try await c.query("SELECT txid_current()")[0].decode(0, as: Int.self)
+                return (counts, UInt32(truncatingIfNeeded: xid))
+            }
+            gate.committed(chunk.index, xid: xid, rows: chunk.rows)
+            return counts
+        } catch {
+            gate.fail(error)
+            throw error
+        }
+    }
+
+    /// Among the staged rows on `lines` (keys an earlier chunk had): how many distinct keys, and
+    /// how many of them the upsert will change in a row one of the import's transactions (`ours`,
+    /// 32-bit xids) wrote. Runs before the upsert, so it sees the rows as the earlier chunks left them.
+    private func repeatedKeys(on c: PostgresConnection, target: [String: TargetColumn], lines: [Int], ours: [UInt32]) async throws -> (Int, Int) {
+        let table = spec.table.quoted
+        let keySet = Set(spec.key)
+        let key = spec.key.map(\.quoted).joined(separator: ", ")
+        let plan = columns.map { Self.emptyCellPlan($0, target: target[$0.column.rawValue]!, table: table, key: spec.key, excluded: "src") }
+        let selected = zip(columns, plan).map { "\($1.inserted) AS \($0.column.quoted)" }.joined(separator: ", ")
+        let nonKey = zip(columns, plan).filter { !keySet.contains($0.0.column) }
+        let changed = nonKey.isEmpty ? "false" : "(\(nonKey.map { "t.\($0.0.column.quoted)" }.joined(separator: ", "))) IS DISTINCT FROM ("
+            + nonKey.map(\.1.updated).joined(separator: ", ") + ")"
+        let join = spec.key.map { "t.\($0.quoted) = src.\($0.quoted)" }.joined(separator: " AND ")
+        let sql = """
+            WITH src AS MATERIALIZED (
+                SELECT DISTINCT ON (\(key)) \(selected)
+                FROM \(Self.stage) s WHERE s.sluice_line = ANY($1::bigint[]) ORDER BY \(key), s.sluice_line DESC
+            )
+            SELECT count(*)::bigint, count(*) FILTER (WHERE t.xmin = ANY($2::xid[]) AND \(changed))::bigint
+            FROM src LEFT JOIN \(table) t ON \(join)
+            """
+        let row = try await c.query(sql, [.text("{" + lines.map(String.init).joined(separator: ",") + "}"),
+                                          .text("{" + ours.map(String.init).joined(separator: ",") + "}")])[0]
+        return (try row.decode(0), try row.decode(1))
+    }
+}
+
+/// A key's 128-bit fingerprint.
+struct KeyPrint: Hashable {
+    var a: UInt64
+    var b: UInt64
+    func hash(into hasher: inout Hasher) { hasher.combine(a) }
+
+    init(_ values: [PostgresValue], _ indexes: [Int]) {
+        var h1 = Hasher()
+        var h2 = Hasher()
+        h1.combine(0x5155_1CE0 as UInt32)
+        h2.combine(0x2D0F_A9B7 as UInt32)
+        for i in indexes {
+            h1.combine(values[i])
+            h2.combine(values[i])
+        }
+        a = UInt64(bitPattern: Int64(h1.finalize()))
+        b = UInt64(bitPattern: Int64(h2.finalize()))
+    }
+}
+
+/// The file's checked rows, a chunk at a time, encoded for COPY; rejects kept aside (up to the
+/// limit), progress reported as the rows go by.
+final class ChunkReader<S: ImportByteSource>: @unchecked Sendable {
+    // @unchecked Sendable: used by the one task reading the file; read after it ends.
+    var reader: ImportRowReader<S>
+    var rejects: [ImportReject] = []
+    let maxRejects: Int
+    let keyIndexes: [Int]
+    let state: ImportProgressState
+    let progress: ProgressReporter
+    /// Every key seen: the first and the last chunk it appeared in.
+    private var seen: [KeyPrint: (first: Int32, last: Int32)] = [:]
+    private var sinceCheck = 0
+    private var done = false
+
+    init(reader: ImportRowReader<S>, maxRejects: Int, keyIndexes: [Int], state: ImportProgressState, progress: @escaping ProgressReporter) {
+        self.reader = reader
+        self.maxRejects = maxRejects
+        self.keyIndexes = keyIndexes
+        self.state = state
+        self.progress = progress
+    }
+
+    /// The next chunk of up to `limit` rows; nil when the file has no more rows.
+    func next(index: Int, limit: Int) async throws -> ImportLoader.Chunk? {
+        if done { return nil }
+        var writer = PostgresCopyTextWriter(capacity: 1 << 20)
+        var rows = 0
+        var duplicates = false
+        var repeats: [Int] = []
+        let chunk = Int32(index)
+        while rows < limit {
+            sinceCheck += 1
+            if sinceCheck >= 2048 {
+                sinceCheck = 0
+                try Task.checkCancellation()
+                if state.due() {
+                    await progress(state.fields(phase: "reading", rows: reader.rowsRead, bytes: reader.bytesRead, rejected: rejects.count))
+                }
+            }
+            guard let item = try await reader.next() else {
+                done = true
+                break
+            }
+            switch item {
+            case .row(let values):
+                let print = KeyPrint(values, keyIndexes)
+                if let found = seen[print] {
+                    if found.last == chunk { duplicates = true }
+                    if found.first < chunk, case .int(let line) = values[0] { repeats.append(line) }
+                    seen[print] = (found.first, chunk)
+                } else {
+                    seen[print] = (chunk, chunk)
+                }
+                rows += 1
+                try writer.append(row: values, rowNumber: rows)
+            case .reject(let reject):
+                rejects.append(reject)
+                if rejects.count > maxRejects { throw ImportLoader.RejectLimit(rejects: rejects) }
+            }
+        }
+        if rows == 0 { return nil }
+        return ImportLoader.Chunk(index: index, data: writer.buffer, rows: rows, hasDuplicates: duplicates, repeatLines: repeats)
+    }
+}
+
+/// Orders the chunks' upserts: chunk k's waits until chunk k-1 committed, and learns the
+/// import's transaction ids so far. A failed chunk fails every waiter.
+final class ChunkGate: Sendable {
+    private struct State {
+        var committed = 0
+        var rows = 0
+        var xids: [UInt32] = []
+        var failure: (any Error)?
+        var waiters: [Int: CheckedContinuation<[UInt32], any Error>] = [:]
+        var cancelled: Set<Int> = []
+    }
+    private let state = Mutex(State())
+
+    /// Rows of the chunks committed so far.
+    var committedRows: Int { state.withLock { $0.rows } }
+
+    /// Waits until every chunk before `index` committed; their transaction ids.
+    func wait(for index: Int) async throws -> [UInt32] {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt32], any Error>) in
+                let now: Result<[UInt32], any Error>? = state.withLock { s in
+                    if let f = s.failure { return .failure(f) }
+                    if s.committed >= index { return .success(s.xids) }
+                    if s.cancelled.contains(index) { return .failure(CancellationError()) }
+                    s.waiters[index] = continuation
+                    return nil
+                }
+                if let now { continuation.resume(with: now) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { s in
+                s.cancelled.insert(index)
+                return s.waiters.removeValue(forKey: index)
+            }
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
+
+    func committed(_ index: Int, xid: UInt32, rows: Int) {
+        let (waiter, xids) = state.withLock { s in
+            s.committed = index + 1
+            s.rows += rows
+            s.xids.append(xid)
+            return (s.waiters.removeValue(forKey: index + 1), s.xids)
+        }
+        waiter?.resume(returning: xids)
+    }
+
+    func fail(_ error: any Error) {
+        let waiters = state.withLock { s in
+            if s.failure == nil { s.failure = error }
+            defer { s.waiters = [:] }
+            return Array(s.waiters.values)
+        }
+        for w in waiters { w.resume(throwing: error) }
+    }
+}
