@@ -140,12 +140,13 @@ extension Ledger {
         }
     }
 
-    /// `20261206T230000` (UTC), a partition's name suffix from its lower bound.
+    /// `20261206_230000` (UTC), a partition's name suffix from its lower bound (lower case, so
+    /// the name needs no quoting).
     static func partitionStamp(_ date: Date) -> String {
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
         f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyyMMdd'T'HHmmss"
+        f.dateFormat = "yyyyMMdd'_'HHmmss"
         return f.string(from: date)
     }
 }

@@ -12,14 +12,14 @@ import SluiceRuntime
 import TestSupport
 import Testing
 
+private func q(_ h: Harness, _ name: String) -> String { PostgresIdentifier.quote(schema: h.schema, name) }
+
+private func scalar(_ h: Harness, _ sql: String, _ binds: [PostgresValue] = []) async throws -> Int {
+    try await h.pool.withConnection { c in try await c.query(sql, binds)[0].decode(0, as: Int.self) }
+}
+
 @Suite("Ledger partitions", .timeLimit(.minutes(10)))
 struct LedgerPartitionTests {
-    static func q(_ h: Harness, _ name: String) -> String { PostgresIdentifier.quote(schema: h.schema, name) }
-
-    static func scalar(_ h: Harness, _ sql: String, _ binds: [PostgresValue] = []) async throws -> Int {
-        try await h.pool.withConnection { c in try await c.query(sql, binds)[0].decode(0, as: Int.self) }
-    }
-
     /// The leaf a job's row is in, e.g. `jobs_live`.
     static func leaf(_ h: Harness, _ id: JobID) async throws -> String? {
         let rows = try await h.pool.withConnection { c in
@@ -46,7 +46,7 @@ struct LedgerPartitionTests {
             // A fresh ledger: the history migration 7 attached covers up to the next hour; the
             // first partitions follow it, `ahead` past now.
             let before = try await ledger.historyPartitions(.completed)
-            #expect(before.map(\.isDefault).sorted() == [false, true])
+            #expect(before.count == 2 && before.filter(\.isDefault).count == 1)
             let history = try #require(before.first { !$0.isDefault })
             #expect(history.lower == nil && history.prunedByRows)
             let made = try await ledger.makeHistoryPartitions(.completed, width: .seconds(600), ahead: .seconds(7200))
