@@ -210,8 +210,9 @@ public enum Migrations {
             -- by batches).
             -- The old table is not copied: its live, cancelled and discarded rows (and completed
             -- ones without a finish time) move out, then the rest, all completed, is attached as
-            -- the completed range (MINVALUE, next hour) after a CHECK that proves the bound, and
-            -- leaves by the pruner's batches or as a whole once wholly past retention.
+            -- the completed range (MINVALUE, now) after a CHECK that proves the bound, and leaves
+            -- by the pruner's batches or as a whole once wholly past retention. Finishes from now
+            -- until the pruner's first pass made ranges land in the DEFAULT partitions.
             LOCK TABLE {schema}.jobs IN ACCESS EXCLUSIVE MODE;
             ALTER TABLE {schema}.jobs RENAME TO jobs_history;
             ALTER INDEX {schema}.jobs_pkey RENAME TO jobs_history_pkey;
@@ -255,7 +256,7 @@ public enum Migrations {
             CREATE INDEX jobs_class_id ON {schema}.jobs (class, id);
             CREATE INDEX jobs_unique_key_prefix ON {schema}.jobs (unique_key text_pattern_ops) WHERE unique_key IS NOT NULL;
             DO $migration$
-            DECLARE bound timestamptz := date_trunc('hour', now()) + interval '1 hour';
+            DECLARE bound timestamptz := now();
             BEGIN
                 WITH moved AS (
                     DELETE FROM {schema}.jobs_history

@@ -103,7 +103,7 @@ struct LedgerPartitionTests {
     func dropKilledMidway() async throws {
         try await withHarness { h in
             let ledger = h.ledger
-            try await ledger.makeHistoryPartitions(.completed, width: .seconds(600), ahead: .seconds(3600))
+            try await ledger.makeHistoryPartitions(.completed, width: .seconds(600), ahead: .seconds(7200))
             let first = try #require(try await ledger.historyPartitions(.completed).first { !$0.prunedByRows })
             var jobs: [JobID] = []
             for i in 0..<4 {
@@ -177,7 +177,7 @@ struct LedgerPartitionTests {
     func uniqueKeyAcrossPartitions() async throws {
         try await withHarness { h in
             let ledger = h.ledger
-            let made = try await ledger.makeHistoryPartitions(.completed, width: .seconds(600), ahead: .seconds(3600))
+            let made = try await ledger.makeHistoryPartitions(.completed, width: .seconds(600), ahead: .seconds(7200))
             #expect(!made.isEmpty)
             let ranges = try await ledger.historyPartitions(.completed).filter { !$0.prunedByRows }
             // Finished namesakes in the history, in a range partition and in the default one.
@@ -223,8 +223,8 @@ struct LedgerPartitionTests {
     func keysetAcrossPartitions() async throws {
         try await withHarness { h in
             let ledger = h.ledger
-            try await ledger.makeHistoryPartitions(.completed, width: .seconds(600), ahead: .seconds(3600))
-            try await ledger.makeHistoryPartitions(.discarded, width: .seconds(600), ahead: .seconds(3600))
+            try await ledger.makeHistoryPartitions(.completed, width: .seconds(600), ahead: .seconds(7200))
+            try await ledger.makeHistoryPartitions(.discarded, width: .seconds(600), ahead: .seconds(7200))
             let completedRanges = try await ledger.historyPartitions(.completed).filter { !$0.prunedByRows }
             let discardedRanges = try await ledger.historyPartitions(.discarded).filter { !$0.prunedByRows }
             // Interleaved ids spread over six leaves: jobs_live, the history, two completed
