@@ -295,7 +295,10 @@ struct PrunerTests {
             defer { _ = worker.terminate(waiting: 10) }
             // Until the pass that removed it is recorded too (a pass records after its last step:
             // the partitions of every final state, since migration 7).
-            try await waitUntil(seconds: 30) { try await Self.ids(h) == [live] && h.ledger.prunerStatus() != nil }
+            try await waitUntil(seconds: 30) {
+                let recorded = try await h.ledger.prunerStatus() != nil
+                return try await Self.ids(h) == [live] && recorded
+            }
             #expect(try await Self.ids(h) == [live], "worker log: \(worker.log)")
             _ = old
 
