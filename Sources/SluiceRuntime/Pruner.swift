@@ -182,8 +182,14 @@ public final class Pruner: Service, Sendable {
             for leaf in leaves {
                 for c in WorkloadClass.allCases {
                     steps.append(Step(run: {
-                        try await ledger.pruneJobs(workloadClass: c.rawValue, state: state, keep: keep, limit: limit,
-                                                   partition: leaf, lockTimeout: timeout)
+                        do {
+                            return try await ledger.pruneJobs(workloadClass: c.rawValue, state: state, keep: keep, limit: limit,
+                                                              partition: leaf, lockTimeout: timeout)
+                        } catch let error as PostgresError where leaf != nil && error.sqlState == PostgresError.undefinedTable {
+                            // The partition step above dropped this leaf whole (`jobs_history` once
+                            // wholly past retention): nothing left to delete from it.
+                            return [:]
+                        }
                     }, more: full("jobs")))
                 }
             }
