@@ -9,8 +9,9 @@
 // drained one by one), the p50/p99 of enqueue → finish (the ledger's `finished_at -
 // enqueued_at`, sampled every half second through the (class, state, finished_at) index, before
 // the pruner can remove the rows), and the ledger's rows (exact), bytes, dead tuples, rows
-// deleted so far, and autovacuum runs on it. The producer keeps at most `--window` jobs
-// unfinished, so the latency measures the pipeline, not a backlog. Never fails on figures.
+// deleted by batches, partitions (all summed over its partitions), and autovacuum runs on it.
+// The producer keeps at most `--window` jobs unfinished, so the latency measures the pipeline,
+// not a backlog. Never fails on figures.
 
 import ArgumentParser
 import ClientSupport
