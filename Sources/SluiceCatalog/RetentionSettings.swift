@@ -60,6 +60,22 @@ public struct RetentionSettings: Sendable, Equatable {
         }
     }
 
+    /// The width of `state`'s time partitions (migration 7): a quarter of its retention, at
+    /// least one second, a day when kept forever. A partition is dropped once its upper bound
+    /// is past the retention, so a job stays at most a quarter longer than its retention, and
+    /// a state keeps about five partitions whatever its period.
+    public func partitionWidth(_ state: JobState) -> Duration {
+        guard let keep = keep(state) else { return .seconds(86_400) }
+        return max(.seconds(1), .seconds(Int64(keep.components.seconds / 4)))
+    }
+
+    /// How far ahead of the clock the pruner keeps `state`'s partitions made: three widths, and
+    /// at least three pauses between passes, so a pass or two missed never leaves a finish
+    /// without its partition (it would land in the default partition, deleted from by rows).
+    public func partitionsAhead(_ state: JobState) -> Duration {
+        max(partitionWidth(state) * 3, interval * 3)
+    }
+
     /// The catalog keys of the per-state and per-table periods, in the order the pruner runs.
     public static let periodKeys = ["completed", "cancelled", "discarded", "schedule_fires", "idempotency_keys", "replaced_segments"]
 

@@ -30,6 +30,9 @@ extension Ledger {
             .textArray(e.map { ts($0.notBefore) }), .textArray(e.map(\.producer)), .textArray(e.map(\.traceID)),
             .textArray(e.map(\.enqueuedBy)),
         ]
+        // `ON CONFLICT DO NOTHING` without a conflict target: `jobs` is partitioned (migration 7) and
+        // the live unique index is `jobs_live`'s own, which a target cannot name through the parent;
+        // every row inserted here is live, so it lands in `jobs_live` and is checked against it.
         return try await pool.withConnection { c in
             let rows = try await c.query("""
                 INSERT INTO \(table) (id, kind, class, target, args, state, attempt, max_attempts, timeout_s, priority,
@@ -37,7 +40,7 @@ extension Ledger {
                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]::jsonb[], $6::text[],
                     $7::int[], $8::int[], $9::int[], $10::smallint[], $11::text[], $12::text[]::timestamptz[],
                     $13::text[]::timestamptz[], $14::text[], $15::text[], $16::text[])
-                ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN \(JobState.liveSQL) DO NOTHING
+                ON CONFLICT DO NOTHING
                 RETURNING id
                 """, binds)
             var inserted = Set<UUID>()

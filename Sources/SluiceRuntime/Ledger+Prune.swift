@@ -28,16 +28,19 @@ extension Ledger {
     }
 
     /// Removes up to `limit` jobs of `workloadClass` in the final `state` that finished more
-    /// than `keep` ago, oldest first, with their import rejects and uploads.
-    public func pruneJobs(workloadClass: String, state: JobState, keep: Duration, limit: Int,
+    /// than `keep` ago, oldest first, with their import rejects and uploads. `partition` names
+    /// the leaf to delete from (a state's default partition or the history attached by
+    /// migration 7: the range partitions leave whole, `dropHistoryPartitions`); nil: `jobs`.
+    public func pruneJobs(workloadClass: String, state: JobState, keep: Duration, limit: Int, partition: String? = nil,
                           lockTimeout: Duration = .seconds(2)) async throws -> PruneCounts {
         precondition(state.isFinal, "only final states are pruned")
+        let source = partition.map(quoted) ?? table
         let rows = try await pruneTransaction(lockTimeout: lockTimeout, """
             WITH doomed AS (
-                SELECT id FROM \(table)
+                SELECT id FROM \(source)
                 WHERE class = $1 AND state = $2 AND finished_at < now() - $3 * interval '1 millisecond'
                 ORDER BY finished_at LIMIT $4 FOR UPDATE SKIP LOCKED),
-            gone AS (DELETE FROM \(table) j USING doomed d WHERE j.id = d.id AND j.state = $2 RETURNING j.id),
+            gone AS (DELETE FROM \(source) j USING doomed d WHERE j.id = d.id AND j.state = $2 RETURNING j.id),
             rejects AS (DELETE FROM \(quoted("import_rejects")) r USING gone g WHERE r.job_id = g.id RETURNING 1),
             uploads AS (DELETE FROM \(quoted("uploads")) u USING gone g WHERE u.job_id = g.id RETURNING 1)
             SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM rejects), (SELECT count(*) FROM uploads)
@@ -124,12 +127,15 @@ extension Ledger {
         public var lastAutovacuum: Date?
     }
 
-    /// The size of `jobs` (estimates from `pg_stat_user_tables`; no count of the table).
+    /// The size of `jobs`, summed over its partitions (estimates from `pg_stat_user_tables`; no
+    /// count of the table).
     public func size() async throws -> Size {
         let rows = try await pool.withConnection { c in
             try await c.query("""
-                SELECT n_live_tup, n_dead_tup, pg_total_relation_size(relid), autovacuum_count, autoanalyze_count, last_autovacuum
-                FROM pg_stat_user_tables WHERE relid = to_regclass($1)
+                SELECT sum(s.n_live_tup)::bigint, sum(s.n_dead_tup)::bigint, sum(pg_total_relation_size(s.relid))::bigint,
+                       sum(s.autovacuum_count)::bigint, sum(s.autoanalyze_count)::bigint, max(s.last_autovacuum)
+                FROM pg_partition_tree(to_regclass($1)) t JOIN pg_stat_user_tables s ON s.relid = t.relid
+                WHERE t.isleaf HAVING count(*) > 0
                 """, [.text(table)])
         }
         guard let row = rows.first else { return Size(rows: 0, deadTuples: 0, bytes: 0, autovacuumCount: 0, autoanalyzeCount: 0) }

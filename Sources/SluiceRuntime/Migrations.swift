@@ -197,6 +197,77 @@ public enum Migrations {
                 error           text
             );
             """),
+        Migration(version: 7, name: "ledger: live jobs apart, finished history in time partitions", sql: """
+            -- `jobs` becomes a partitioned table under the same name and columns, so every
+            -- statement that names it is unchanged: LIST by state into `jobs_live` (the four live
+            -- states: small, hot, the only place a unique key is enforced) and one table per
+            -- final state, each RANGE-partitioned by `finished_at` (the clock retention counts
+            -- from, so a partition whose upper bound is past retention holds nothing younger and
+            -- is dropped whole, leaving no dead tuples). A finish moves the row out of `jobs_live`
+            -- (Postgres row movement: one UPDATE, as before). The pruner makes range partitions
+            -- ahead and drops them (`Ledger+Partitions`); each final state also has a DEFAULT
+            -- partition, so a finish never fails for want of one (the pruner deletes its old rows
+            -- by batches).
+            -- The old table is not copied: its live, cancelled and discarded rows (and completed
+            -- ones without a finish time) move out, then the rest, all completed, is attached as
+            -- the completed range (MINVALUE, now) after a CHECK that proves the bound, and leaves
+            -- by the pruner's batches or as a whole once wholly past retention. Finishes from now
+            -- until the pruner's first pass made ranges land in the DEFAULT partitions.
+            LOCK TABLE {schema}.jobs IN ACCESS EXCLUSIVE MODE;
+            ALTER TABLE {schema}.jobs RENAME TO jobs_history;
+            ALTER INDEX {schema}.jobs_pkey RENAME TO jobs_history_pkey;
+            ALTER INDEX {schema}.jobs_class_state_finished RENAME TO jobs_history_class_state_finished;
+            ALTER INDEX {schema}.jobs_state_id RENAME TO jobs_history_state_id;
+            ALTER INDEX {schema}.jobs_kind_id RENAME TO jobs_history_kind_id;
+            ALTER INDEX {schema}.jobs_class_id RENAME TO jobs_history_class_id;
+            ALTER INDEX {schema}.jobs_unique_key_prefix RENAME TO jobs_history_unique_key_prefix;
+            -- Live-only indexes: the history holds no live row once they moved.
+            DROP INDEX {schema}.jobs_unique_key_live;
+            DROP INDEX {schema}.jobs_running_lease;
+            CREATE TABLE {schema}.jobs (LIKE {schema}.jobs_history INCLUDING DEFAULTS INCLUDING CONSTRAINTS)
+                PARTITION BY LIST (state);
+            -- Three dead tuples per job here (insert, claim, finish's move out): autovacuum early
+            -- and unthrottled, as migration 6 set on the old table.
+            CREATE TABLE {schema}.jobs_live PARTITION OF {schema}.jobs (PRIMARY KEY (id))
+                FOR VALUES IN ('available','scheduled','running','retryable')
+                WITH (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_threshold = 5000,
+                      autovacuum_vacuum_insert_scale_factor = 0.01, autovacuum_analyze_scale_factor = 0.02,
+                      autovacuum_vacuum_cost_delay = 0);
+            CREATE TABLE {schema}.jobs_completed PARTITION OF {schema}.jobs FOR VALUES IN ('completed') PARTITION BY RANGE (finished_at);
+            CREATE TABLE {schema}.jobs_cancelled PARTITION OF {schema}.jobs FOR VALUES IN ('cancelled') PARTITION BY RANGE (finished_at);
+            CREATE TABLE {schema}.jobs_discarded PARTITION OF {schema}.jobs FOR VALUES IN ('discarded') PARTITION BY RANGE (finished_at);
+            CREATE TABLE {schema}.jobs_completed_default PARTITION OF {schema}.jobs_completed (PRIMARY KEY (id)) DEFAULT;
+            CREATE TABLE {schema}.jobs_cancelled_default PARTITION OF {schema}.jobs_cancelled (PRIMARY KEY (id)) DEFAULT;
+            CREATE TABLE {schema}.jobs_discarded_default PARTITION OF {schema}.jobs_discarded (PRIMARY KEY (id)) DEFAULT;
+            -- One live job per unique key (the producer's INSERT … ON CONFLICT DO NOTHING): a
+            -- unique index of a partitioned table must contain its partition key, so it lives on
+            -- `jobs_live`, which holds every live row. The rescue scan's lease index likewise.
+            CREATE UNIQUE INDEX jobs_unique_key_live ON {schema}.jobs_live (unique_key)
+                WHERE unique_key IS NOT NULL AND state IN ('available','scheduled','running','retryable');
+            CREATE INDEX jobs_running_lease ON {schema}.jobs_live (lease_until) WHERE state = 'running';
+            -- The indexes of migrations 1 and 5, now on every partition; each leaf also has a
+            -- primary key on id, so a job id finds its row (one index probe per partition) and a
+            -- keyset page by id is a Merge Append of per-partition index scans. Ids are not
+            -- enforced unique across partitions: they are UUIDv7 made by the producer, and a row
+            -- only moves (claim, finish, replay), never is inserted twice.
+            CREATE INDEX jobs_class_state_finished ON {schema}.jobs (class, state, finished_at);
+            CREATE INDEX jobs_state_id ON {schema}.jobs (state, id);
+            CREATE INDEX jobs_kind_id ON {schema}.jobs (kind, id);
+            CREATE INDEX jobs_class_id ON {schema}.jobs (class, id);
+            CREATE INDEX jobs_unique_key_prefix ON {schema}.jobs (unique_key text_pattern_ops) WHERE unique_key IS NOT NULL;
+            DO $migration$
+            DECLARE bound timestamptz := now();
+            BEGIN
+                WITH moved AS (
+                    DELETE FROM {schema}.jobs_history
+                    WHERE NOT (state = 'completed' AND finished_at IS NOT NULL AND finished_at < bound) RETURNING *)
+                INSERT INTO {schema}.jobs SELECT * FROM moved;
+                EXECUTE format('ALTER TABLE {schema}.jobs_history ADD CONSTRAINT jobs_history_bound
+                    CHECK (state = %L AND finished_at IS NOT NULL AND finished_at < %L)', 'completed', bound);
+                EXECUTE format('ALTER TABLE {schema}.jobs_completed ATTACH PARTITION {schema}.jobs_history
+                    FOR VALUES FROM (MINVALUE) TO (%L)', bound);
+            END
+            $migration$;
         Migration(version: 8, name: "producer identity: enqueued_by", sql: """
             -- Who enqueued each job (an API token's name, a schedule, a parent job, a CLI user, a
             -- broker user, a signing key): README "Security". NULL for jobs enqueued before.

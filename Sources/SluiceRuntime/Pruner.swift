@@ -9,8 +9,9 @@
 // and a stopped pruner leaves at a batch boundary; a pruner killed mid-batch loses nothing (the
 // batch rolls back) and the next pass, here or in another process, starts again from the
 // oldest row. After a pass it records what it removed and the ledger's size in
-// `pruner_status` (for `sluice status`) and in the metrics. Limit: rows are deleted, not
-// partitions dropped, so each pass leaves dead tuples for autovacuum (see docs/architecture.md,
+// `pruner_status` (for `sluice status`) and in the metrics. Finished jobs leave mostly by whole
+// partitions (migration 7, `Ledger+Partitions`), which leaves no dead tuples; only the default
+// partitions and the pre-partition history are deleted from by rows (docs/architecture.md,
 // "The ledger's layout").
 
 import Foundation
@@ -34,6 +35,10 @@ public struct PrunerConfiguration: Sendable {
     public var lockTimeout: Duration
     /// Pause between two batches, leaving room to the hot path and to autovacuum. Default 20 ms.
     public var batchPause: Duration
+    /// `lock_timeout` of partition DDL (attach, drop), at most `lockTimeout`: while it waits for
+    /// its lock every statement on the state's table queues behind it, so it gives up soon and
+    /// tries again next pass. Default 500 ms.
+    public var ddlLockTimeout: Duration = .milliseconds(500)
     /// Where passes are counted (`sluice worker --metrics-port`).
     public var metrics: JobMetrics?
 
@@ -136,19 +141,57 @@ public final class Pruner: Service, Sendable {
         var more: @Sendable (PruneCounts) -> Bool
     }
 
-    /// The steps of a pass, in order: finished jobs per final state and class (with their
-    /// rejects and uploads), schedule fires, idempotency keys, replaced segments.
-    func steps() -> [Step] {
+    /// The steps of a pass, in order: per final state, its time partitions (made ahead, dropped
+    /// whole once past retention, with their jobs' rejects and uploads) and then, by batches,
+    /// its jobs past retention in the partitions that have no upper bound to wait for (the
+    /// default partition, the history migration 7 attached) with their rejects and uploads;
+    /// then schedule fires, idempotency keys, replaced segments.
+    func steps() async throws -> [Step] {
         let r = configuration.retention, ledger = self.ledger
         let limit = max(1, r.batchSize), timeout = configuration.lockTimeout
+        let ddlTimeout = min(timeout, configuration.ddlLockTimeout)
         let full: @Sendable (String) -> @Sendable (PruneCounts) -> Bool = { table in { ($0[table] ?? 0) >= limit } }
         var steps: [Step] = []
         for state in JobState.allCases where state.isFinal {
-            guard let keep = r.keep(state) else { continue }
-            for c in WorkloadClass.allCases {
+            let keep = r.keep(state)
+            let partitions = try await ledger.historyPartitions(state)
+            // Before migration 7 (an old ledger not migrated yet): rows of `jobs`, as before.
+            let leaves: [String?] = partitions.isEmpty ? [nil] : partitions.filter(\.prunedByRows).map(\.name)
+            if !partitions.isEmpty {
+                let (width, ahead) = (r.partitionWidth(state), r.partitionsAhead(state))
+                let logger = self.logger
                 steps.append(Step(run: {
-                    try await ledger.pruneJobs(workloadClass: c.rawValue, state: state, keep: keep, limit: limit, lockTimeout: timeout)
-                }, more: full("jobs")))
+                    // A lock not had in time only postpones this to the next pass; the row
+                    // batches below go on regardless.
+                    var counts = PruneCounts()
+                    do {
+                        let made = try await ledger.makeHistoryPartitions(state, width: width, ahead: ahead, lockTimeout: ddlTimeout)
+                        if !made.isEmpty { counts["jobs_partitions_made"] = made.count }
+                        if let keep {
+                            counts.merge(try await ledger.dropHistoryPartitions(state, keep: keep, limit: limit, lockTimeout: ddlTimeout),
+                                         uniquingKeysWith: +)
+                        }
+                    } catch {
+                        logger.warning("history partitions postponed to the next pass",
+                                       metadata: ["job.state": "\(state.rawValue)", "error": "\(error)"])
+                    }
+                    return counts
+                }, more: { _ in false }))
+            }
+            guard let keep else { continue }
+            for leaf in leaves {
+                for c in WorkloadClass.allCases {
+                    steps.append(Step(run: {
+                        do {
+                            return try await ledger.pruneJobs(workloadClass: c.rawValue, state: state, keep: keep, limit: limit,
+                                                              partition: leaf, lockTimeout: timeout)
+                        } catch let error as PostgresError where leaf != nil && error.sqlState == PostgresError.undefinedTable {
+                            // The partition step above dropped this leaf whole (`jobs_history` once
+                            // wholly past retention): nothing left to delete from it.
+                            return [:]
+                        }
+                    }, more: full("jobs")))
+                }
             }
         }
         if let keep = r.scheduleFires {
@@ -169,7 +212,7 @@ public final class Pruner: Service, Sendable {
 
     /// The batches of one pass; stops early (pass.complete = false) on shutdown or a lost lease.
     func prune(into pass: inout Pass) async throws {
-        for step in steps() {
+        for step in try await steps() {
             while true {
                 guard !isStopped, try await holdLease() else {
                     pass.complete = false
@@ -178,7 +221,7 @@ public final class Pruner: Service, Sendable {
                 let counts = try await step.run()
                 for (table, n) in counts where n > 0 {
                     pass.removed[table, default: 0] += n
-                    configuration.metrics?.pruned(table: table, rows: n)
+                    if table != "jobs_partitions_made" { configuration.metrics?.pruned(table: table, rows: n) }
                 }
                 guard step.more(counts) else { break }
                 try? await Task.sleep(for: configuration.batchPause)

@@ -16,16 +16,25 @@ extension Worker {
         let interval = configuration.lease / 3
         while !Task.isCancelled {
             try? await Task.sleep(for: interval)
-            let ids = running.ids
-            guard !ids.isEmpty else { continue }
-            do {
-                let cancelled = try await ledger.heartbeat(ids, worker: configuration.name, lease: configuration.lease)
-                for id in cancelled {
-                    logger.info("cancel requested", metadata: ["job.id": "\(id)"])
-                    running.stop(id, .cancelled)
+            // A heartbeat that meets a row a concurrent finish just moved out of `jobs_live`
+            // (ledger migration 7) fails with a serialization failure: at once again, with the
+            // jobs running now, rather than leaving every lease unrenewed until the next tick.
+            for attempt in 1...3 {
+                let ids = running.ids
+                guard !ids.isEmpty else { break }
+                do {
+                    let cancelled = try await ledger.heartbeat(ids, worker: configuration.name, lease: configuration.lease)
+                    for id in cancelled {
+                        logger.info("cancel requested", metadata: ["job.id": "\(id)"])
+                        running.stop(id, .cancelled)
+                    }
+                    break
+                } catch let error as PostgresError where error.sqlState == PostgresError.serializationFailure && attempt < 3 {
+                    continue
+                } catch {
+                    logger.warning("heartbeat failed", metadata: ["error": "\(error)"])
+                    break
                 }
-            } catch {
-                logger.warning("heartbeat failed", metadata: ["error": "\(error)"])
             }
         }
     }

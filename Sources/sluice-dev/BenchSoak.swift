@@ -9,8 +9,9 @@
 // drained one by one), the p50/p99 of enqueue → finish (the ledger's `finished_at -
 // enqueued_at`, sampled every half second through the (class, state, finished_at) index, before
 // the pruner can remove the rows), and the ledger's rows (exact), bytes, dead tuples, rows
-// deleted so far, and autovacuum runs on it. The producer keeps at most `--window` jobs
-// unfinished, so the latency measures the pipeline, not a backlog. Never fails on figures.
+// deleted by batches, partitions (all summed over its partitions), and autovacuum runs on it.
+// The producer keeps at most `--window` jobs unfinished, so the latency measures the pipeline,
+// not a backlog. Never fails on figures.
 
 import ArgumentParser
 import ClientSupport
@@ -107,7 +108,7 @@ struct BenchSoak: AsyncParsableCommand {
                 "seconds": (seconds * 1000).rounded() / 1000, "jobs_per_s": (Double(n - failed) / seconds).rounded(),
                 "latency_ms": ["p50": pct(0.5), "p99": pct(0.99), "samples": latencies.count],
                 "ledger": ["rows": stats.rows, "bytes": stats.bytes, "dead_tuples": stats.dead,
-                           "deleted_total": stats.deleted - before.deleted],
+                           "deleted_total": stats.deleted - before.deleted, "partitions": stats.partitions],
                 "autovacuum": ["runs": stats.autovacuum - before.autovacuum, "analyze_runs": stats.autoanalyze - before.autoanalyze,
                                "running_now": stats.vacuumRunning],
             ]
@@ -118,7 +119,7 @@ struct BenchSoak: AsyncParsableCommand {
                       + col("\(pct(0.99))", 9) + col("\(stats.rows)", 14) + col("\(stats.bytes / 1_048_576)", 7)
                       + col("\(stats.dead)", 13) + col("\(stats.deleted - before.deleted)", 13)
                       + "\(stats.autovacuum - before.autovacuum)(+\(stats.autoanalyze - before.autoanalyze))"
-                      + (stats.vacuumRunning ? " vacuum running" : ""))
+                      + " parts \(stats.partitions)" + (stats.vacuumRunning ? " vacuum running" : ""))
             }
         }
         sampler.cancel()
@@ -237,21 +238,28 @@ final class SoakProbe: Sendable {
     }
 
     struct TableStats {
-        var rows: Int, bytes: Int, dead: Int, deleted: Int, autovacuum: Int, autoanalyze: Int, vacuumRunning: Bool
+        var rows: Int, bytes: Int, dead: Int, deleted: Int, autovacuum: Int, autoanalyze: Int, vacuumRunning: Bool, partitions: Int
     }
 
     func tableStats() async throws -> TableStats {
         try await bench.pool.withConnection { c in
             let count = try await c.query("SELECT count(*) FROM \(table)")[0].decode(0, as: Int.self)
+            // Summed over the ledger's partitions (migration 7). `deleted`: rows deleted by the
+            // pruner's batches from the history partitions that still exist (a finish's move
+            // out of `jobs_live` counts there as a delete, so it is left out; rows of dropped
+            // partitions count nowhere).
             let rows = try await c.query("""
-                SELECT pg_total_relation_size(relid), n_dead_tup, n_tup_del, autovacuum_count, autoanalyze_count,
-                       EXISTS (SELECT 1 FROM pg_stat_progress_vacuum v WHERE v.relid = s.relid)
-                FROM pg_stat_user_tables s WHERE relid = to_regclass($1)
+                SELECT sum(pg_total_relation_size(s.relid))::bigint, sum(s.n_dead_tup)::bigint,
+                       coalesce(sum(s.n_tup_del) FILTER (WHERE s.relname <> 'jobs_live'), 0)::bigint,
+                       sum(s.autovacuum_count)::bigint, sum(s.autoanalyze_count)::bigint,
+                       bool_or(EXISTS (SELECT 1 FROM pg_stat_progress_vacuum v WHERE v.relid = s.relid)), count(*)
+                FROM pg_partition_tree(to_regclass($1)) t JOIN pg_stat_user_tables s ON s.relid = t.relid WHERE t.isleaf
                 """, [.text(table)])
             let r = rows[0]
             return TableStats(rows: count, bytes: try r.decode(0, as: Int.self), dead: try r.decode(1, as: Int.self),
                               deleted: try r.decode(2, as: Int.self), autovacuum: try r.decode(3, as: Int.self),
-                              autoanalyze: try r.decode(4, as: Int.self), vacuumRunning: try r.decode(5, as: Bool.self))
+                              autoanalyze: try r.decode(4, as: Int.self), vacuumRunning: try r.decode(5, as: Bool.self),
+                              partitions: try r.decode(6, as: Int.self))
         }
     }
 }

@@ -293,7 +293,12 @@ struct PrunerTests {
             let live = try await Self.job(h, .available, finishedAgo: nil)
             let worker = try WorkerProcess(h, arguments: ["--name", "pruning-worker"], environment: ["SLUICE_CATALOG": catalog.path])
             defer { _ = worker.terminate(waiting: 10) }
-            try await waitUntil(seconds: 30) { try await Self.ids(h) == [live] }
+            // Until the pass that removed it is recorded too (a pass records after its last step:
+            // the partitions of every final state, since migration 7).
+            try await waitUntil(seconds: 30) {
+                let recorded = try await h.ledger.prunerStatus() != nil
+                return try await Self.ids(h) == [live] && recorded
+            }
             #expect(try await Self.ids(h) == [live], "worker log: \(worker.log)")
             _ = old
 
