@@ -268,6 +268,7 @@ public enum Migrations {
                     FOR VALUES FROM (MINVALUE) TO (%L)', bound);
             END
             $migration$;
+            """),
         Migration(version: 8, name: "producer identity: enqueued_by", sql: """
             -- Who enqueued each job (an API token's name, a schedule, a parent job, a CLI user, a
             -- broker user, a signing key): README "Security". NULL for jobs enqueued before.
