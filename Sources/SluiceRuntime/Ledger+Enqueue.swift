@@ -1,4 +1,5 @@
-// Ledger+Enqueue: Inserting job rows (batched) and marking rows whose publish failed.
+// Ledger+Enqueue: Inserting job rows (batched; a row already there with the job's id counts as
+// inserted) and marking rows whose publish failed.
 
 import Foundation
 import Logging
@@ -36,12 +37,21 @@ extension Ledger {
                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]::jsonb[], $6::text[],
                     $7::int[], $8::int[], $9::int[], $10::smallint[], $11::text[], $12::text[]::timestamptz[],
                     $13::text[]::timestamptz[], $14::text[], $15::text[])
-                ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN \(JobState.liveSQL) DO NOTHING
+                ON CONFLICT DO NOTHING
                 RETURNING id
                 """, binds)
             var inserted = Set<UUID>()
             for row in rows { inserted.insert(try row.decode(0, as: UUID.self)) }
-            let missingKeys = e.filter { !inserted.contains($0.id.uuid) }.compactMap(\.uniqueKey)
+            // A row with the job's own id is there already: the worker that received its message
+            // (published beside this insert) made it, or the caller enqueued this id before. Either
+            // way the job is recorded: count it inserted.
+            let missing = e.filter { !inserted.contains($0.id.uuid) }
+            if !missing.isEmpty {
+                let existing = try await c.query("SELECT id FROM \(table) WHERE id = ANY($1::uuid[])",
+                                                 [.textArray(missing.map(\.id.description))])
+                for row in existing { inserted.insert(try row.decode(0, as: UUID.self)) }
+            }
+            let missingKeys = missing.filter { !inserted.contains($0.id.uuid) }.compactMap(\.uniqueKey)
             var holders: [String: JobID] = [:]
             if !missingKeys.isEmpty {
                 let found = try await c.query(

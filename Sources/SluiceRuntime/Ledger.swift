@@ -21,6 +21,8 @@ public final class Ledger: Sendable {
     let inserter: Batcher<LedgerInsert, InsertOutcome>
     let claimer: Batcher<ClaimRequest, ClaimOutcome>
     let finisher: Batcher<FinishRequest, Bool>
+    let peeker: Batcher<JobID, PeekOutcome>
+    let completer: Batcher<ShortCompletion, Bool>
 
 
     public init(pool: PostgresPool, schema: String = "sluice", logger: Logger) {
@@ -38,6 +40,12 @@ public final class Ledger: Sendable {
         }
         finisher = Batcher(maxBatch: 1000, maxFlushers: 2) { items in
             await Ledger.runBatch(items.count) { try await Ledger.finish(items, table: table, pool: pool) }
+        }
+        peeker = Batcher(maxBatch: 1000, maxFlushers: 2) { items in
+            await Ledger.runBatch(items.count) { try await Ledger.peek(items, table: table, pool: pool) }
+        }
+        completer = Batcher(maxBatch: 1000, maxFlushers: 2) { items in
+            await Ledger.runBatch(items.count) { try await Ledger.recordCompleted(items, table: table, pool: pool) }
         }
     }
 
