@@ -68,8 +68,9 @@ extension Ledger {
                 found[id] = .run(attempt: try row.decode(2, as: Int.self))
             }
         }
-        return ids.map { id in
-            found[id.uuid].map { .success($0) } ?? .failure(LedgerError(.malformedRow, "peek of job \(id) returned no row"))
+        return ids.map { id -> Result<PeekOutcome, any Error> in
+            guard let outcome = found[id.uuid] else { return .failure(LedgerError(.malformedRow, "peek of job \(id) returned no row")) }
+            return .success(outcome)
         }
     }
 
@@ -125,8 +126,8 @@ extension Ledger {
                 priority, unique_key, enqueued_at, not_before, producer, trace_id, worker, lease_until, started_at,
                 result, finished_at)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                now() + $17 * interval '1 millisecond', COALESCE($18, now()), $19,
-                CASE WHEN $6 IN \(JobState.finalSQL) THEN now() END)
+                now() + $17::float8 * interval '1 millisecond', COALESCE($18, now()), $19,
+                CASE WHEN $6::text IN \(JobState.finalSQL) THEN now() END)
             ON CONFLICT DO NOTHING RETURNING attempt
             """, [.uuid(e.id.uuid), .text(e.kind.rawValue), .text(workloadClass), .text(e.target),
                   .json(JSONValue.object(e.args).jsonString), .text(state.rawValue), .int(e.attempt), .int(e.maxAttempts),
