@@ -1,6 +1,6 @@
 // Ledger: the job table in Postgres, the truth about every job (DESIGN.md "Reliability").
 //
-// Hot writes (enqueue inserts, claims, finishes) go through `Batcher`s: concurrent calls are
+// Hot statements (enqueue inserts, short jobs' reads and records, claims, finishes) go through `Batcher`s: concurrent calls are
 // coalesced into one `unnest`-based statement, so thousands of jobs a second cost tens of
 // statements. Claims are conditional UPDATEs, so duplicate and redelivered messages are
 // harmless: a completed job is never claimed again, a live lease is never stolen. Every

@@ -89,7 +89,10 @@ extension Worker {
                     } catch {
                         logger.warning("claim at the short-job threshold failed; trying again", metadata: [
                             "job.id": "\(job.id)", "error": "\(error)"])
-                        group.addTask { await self.thresholdPassed(threshold) }
+                        group.addTask {
+                            try? await Task.sleep(for: .milliseconds(500))
+                            return await self.thresholdPassed(threshold)
+                        }
                     }
                 }
             }

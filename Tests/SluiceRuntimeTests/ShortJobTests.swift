@@ -40,8 +40,11 @@ struct ShortJobTests {
     @Test("a short job that crosses the threshold while the worker is slow is claimed then, keeps its start, completes once")
     func crossesThreshold() async throws {
         try await withHarness { h in
-            var configuration = h.workerConfiguration(lease: .seconds(30))
-            configuration.classes[0].shortJobThreshold = .milliseconds(300)
+            let configuration = {
+                var c = h.workerConfiguration(lease: .seconds(30))
+                c.classes[0].shortJobThreshold = .milliseconds(300)
+                return c
+            }()
             let worker = h.makeWorker(configuration)
             try await h.withWorker(worker) {
                 let quick = try await h.producer.enqueue(JobRequest(kind: .noop, args: ["n": 1])).id
@@ -85,8 +88,11 @@ struct ShortJobTests {
                     """)
             }
             let id = JobID.make()
-            var request = JobRequest(kind: .noop, args: ["n": 7], producer: "insert-fails")
-            request.id = id
+            let request = {
+                var r = JobRequest(kind: .noop, args: ["n": 7], producer: "insert-fails")
+                r.id = id
+                return r
+            }()
             do {
                 _ = try await h.producer.enqueue(request)
                 Issue.record("expected the enqueue to throw")
