@@ -16,6 +16,8 @@ import SluiceCore
 
 public struct JobRequest: Sendable {
     /// The job's id; nil makes a new UUIDv7. Set it to know the id before `enqueue` returns.
+    /// An id whose ledger row exists already counts as enqueued, and the ledger runs it at most
+    /// once more if it is not final: enqueueing the same id again is safe.
     public var id: JobID?
     public var kind: JobKind
     public var args: [String: JSONValue]
