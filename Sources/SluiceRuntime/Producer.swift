@@ -126,15 +126,28 @@ public final class Producer: Sendable {
             return self.publisher.message(for: p.envelope, workloadClass: p.workloadClass.rawValue, tier: tier)
         }
         let early = parallel.map(message)
-        async let earlyPublished = publishConfirmed(early)
         // Their Redis status goes out beside the insert and the publish, not after them (one
         // round trip less on the call): `available` only if the worker wrote nothing yet, and
         // overwritten below if the publish fails.
         for n in parallel { recordStatus(prepared[n].envelope, prepared[n].workloadClass, prepared[n].state) }
-        async let earlyFlushed: Void = flushStatus()
-        var inserts = await insert(prepared.map { LedgerInsert(envelope: $0.envelope, workloadClass: $0.workloadClass.rawValue, state: $0.state) })
+        let rows = prepared.map { LedgerInsert(envelope: $0.envelope, workloadClass: $0.workloadClass.rawValue, state: $0.state) }
+        var inserts: [Result<InsertOutcome, any Error>] = []
         var published = [Result<Void, any Error>?](repeating: nil, count: prepared.count)
-        for (n, r) in zip(parallel, await earlyPublished) { published[n] = r }
+        await withTaskGroup(of: EnqueueStep.self) { group in
+            group.addTask { .published(await self.publishConfirmed(early)) }
+            group.addTask { .inserted(await self.insert(rows)) }
+            group.addTask {
+                await self.flushStatus()
+                return .flushed
+            }
+            for await step in group {
+                switch step {
+                case .published(let r): for (n, one) in zip(parallel, r) { published[n] = one }
+                case .inserted(let r): inserts = r
+                case .flushed: break
+                }
+            }
+        }
         // A confirmed job whose insert failed: its message is out, so try the insert again (it
         // accepts the row a worker may have made from the message meanwhile).
         for attempt in 1...2 {
@@ -182,9 +195,15 @@ public final class Producer: Sendable {
                 logger.error("could not mark unpublished jobs", metadata: ["error": "\(error)", "jobs": "\(failed.count)"])
             }
         }
-        await earlyFlushed
         await flushStatus()
         return out.map { $0! }
+    }
+
+    /// One of the three things an enqueue waits for at once.
+    private enum EnqueueStep: Sendable {
+        case published([Result<Void, any Error>])
+        case inserted([Result<InsertOutcome, any Error>])
+        case flushed
     }
 
     private func recordStatus(_ envelope: Envelope, _ workloadClass: WorkloadClass, _ state: JobState) {
@@ -220,7 +239,7 @@ public final class Producer: Sendable {
             }
             var r = [Result<InsertOutcome, any Error>?](repeating: nil, count: rows.count)
             for await (n, result) in group { r[n] = result }
-            return r.map { $0! }
+            return r.map { $0 ?? .failure(LedgerError(.malformedRow, "an insert of the batch returned no result")) }
         }
     }
 
