@@ -19,6 +19,25 @@ extension Ledger {
         }
     }
 
+    /// Inserts a batch of rows with one statement per thousand (no task per row); one outcome
+    /// per row, in order.
+    public func insert(batch items: [LedgerInsert]) async -> [Result<InsertOutcome, any Error>] {
+        var out: [Result<InsertOutcome, any Error>] = []
+        var start = 0
+        while start < items.count {
+            let chunk = Array(items[start..<min(start + 1000, items.count)])
+            out += await Ledger.runBatch(chunk.count) { [table, pool] in try await Ledger.insert(chunk, table: table, pool: pool) }
+            start += chunk.count
+        }
+        for i in out.indices {
+            // The holder of the unique key finished between the insert and the read: once more.
+            if case .failure(let error as LedgerError) = out[i], error.code == .uniqueKeyRace {
+                do { out[i] = .success(try await insert(items[i])) } catch { out[i] = .failure(error) }
+            }
+        }
+        return out
+    }
+
     static func insert(_ items: [LedgerInsert], table: String, pool: PostgresPool) async throws -> [Result<InsertOutcome, any Error>] {
         let e = items.map(\.envelope)
         func ts(_ d: Date?) -> String? { d.map(Timestamp.format) }

@@ -216,10 +216,10 @@ public final class Producer: Sendable {
         if let results { await results.flush() }
     }
 
-    /// Inserts the rows concurrently (the ledger batches them into few statements).
+    /// Inserts the rows: a single one through the ledger's batcher (shared with concurrent
+    /// enqueues), several with one statement per thousand.
     private func insert(_ rows: [LedgerInsert]) async -> [Result<InsertOutcome, any Error>] {
         guard rows.count > 1 else {
-            // One row (the common single enqueue): no child task, one hop less.
             guard let row = rows.first else { return [] }
             do {
                 return [.success(try await ledger.insert(row))]
@@ -227,20 +227,7 @@ public final class Producer: Sendable {
                 return [.failure(error)]
             }
         }
-        return await withTaskGroup(of: (Int, Result<InsertOutcome, any Error>).self) { group in
-            for (n, row) in rows.enumerated() {
-                group.addTask { [ledger] in
-                    do {
-                        return (n, .success(try await ledger.insert(row)))
-                    } catch {
-                        return (n, .failure(error))
-                    }
-                }
-            }
-            var r = [Result<InsertOutcome, any Error>?](repeating: nil, count: rows.count)
-            for await (n, result) in group { r[n] = result }
-            return r.map { $0 ?? .failure(LedgerError(.malformedRow, "an insert of the batch returned no result")) }
-        }
+        return await ledger.insert(batch: rows)
     }
 
     /// Publishes and waits for the confirms. What the broker did not confirm (a connection lost
