@@ -23,14 +23,19 @@ public struct ClassSettings: Sendable, Equatable {
     /// Further Postgres session settings for the class's connections (`settings:`), applied with
     /// `set_config` on connect, e.g. `jit: off` for the analytics class's short reads.
     public var sessionSettings: [String: String]
+    /// A job of this class that completes within this long is recorded once, with no claim
+    /// (the worker's short path); nil: a tenth of the worker's lease; zero: every job is claimed
+    /// before it runs.
+    public var shortJobThreshold: Duration?
     /// Where the class is configured; nil when it is all defaults.
     public var location: SourceLocation?
 
     public init(
         workloadClass: WorkloadClass, poolSize: Int, role: SQLIdentifier? = nil, readOnly: Bool,
         statementTimeout: Duration, lockTimeout: Duration, concurrency: Int, prefetch: Int,
-        sessionSettings: [String: String] = [:], location: SourceLocation? = nil
+        sessionSettings: [String: String] = [:], shortJobThreshold: Duration? = nil, location: SourceLocation? = nil
     ) {
+        self.shortJobThreshold = shortJobThreshold
         self.workloadClass = workloadClass
         self.poolSize = poolSize
         self.role = role

@@ -190,7 +190,7 @@ final class CatalogBuilder {
     }
 
     private func classesSection(_ node: Node, _ r: YAMLReader) {
-        let keys = ["pool_size", "role", "read_only", "statement_timeout", "lock_timeout", "concurrency", "prefetch", "settings"]
+        let keys = ["pool_size", "role", "read_only", "statement_timeout", "lock_timeout", "concurrency", "prefetch", "short_job_threshold", "settings"]
         for (name, key, value) in r.namedEntries(node, "classes") {
             guard let workloadClass = WorkloadClass(rawValue: name) else {
                 let known = WorkloadClass.allCases.map(\.rawValue)
@@ -228,6 +228,9 @@ final class CatalogBuilder {
                 if let n = f["statement_timeout"], let v = r.duration(n, "\(what) statement_timeout") { s.statementTimeout = v }
                 if let n = f["lock_timeout"], let v = r.duration(n, "\(what) lock_timeout") { s.lockTimeout = v }
                 if let n = f["prefetch"], let v = r.int(n, "\(what) prefetch", in: 1...10_000) { s.prefetch = v }
+                if let n = f["short_job_threshold"], let v = r.duration(n, "\(what) short_job_threshold", allowZero: true) {
+                    s.shortJobThreshold = v
+                }
                 if let n = f["settings"] { s.sessionSettings.merge(sessionSettings(n, r, what)) { $1 } }
             }
             if ok, sink.problems.count == start, claim("class", name, at: r.location(key), what) { classes[workloadClass] = s }

@@ -1,5 +1,6 @@
 // ClaimRequest: a worker's claim of a delivered job, and what the conditional claim found.
 
+import Foundation
 import SluiceCore
 
 public struct ClaimRequest: Sendable {
@@ -7,12 +8,16 @@ public struct ClaimRequest: Sendable {
     public var workloadClass: String
     public var worker: String
     public var lease: Duration
+    /// When the attempt started; nil: now. A short job claimed at its threshold keeps the time
+    /// it really started (`Worker+Short`).
+    public var startedAt: Date?
 
-    public init(envelope: Envelope, workloadClass: String, worker: String, lease: Duration) {
+    public init(envelope: Envelope, workloadClass: String, worker: String, lease: Duration, startedAt: Date? = nil) {
         self.envelope = envelope
         self.workloadClass = workloadClass
         self.worker = worker
         self.lease = lease
+        self.startedAt = startedAt
     }
 }
 

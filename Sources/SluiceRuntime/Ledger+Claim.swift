@@ -27,54 +27,27 @@ extension Ledger {
             for group in groups.values {
                 let worker = group[0].worker
                 let leaseMS = group[0].lease.milliseconds
-                let rows = try await c.query("""
-                    WITH input AS (SELECT * FROM unnest($1::uuid[], $2::int[]) AS t(id, attempt)),
-                    claimed AS (
-                        UPDATE \(table) j SET state = \(JobState.running.sql), worker = $3, lease_until = now() + $4 * interval '1 millisecond',
-                            started_at = now(), attempt = GREATEST(j.attempt, i.attempt), error = NULL
-                        FROM input i
-                        WHERE j.id = i.id AND (j.state IN \(JobState.waitingSQL)
-                            OR (j.state = \(JobState.running.sql) AND j.lease_until < now()))
-                        RETURNING j.id, j.attempt)
-                    SELECT i.id, c.attempt AS claimed_attempt, j.state, j.worker
-                    FROM input i LEFT JOIN claimed c ON c.id = i.id LEFT JOIN \(table) j ON j.id = i.id
-                    """, [.textArray(group.map { $0.envelope.id.description }), .intArray(group.map { $0.envelope.attempt }),
-                          .text(worker), .int(leaseMS)])
-                var missing: [ClaimRequest] = []
-                let byID = Dictionary(uniqueKeysWithValues: group.map { ($0.envelope.id, $0) })
-                for row in rows {
-                    let id = JobID(uuid: try row.decode("id", as: UUID.self))
-                    if let attempt = try row.decode("claimed_attempt", as: Int?.self) {
-                        outcomes[id] = .claimed(attempt: attempt)
-                    } else if let stateText = try row.decode("state", as: String?.self) {
-                        let state = JobState(rawValue: stateText) ?? .discarded
-                        outcomes[id] = state.isFinal ? .final(state) : .busy(worker: try row.decode("worker", as: String?.self))
-                    } else if let request = byID[id] {
-                        missing.append(request)
-                    }
-                }
-                // A message with no row (a replayed dead letter, a hand-published envelope): insert it claimed.
-                for request in missing {
-                    let e = request.envelope
-                    let inserted = try await c.query("""
-                        INSERT INTO \(table) (id, kind, class, target, args, state, attempt, max_attempts, timeout_s,
-                            priority, unique_key, enqueued_at, not_before, producer, trace_id, worker, lease_until, started_at, enqueued_by)
-                        VALUES ($1, $2, $3, $4, $5, \(JobState.running.sql), $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-                            now() + $16 * interval '1 millisecond', now(), $17)
-                        ON CONFLICT DO NOTHING RETURNING attempt
-                        """, [.uuid(e.id.uuid), .text(e.kind.rawValue), .text(request.workloadClass), .text(e.target),
-                              .json(JSONValue.object(e.args).jsonString), .int(e.attempt), .int(e.maxAttempts),
-                              .int(e.timeoutSeconds), e.priority.map { .int($0) } ?? .null, e.uniqueKey.map { .text($0) } ?? .null,
-                              .timestamp(e.enqueuedAt), e.notBefore.map { .timestamp($0) } ?? .null,
-                              e.producer.map { .text($0) } ?? .null, e.traceID.map { .text($0) } ?? .null,
-                              .text(worker), .int(leaseMS), e.enqueuedBy.map { .text($0) } ?? .null])
-                    if let row = inserted.first {
-                        outcomes[e.id] = .claimed(attempt: try row.decode(0, as: Int.self))
+                var decided = try await claimUpdate(group, worker: worker, leaseMS: leaseMS, table: table, connection: c)
+                // A message with no row (a replayed dead letter, a hand-published envelope, or a
+                // job whose producer's insert has not committed yet): insert it claimed.
+                var lost: [ClaimRequest] = []
+                for request in group where decided[request.envelope.id] == nil {
+                    if let attempt = try await insertRow(
+                        request.envelope, workloadClass: request.workloadClass, state: .running, worker: worker, leaseMS: leaseMS,
+                        startedAt: request.startedAt, result: nil, table: table, connection: c) {
+                        decided[request.envelope.id] = .claimed(attempt: attempt)
                     } else {
-                        // Another live job holds its unique key, or the id appeared meanwhile.
-                        outcomes[e.id] = .busy(worker: nil)
+                        lost.append(request)
                     }
                 }
+                // The insert met a row: the producer's insert committed meanwhile (it runs beside
+                // the publish), or another live job holds the unique key. Claim once more; a row
+                // still missing then is the unique key's holder's: busy.
+                if !lost.isEmpty {
+                    let again = try await claimUpdate(lost, worker: worker, leaseMS: leaseMS, table: table, connection: c)
+                    for request in lost { decided[request.envelope.id] = again[request.envelope.id] ?? .busy(worker: nil) }
+                }
+                outcomes.merge(decided) { _, new in new }
             }
         }
         return items.enumerated().map { (index, item) in
@@ -85,6 +58,35 @@ extension Ledger {
             }
             return .success(outcome)
         }
+    }
+
+    /// The conditional claim of `group` (one statement); no entry for an id without a row.
+    private static func claimUpdate(_ group: [ClaimRequest], worker: String, leaseMS: Int, table: String,
+                                    connection c: PostgresConnection) async throws -> [JobID: ClaimOutcome] {
+        let rows = try await c.query("""
+            WITH input AS (SELECT * FROM unnest($1::uuid[], $2::int[], $5::text[]::timestamptz[]) AS t(id, attempt, started_at)),
+            claimed AS (
+                UPDATE \(table) j SET state = \(JobState.running.sql), worker = $3, lease_until = now() + $4 * interval '1 millisecond',
+                    started_at = COALESCE(i.started_at, now()), attempt = GREATEST(j.attempt, i.attempt), error = NULL
+                FROM input i
+                WHERE j.id = i.id AND (j.state IN \(JobState.waitingSQL)
+                    OR (j.state = \(JobState.running.sql) AND j.lease_until < now()))
+                RETURNING j.id, j.attempt)
+            SELECT i.id, c.attempt AS claimed_attempt, j.state, j.worker
+            FROM input i LEFT JOIN claimed c ON c.id = i.id LEFT JOIN \(table) j ON j.id = i.id
+            """, [.textArray(group.map { $0.envelope.id.description }), .intArray(group.map { $0.envelope.attempt }),
+                  .text(worker), .int(leaseMS), .textArray(group.map { $0.startedAt.map(Timestamp.format) })])
+        var outcomes: [JobID: ClaimOutcome] = [:]
+        for row in rows {
+            let id = JobID(uuid: try row.decode("id", as: UUID.self))
+            if let attempt = try row.decode("claimed_attempt", as: Int?.self) {
+                outcomes[id] = .claimed(attempt: attempt)
+            } else if let stateText = try row.decode("state", as: String?.self) {
+                let state = JobState(rawValue: stateText) ?? .discarded
+                outcomes[id] = state.isFinal ? .final(state) : .busy(worker: try row.decode("worker", as: String?.self))
+            }
+        }
+        return outcomes
     }
 
     /// Records how an attempt ended (batched). Returns false when the row was already final

@@ -1,4 +1,5 @@
-// Ledger+Enqueue: Inserting job rows (batched) and marking rows whose publish failed.
+// Ledger+Enqueue: Inserting job rows (batched; a row already there with the job's id counts as
+// inserted) and marking rows whose publish failed.
 
 import Foundation
 import Logging
@@ -16,6 +17,25 @@ extension Ledger {
             // The holder finished between our insert and our read: try once more.
             return try await inserter.submit(request)
         }
+    }
+
+    /// Inserts a batch of rows with one statement per thousand (no task per row); one outcome
+    /// per row, in order.
+    public func insert(batch items: [LedgerInsert]) async -> [Result<InsertOutcome, any Error>] {
+        var out: [Result<InsertOutcome, any Error>] = []
+        var start = 0
+        while start < items.count {
+            let chunk = Array(items[start..<min(start + 1000, items.count)])
+            out += await Ledger.runBatch(chunk.count) { [table, pool] in try await Ledger.insert(chunk, table: table, pool: pool) }
+            start += chunk.count
+        }
+        for i in out.indices {
+            // The holder of the unique key finished between the insert and the read: once more.
+            if case .failure(let error as LedgerError) = out[i], error.code == .uniqueKeyRace {
+                do { out[i] = .success(try await insert(items[i])) } catch { out[i] = .failure(error) }
+            }
+        }
+        return out
     }
 
     static func insert(_ items: [LedgerInsert], table: String, pool: PostgresPool) async throws -> [Result<InsertOutcome, any Error>] {
@@ -45,7 +65,16 @@ extension Ledger {
                 """, binds)
             var inserted = Set<UUID>()
             for row in rows { inserted.insert(try row.decode(0, as: UUID.self)) }
-            let missingKeys = e.filter { !inserted.contains($0.id.uuid) }.compactMap(\.uniqueKey)
+            // A row with the job's own id is there already: the worker that received its message
+            // (published beside this insert) made it, or the caller enqueued this id before. Either
+            // way the job is recorded: count it inserted.
+            let missing = e.filter { !inserted.contains($0.id.uuid) }
+            if !missing.isEmpty {
+                let existing = try await c.query("SELECT id FROM \(table) WHERE id = ANY($1::uuid[])",
+                                                 [.textArray(missing.map(\.id.description))])
+                for row in existing { inserted.insert(try row.decode(0, as: UUID.self)) }
+            }
+            let missingKeys = missing.filter { !inserted.contains($0.id.uuid) }.compactMap(\.uniqueKey)
             var holders: [String: JobID] = [:]
             if !missingKeys.isEmpty {
                 let found = try await c.query(

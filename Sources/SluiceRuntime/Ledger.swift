@@ -1,6 +1,6 @@
 // Ledger: the job table in Postgres, the truth about every job (DESIGN.md "Reliability").
 //
-// Hot writes (enqueue inserts, claims, finishes) go through `Batcher`s: concurrent calls are
+// Hot statements (enqueue inserts, short jobs' reads and records, claims, finishes) go through `Batcher`s: concurrent calls are
 // coalesced into one `unnest`-based statement, so thousands of jobs a second cost tens of
 // statements. Claims are conditional UPDATEs, so duplicate and redelivered messages are
 // harmless: a completed job is never claimed again, a live lease is never stolen. Every
@@ -21,6 +21,8 @@ public final class Ledger: Sendable {
     let inserter: Batcher<LedgerInsert, InsertOutcome>
     let claimer: Batcher<ClaimRequest, ClaimOutcome>
     let finisher: Batcher<FinishRequest, Bool>
+    let peeker: Batcher<JobID, PeekOutcome>
+    let completer: Batcher<ShortCompletion, Bool>
 
 
     public init(pool: PostgresPool, schema: String = "sluice", logger: Logger) {
@@ -38,6 +40,12 @@ public final class Ledger: Sendable {
         }
         finisher = Batcher(maxBatch: 1000, maxFlushers: 2) { items in
             await Ledger.runBatch(items.count) { try await Ledger.finish(items, table: table, pool: pool) }
+        }
+        peeker = Batcher(maxBatch: 1000, maxFlushers: 2) { items in
+            await Ledger.runBatch(items.count) { try await Ledger.peek(items, table: table, pool: pool) }
+        }
+        completer = Batcher(maxBatch: 1000, maxFlushers: 2) { items in
+            await Ledger.runBatch(items.count) { try await Ledger.recordCompleted(items, table: table, pool: pool) }
         }
     }
 

@@ -1,9 +1,11 @@
-// Producer: enqueues jobs: validate, insert into the ledger, publish with confirm, then
-// record the status in Redis.
+// Producer: enqueues jobs: validate, insert into the ledger and publish with confirm (at once
+// for a job without a unique key; insert first for one with), then record the status in Redis.
 //
-// `enqueue` returns only a confirmed id, or throws: when the publish fails the ledger row is
-// marked `discarded` (error `publish_failed`) so it frees its unique key and no rescue will
-// ever run it. A duplicate of a live unique key returns the existing id and publishes nothing.
+// `enqueue` returns only an id whose row is committed and whose message is confirmed, or
+// throws: when the publish fails the ledger row is marked `discarded` (error `publish_failed`)
+// so it frees its unique key and no rescue will ever run it; when the insert fails after a
+// confirmed publish it throws `EnqueueError` (published: the job will run and its worker records
+// it). A duplicate of a live unique key returns the existing id and publishes nothing.
 // Delayed jobs go through the delay ladder. Concurrent enqueues share ledger statements and
 // confirm round trips.
 
@@ -14,6 +16,8 @@ import SluiceCore
 
 public struct JobRequest: Sendable {
     /// The job's id; nil makes a new UUIDv7. Set it to know the id before `enqueue` returns.
+    /// An id whose ledger row exists already counts as enqueued, and the ledger runs it at most
+    /// once more if it is not final: enqueueing the same id again is safe.
     public var id: JobID?
     public var kind: JobKind
     public var args: [String: JSONValue]
@@ -67,6 +71,18 @@ public struct EnqueueResult: Sendable, Equatable {
     public var workloadClass: WorkloadClass
 }
 
+/// An enqueue that failed after its message was confirmed: the job will run (its worker creates
+/// its ledger row from the envelope), but its own insert failed. Enqueueing the same id again is
+/// safe: the insert accepts the row that exists, and the ledger runs a job once.
+public struct EnqueueError: Error, CustomStringConvertible {
+    public var id: JobID
+    public var published: Bool
+    public var cause: any Error
+    public var description: String {
+        "enqueue of job \(id): the message was published but the ledger insert failed (\(cause)); its worker will record it"
+    }
+}
+
 public final class Producer: Sendable {
     public let registry: JobRegistry
     public let ledger: Ledger
@@ -102,54 +118,77 @@ public final class Producer: Sendable {
                 out[i] = .failure(error)
             }
         }
-        // Ledger first: a job is published only once its row exists.
-        let inserts = await withTaskGroup(of: (Int, Result<InsertOutcome, any Error>).self) { group in
-            for (n, p) in prepared.enumerated() {
-                group.addTask { [ledger] in
-                    do {
-                        return (n, .success(try await ledger.insert(LedgerInsert(envelope: p.envelope, workloadClass: p.workloadClass.rawValue, state: p.state))))
-                    } catch {
-                        return (n, .failure(error))
-                    }
+        // A job without a unique key is inserted and published at once, and counts as enqueued
+        // when both are durable: a worker that receives it before the insert commits creates the
+        // row from the envelope, and the insert accepts a row already there. A job with a unique
+        // key is published only once its insert won the key (a duplicate publishes nothing).
+        let parallel = prepared.indices.filter { prepared[$0].envelope.uniqueKey == nil }
+        let message = { (n: Int) -> AMQPOutgoingMessage in
+            let p = prepared[n]
+            let tier = p.envelope.notBefore.flatMap { DelayLadder.tier(forRemaining: .milliseconds(Int64($0.timeIntervalSince(now) * 1000))) }
+            return self.publisher.message(for: p.envelope, workloadClass: p.workloadClass.rawValue, tier: tier)
+        }
+        let early = parallel.map(message)
+        // Their Redis status goes out beside the insert and the publish, not after them (one
+        // round trip less on the call): `available` only if the worker wrote nothing yet, and
+        // overwritten below if the publish fails.
+        for n in parallel { recordStatus(prepared[n].envelope, prepared[n].workloadClass, prepared[n].state) }
+        let rows = prepared.map { LedgerInsert(envelope: $0.envelope, workloadClass: $0.workloadClass.rawValue, state: $0.state) }
+        var inserts: [Result<InsertOutcome, any Error>] = []
+        var published = [Result<Void, any Error>?](repeating: nil, count: prepared.count)
+        await withTaskGroup(of: EnqueueStep.self) { group in
+            group.addTask { .published(await self.publishConfirmed(early)) }
+            group.addTask { .inserted(await self.insert(rows)) }
+            group.addTask {
+                await self.flushStatus()
+                return .flushed
+            }
+            for await step in group {
+                switch step {
+                case .published(let r): for (n, one) in zip(parallel, r) { published[n] = one }
+                case .inserted(let r): inserts = r
+                case .flushed: break
                 }
             }
-            var r = [Result<InsertOutcome, any Error>?](repeating: nil, count: prepared.count)
-            for await (n, result) in group { r[n] = result }
-            return r.map { $0! }
         }
-        var toPublish: [(n: Int, message: AMQPOutgoingMessage)] = []
-        for (n, p) in prepared.enumerated() {
-            switch inserts[n] {
-            case .failure(let error): out[p.index] = .failure(error)
-            case .success(.duplicate(let holder)):
-                out[p.index] = .success(EnqueueResult(id: holder, duplicate: true, state: p.state, workloadClass: p.workloadClass))
-            case .success(.inserted):
-                let tier = p.envelope.notBefore.flatMap { DelayLadder.tier(forRemaining: .milliseconds(Int64($0.timeIntervalSince(now) * 1000))) }
-                toPublish.append((n, publisher.message(for: p.envelope, workloadClass: p.workloadClass.rawValue, tier: tier)))
-            }
+        // A confirmed job whose insert failed: its message is out, so try the insert again (it
+        // accepts the row a worker may have made from the message meanwhile).
+        for attempt in 1...2 {
+            let retry = parallel.filter { if case .failure = inserts[$0], case .success? = published[$0] { true } else { false } }
+            if retry.isEmpty { break }
+            try? await Task.sleep(for: .milliseconds(100 * attempt))
+            let again = await insert(retry.map { LedgerInsert(envelope: prepared[$0].envelope, workloadClass: prepared[$0].workloadClass.rawValue, state: prepared[$0].state) })
+            for (n, r) in zip(retry, again) { inserts[n] = r }
         }
-        var published = await publisher.publish(toPublish.map(\.message))
-        // What the broker did not confirm (a connection lost mid-flight, a cluster node gone) is
-        // published again on a new connection, by the same job id: a copy that did arrive is
-        // deduplicated by the ledger's claim, so this never runs a job twice.
-        for _ in 0..<2 {
-            let unconfirmed = published.indices.filter { if case .failure = published[$0] { true } else { false } }
-            if unconfirmed.isEmpty { break }
-            let again = await publisher.publish(unconfirmed.map { toPublish[$0].message })
-            for (i, r) in zip(unconfirmed, again) { published[i] = r }
+        let late = prepared.indices.filter { n in
+            if published[n] == nil, case .success(.inserted) = inserts[n] { true } else { false }
         }
+        for (n, r) in zip(late, await publishConfirmed(late.map(message))) { published[n] = r }
         var failed: [JobID] = []
-        for (k, item) in toPublish.enumerated() {
-            let p = prepared[item.n]
-            switch published[k] {
-            case .success:
+        for (n, p) in prepared.enumerated() {
+            switch (inserts[n], published[n]) {
+            case (.success(.duplicate(let holder)), _):
+                out[p.index] = .success(EnqueueResult(id: holder, duplicate: true, state: p.state, workloadClass: p.workloadClass))
+            case (.success(.inserted), .success?):
                 out[p.index] = .success(EnqueueResult(id: p.envelope.id, duplicate: false, state: p.state, workloadClass: p.workloadClass))
-                results?.record(JobStatusUpdate(
-                    id: p.envelope.id, state: p.state,
-                    fields: JobStatusUpdate.fields(of: p.envelope, workloadClass: p.workloadClass.rawValue), stateIfAbsent: true))
-            case .failure(let error):
+                if p.envelope.uniqueKey != nil { recordStatus(p.envelope, p.workloadClass, p.state) }
+            case (.success(.inserted), .failure(let error)?):
                 failed.append(p.envelope.id)
                 out[p.index] = .failure(error)
+                if p.envelope.uniqueKey == nil {
+                    results?.record(JobStatusUpdate(id: p.envelope.id, state: .discarded, fields: [JobStatusField.error: "publish_failed"]))
+                }
+            case (.failure(let error), .success?):
+                // Published, no row of ours: the job will run, and the worker that takes it
+                // records it (it creates a missing row from the envelope), so it never runs
+                // unrecorded. The caller is told; enqueueing it again with the same id is safe.
+                logger.error("a job was published but its ledger insert failed; its worker will record it",
+                             metadata: ["job.id": "\(p.envelope.id)", "error": "\(error)"])
+                out[p.index] = .failure(EnqueueError(id: p.envelope.id, published: true, cause: error))
+            case (.failure(let error), _):
+                out[p.index] = .failure(error)
+            case (.success(.inserted), nil):
+                out[p.index] = .failure(LedgerError(.malformedRow, "job \(p.envelope.id) was inserted but never published"))
             }
         }
         if !failed.isEmpty {
@@ -159,8 +198,53 @@ public final class Producer: Sendable {
                 logger.error("could not mark unpublished jobs", metadata: ["error": "\(error)", "jobs": "\(failed.count)"])
             }
         }
-        if let results { await results.flush() }
+        await flushStatus()
         return out.map { $0! }
+    }
+
+    /// One of the three things an enqueue waits for at once.
+    private enum EnqueueStep: Sendable {
+        case published([Result<Void, any Error>])
+        case inserted([Result<InsertOutcome, any Error>])
+        case flushed
+    }
+
+    private func recordStatus(_ envelope: Envelope, _ workloadClass: WorkloadClass, _ state: JobState) {
+        results?.record(JobStatusUpdate(
+            id: envelope.id, state: state,
+            fields: JobStatusUpdate.fields(of: envelope, workloadClass: workloadClass.rawValue), stateIfAbsent: true))
+    }
+
+    private func flushStatus() async {
+        if let results { await results.flush() }
+    }
+
+    /// Inserts the rows: a single one through the ledger's batcher (shared with concurrent
+    /// enqueues), several with one statement per thousand.
+    private func insert(_ rows: [LedgerInsert]) async -> [Result<InsertOutcome, any Error>] {
+        guard rows.count > 1 else {
+            guard let row = rows.first else { return [] }
+            do {
+                return [.success(try await ledger.insert(row))]
+            } catch {
+                return [.failure(error)]
+            }
+        }
+        return await ledger.insert(batch: rows)
+    }
+
+    /// Publishes and waits for the confirms. What the broker did not confirm (a connection lost
+    /// mid-flight, a cluster node gone) is published again on a new connection, by the same job
+    /// id: a copy that did arrive is deduplicated by the ledger, so this never records a job twice.
+    private func publishConfirmed(_ messages: [AMQPOutgoingMessage]) async -> [Result<Void, any Error>] {
+        var published = await publisher.publish(messages)
+        for _ in 0..<2 {
+            let unconfirmed = published.indices.filter { if case .failure = published[$0] { true } else { false } }
+            if unconfirmed.isEmpty { break }
+            let again = await publisher.publish(unconfirmed.map { messages[$0] })
+            for (i, r) in zip(unconfirmed, again) { published[i] = r }
+        }
+        return published
     }
 
     private func prepare(_ r: JobRequest, now: Date) throws(EnvelopeError) -> (Envelope, WorkloadClass) {

@@ -1,7 +1,8 @@
 // Worker+Consume: taking deliveries. One consumer per class (reconnected with backoff), slots
 // bounded by the class's concurrency; per delivery: decode and validate (a bad message is
-// dead-lettered naming the field, then acked), re-delay a job that is not due, claim it in the
-// ledger and ack right after the claim, so the broker's consumer_timeout never sees a long job.
+// dead-lettered naming the field, then acked), re-delay a job that is not due, run it the short
+// way (Worker+Short: no claim, one record, then the ack) or claim it in the ledger and ack right
+// after the claim, so the broker's consumer_timeout never sees a long job.
 
 import ClientSupport
 import Foundation
@@ -52,7 +53,10 @@ extension Worker {
                     // Stopping closes the consumer, which ends its deliveries.
                     watcher.addTask {
                         await self.waitForStop()
-                        if !Task.isCancelled { await consumer.stop() }
+                        if !Task.isCancelled {
+                            await self.waitForShortClaims()
+                            await consumer.stop()
+                        }
                     }
                     do {
                         for try await delivery in consumer.deliveries {
@@ -122,6 +126,10 @@ extension Worker {
             return
         }
         if isStopping { return }  // not claimed, not acked: redelivered to another worker
+        let threshold = shortThreshold(settings)
+        if threshold > .zero, await runShort(envelope, delivery: delivery, consumer: consumer, settings: settings, threshold: threshold) {
+            return
+        }
         let outcome: ClaimOutcome
         do {
             outcome = try await ledger.claim(ClaimRequest(envelope: envelope, workloadClass: className,

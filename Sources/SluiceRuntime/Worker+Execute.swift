@@ -20,11 +20,24 @@ extension Worker {
         case stopped(StopReason)
     }
 
+    /// How one run of a job ended, and when it ran.
+    struct Performed: Sendable {
+        var outcome: Outcome
+        var startedAt: Date
+        var finishedAt: Date
+    }
+
+    /// Runs a claimed job and records how it ended.
     func execute(_ envelope: Envelope, workloadClass: WorkloadClass) async {
+        let performed = await perform(envelope, workloadClass: workloadClass, startedAt: Date())
+        await record(performed, envelope, workloadClass: workloadClass)
+    }
+
+    /// Runs one job on its target's pool (its status `running` in Redis while it runs).
+    func perform(_ envelope: Envelope, workloadClass: WorkloadClass, startedAt: Date) async -> Performed {
         let className = workloadClass.rawValue
         let id = envelope.id
         running.add(id)
-        let startedAt = Date()
         let waited = startedAt.timeIntervalSince(max(envelope.enqueuedAt, envelope.notBefore ?? envelope.enqueuedAt))
         configuration.metrics?.jobStarted(workloadClass: className, kind: envelope.kind.rawValue, queueWait: .milliseconds(Int64(waited * 1000)))
         var started = [
@@ -49,12 +62,21 @@ extension Worker {
         }
         running.remove(id)
         let finishedAt = Date()
-        let duration = String(Int(finishedAt.timeIntervalSince(startedAt) * 1000))
         if let metrics = configuration.metrics, let label = metricsOutcome(outcome, envelope) {
             metrics.jobFinished(workloadClass: className, kind: envelope.kind.rawValue, outcome: label,
                                 duration: .milliseconds(Int64(finishedAt.timeIntervalSince(startedAt) * 1000)))
         }
-        switch outcome {
+        return Performed(outcome: outcome, startedAt: startedAt, finishedAt: finishedAt)
+    }
+
+    /// Records how a claimed job's run ended: completed, cancelled, handed back, retried or
+    /// dead-lettered.
+    func record(_ performed: Performed, _ envelope: Envelope, workloadClass: WorkloadClass) async {
+        let className = workloadClass.rawValue
+        let id = envelope.id
+        let finishedAt = performed.finishedAt
+        let duration = String(Int(finishedAt.timeIntervalSince(performed.startedAt) * 1000))
+        switch performed.outcome {
         case .success(let result):
             await finish(id, .completed, result: result, error: nil, attempt: envelope.attempt)
             results.record(JobStatusUpdate(id: id, state: .completed, fields: [

@@ -3,9 +3,12 @@
 // and leases are in Worker+Consume, Worker+Execute and Worker+Lease.
 //
 // Per delivery: decode and validate (bad → dead letter naming the field, ack); re-delay a job
-// that is not due; claim it in the ledger (batched); ack right after the claim, so the
-// broker's consumer_timeout never sees a long job; run it with its timeout; record the
-// outcome (completed / retry via the delay ladder / dead letter). A heartbeat keeps the
+// that is not due; run it at once unclaimed and, when it completes inside its class's
+// short-job threshold, record it completed with one statement and ack (Worker+Short); a job
+// still running at the threshold, or any job when the threshold is zero, is claimed in the
+// ledger (batched) and acked right after the claim, so the broker's consumer_timeout never
+// sees a long job; run it with its timeout; record the outcome (completed / retry via the
+// delay ladder / dead letter). A heartbeat keeps the
 // leases of running jobs alive and picks up cancel requests; one elected worker rescues jobs
 // whose lease expired. Consumers reconnect with backoff. `stop()` drains: no new deliveries,
 // running jobs get `shutdownGrace`, then they are cancelled and handed back.
@@ -44,6 +47,8 @@ public final class Worker: Service, Sendable {
     }
     let control = Mutex(Control())
     let counters = Mutex(WorkerCounters())
+    /// Short runs neither claimed nor recorded yet (Worker+Short): the drain waits for them.
+    let unclaimedShortRuns = Mutex(0)
 
     public init(
         configuration: WorkerConfiguration, registry: JobRegistry, ledger: Ledger, publisher: JobPublisher,

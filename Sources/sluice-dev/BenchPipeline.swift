@@ -27,6 +27,8 @@ struct BenchThroughput: AsyncParsableCommand {
     @Option(help: "Enqueue batches in flight.") var inFlight = 4
     @Option(help: "Worker slots (per worker process).") var concurrency = 256
     @Option(help: "Worker prefetch (per worker process).") var prefetch = 1000
+    @Option(help: "The workers' --short-job-threshold (default theirs; 0s claims every job before it runs, the path before issue 19).")
+    var shortJobThreshold: String?
     @Option(parsing: .upToNextOption, help: "Worker process counts to run, one line each (e.g. --workers 1 2 4).")
     var workers: [Int] = [1]
     @Flag(help: "Print one JSON document.") var json = false
@@ -67,7 +69,8 @@ struct BenchThroughput: AsyncParsableCommand {
     }
 
     func runOnce(workers workerCount: Int) async throws -> [String: Any] {
-        let bench = try await PipelineBench.start(concurrency: concurrency, prefetch: prefetch, workers: workerCount)
+        let bench = try await PipelineBench.start(concurrency: concurrency, prefetch: prefetch, workers: workerCount,
+                                                  workerArguments: shortJobThreshold.map { ["--short-job-threshold", $0] } ?? [])
         defer { bench.cleanUpSync() }
         let jobs = self.jobs, batch = self.batch, inFlight = self.inFlight
         // What the servers spend with nothing of ours running (others' load on shared servers).
@@ -148,10 +151,13 @@ struct BenchLatency: AsyncParsableCommand {
     @Option(help: "Worker slots.") var concurrency = 16
     @Flag(help: "Print one JSON document.") var json = false
     @Flag(help: "Also split the latency into stages (p50/p99) at the ledger's claim and finish times.") var stages = false
+    @Option(help: "The workers' --short-job-threshold (default theirs; 0s claims every job before it runs, the path before issue 19).")
+    var shortJobThreshold: String?
 
     func run() async throws {
         SluiceLogging.bootstrap()
-        let bench = try await PipelineBench.start(concurrency: concurrency, prefetch: max(concurrency, 50))
+        let bench = try await PipelineBench.start(concurrency: concurrency, prefetch: max(concurrency, 50),
+                                                  workerArguments: shortJobThreshold.map { ["--short-job-threshold", $0] } ?? [])
         defer { bench.cleanUpSync() }
         // Warm up: connections, prepared paths.
         for _ in 0..<20 { _ = try await bench.producer.enqueue(JobRequest(kind: .noop)) }
@@ -271,7 +277,7 @@ final class PipelineBench: Sendable {
     /// The caller bootstraps logging (once per process).
     /// `environment` is added to the workers' (e.g. `SLUICE_CATALOG` for a bench's own catalog).
     static func start(concurrency: Int, prefetch: Int, workers workerCount: Int = 1,
-                      environment: [String: String] = [:]) async throws -> PipelineBench {
+                      environment: [String: String] = [:], workerArguments: [String] = []) async throws -> PipelineBench {
         let settings = Settings.fromEnvironment()
         let logger = Logger(label: "sluice.bench")
         let name = "sluice_bench_\(getpid())_\(runCounter.next())"
@@ -302,7 +308,7 @@ final class PipelineBench: Sendable {
             let worker = Process()
             worker.executableURL = URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("sluice")
             worker.arguments = ["worker", "--schema", name, "--queue-prefix", name, "--classes", "analytics",
-                                "--concurrency", String(concurrency), "--prefetch", String(prefetch), "--grace", "5s"]
+                                "--concurrency", String(concurrency), "--prefetch", String(prefetch), "--grace", "5s"] + workerArguments
             worker.environment = env
             worker.standardOutput = FileHandle.nullDevice
             worker.standardError = FileHandle.nullDevice
@@ -362,10 +368,12 @@ final class PipelineBench: Sendable {
 
     /// p50 and p99 (ms) of each stage, per completed job: `walls[id]` holds the wall times of
     /// the enqueue call's start and return and of the completed event's arrival; the ledger
-    /// gives `started_at` (claim) and `finished_at` (finish). a: the enqueue call (ledger insert,
-    /// publish with confirm, producer status flush); b: enqueue start → claim statement; c: claim
-    /// statement → finish statement (claim commit, ack, run); d: finish statement → completed
-    /// event read from Redis (finish commit, status flush, XREAD).
+    /// gives `started_at` (the run's start: a short job's, or the claim) and `finished_at` (the
+    /// record or the finish). a: the enqueue call (ledger insert ∥ publish with confirm ∥
+    /// producer status flush); b: enqueue start → run start (delivery, the worker's read, or its
+    /// claim); c: run start → finish statement (the run; the claim commit and ack too on the
+    /// claim-first path); d: finish statement → completed event read from Redis (its commit,
+    /// the ack, the status flush, XREAD).
     func stages(_ walls: [String: [Double]]) async throws -> [String: Any] {
         let rows = try await pool.withConnection { c in
             try await c.query("SELECT id::text, extract(epoch from started_at)::float8, extract(epoch from finished_at)::float8 FROM \(PostgresIdentifier.quote(schema: name, "jobs")) WHERE state = 'completed'")

@@ -19,6 +19,8 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Slots per class (default: the class's setting).") var concurrency: Int?
     @Option(help: "Prefetch per class (default: the class's setting, at least the concurrency).") var prefetch: Int?
     @Option(help: "Lease length (heartbeat every third of it).") var lease = "30s"
+    @Option(help: "Short-job threshold for every class (default: the class's setting, else a tenth of the lease; 0s: claim every job before it runs).")
+    var shortJobThreshold: String?
     @Option(help: "Shutdown grace period for running jobs.") var grace = "30s"
     @Option(help: "How often the elected leader rescues expired leases.") var rescueInterval = "5s"
     @Option(help: "Worker name in the ledger (default host:pid:random).") var name: String?
@@ -34,6 +36,7 @@ struct WorkerCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("--classes: \(error.reason)")
         }
+        let threshold = try shortJobThreshold.map { try parseDuration($0, option: "short-job-threshold") }
         let settings = workloadClasses.map { c -> ClassSettings in
             // The catalog's class settings (pool size, role, timeouts, slots, prefetch), else defaults.
             var s = services.catalog?.settings(for: c) ?? ClassSettings.defaults(for: c)
@@ -42,6 +45,7 @@ struct WorkerCommand: AsyncParsableCommand {
                 s.poolSize = max(s.poolSize, min(concurrency, 50))
             }
             s.prefetch = prefetch ?? max(s.prefetch, s.concurrency)
+            if let shortJobThreshold = threshold { s.shortJobThreshold = shortJobThreshold }
             return s
         }
         var configuration = WorkerConfiguration(

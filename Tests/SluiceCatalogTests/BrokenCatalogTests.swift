@@ -333,5 +333,26 @@ import Testing
         #expect(analytics.poolSize == 16)
         #expect(analytics.statementTimeout == .seconds(120))
         #expect(analytics.prefetch == 50)
+        #expect(analytics.shortJobThreshold == nil)
+    }
+
+    @Test func shortJobThresholdIsADurationAndZeroTurnsTheShortPathOff() throws {
+        let check = Fixtures.check("""
+            classes:
+              analytics:
+                short_job_threshold: 500ms
+              maintenance:
+                short_job_threshold: 0s
+            """)
+        #expect(check.problems.isEmpty)
+        #expect(check.catalog.settings(for: .analytics).shortJobThreshold == .milliseconds(500))
+        #expect(check.catalog.settings(for: .maintenance).shortJobThreshold == .zero)
+        #expect(check.catalog.settings(for: .refresh).shortJobThreshold == nil)
+        let bad = Fixtures.check("""
+            classes:
+              analytics:
+                short_job_threshold: soon
+            """)
+        #expect(bad.problems.contains { $0.message.contains("short_job_threshold") })
     }
 }

@@ -1,0 +1,141 @@
+// Ledger+Short: the statements of a short job, one recorded once (issue 19): a read before it
+// runs (is it still waiting?) and, when it ended inside its threshold, one write that records
+// it completed. No claim commit: the delivery stays unacked while the job runs, so a worker
+// killed meanwhile loses nothing (the broker redelivers it), and the write is conditional, so a
+// job recorded final is never recorded again. Both are batched like the claim and the finish.
+
+import Foundation
+import Logging
+import Postgres
+import SluiceCore
+
+/// What the read before a short run found.
+public enum PeekOutcome: Sendable, Equatable {
+    /// Waiting for a worker (`attempt`: the row's), or no row yet (nil: its producer's insert runs
+    /// beside its publish, or a hand-published envelope): run it.
+    case run(attempt: Int?)
+    /// Final: ack and skip.
+    case final(JobState)
+    /// Running under a live lease (another worker claimed it): ack and skip.
+    case busy(worker: String?)
+    /// Running under an expired lease (its worker was lost): claim it first, as a long job.
+    case claim
+}
+
+/// A short job that completed inside its threshold, recorded with one statement.
+public struct ShortCompletion: Sendable {
+    public var envelope: Envelope
+    public var workloadClass: String
+    public var worker: String
+    public var startedAt: Date
+    public var result: JSONValue
+
+    public init(envelope: Envelope, workloadClass: String, worker: String, startedAt: Date, result: JSONValue) {
+        self.envelope = envelope
+        self.workloadClass = workloadClass
+        self.worker = worker
+        self.startedAt = startedAt
+        self.result = result
+    }
+}
+
+extension Ledger {
+    /// Whether a delivered job is still to run (batched with concurrent reads).
+    public func peek(_ id: JobID) async throws -> PeekOutcome {
+        try await peeker.submit(id)
+    }
+
+    static func peek(_ ids: [JobID], table: String, pool: PostgresPool) async throws -> [Result<PeekOutcome, any Error>] {
+        let rows = try await pool.withConnection { c in
+            try await c.query("""
+                SELECT i.id, j.state, j.attempt, j.worker, j.lease_until < now() AS expired
+                FROM unnest($1::uuid[]) AS i(id) LEFT JOIN \(table) j ON j.id = i.id
+                """, [.textArray(ids.map(\.description))])
+        }
+        var found: [UUID: PeekOutcome] = [:]
+        for row in rows {
+            let id = try row.decode(0, as: UUID.self)
+            guard let text = try row.decode(1, as: String?.self) else {
+                found[id] = .run(attempt: nil)
+                continue
+            }
+            let state = JobState(rawValue: text) ?? .discarded
+            if state.isFinal {
+                found[id] = .final(state)
+            } else if state == .running {
+                found[id] = try row.decode(4, as: Bool?.self) == true ? .claim : .busy(worker: try row.decode(3, as: String?.self))
+            } else {
+                found[id] = .run(attempt: try row.decode(2, as: Int.self))
+            }
+        }
+        return ids.map { id -> Result<PeekOutcome, any Error> in
+            guard let outcome = found[id.uuid] else { return .failure(LedgerError(.malformedRow, "peek of job \(id) returned no row")) }
+            return .success(outcome)
+        }
+    }
+
+    /// Records a short job completed (batched). False when the row was no longer waiting (final,
+    /// or claimed by another worker): nothing was written.
+    public func recordCompleted(_ completion: ShortCompletion) async throws -> Bool {
+        try await completer.submit(completion)
+    }
+
+    static func recordCompleted(_ items: [ShortCompletion], table: String, pool: PostgresPool) async throws -> [Result<Bool, any Error>] {
+        try await pool.withConnection { c in
+            var recorded = try await completeWaiting(items, table: table, connection: c)
+            // No waiting row: insert it completed (no row yet), else it is final or busy. An
+            // insert that meets a row the producer committed meanwhile updates it once more.
+            var again: [ShortCompletion] = []
+            for item in items where !recorded.contains(item.envelope.id.uuid) {
+                let inserted = try await insertRow(
+                    item.envelope, workloadClass: item.workloadClass, state: .completed, worker: item.worker, leaseMS: nil,
+                    startedAt: item.startedAt, result: item.result, table: table, connection: c)
+                if inserted != nil { recorded.insert(item.envelope.id.uuid) } else { again.append(item) }
+            }
+            if !again.isEmpty { recorded.formUnion(try await completeWaiting(again, table: table, connection: c)) }
+            return items.map { .success(recorded.contains($0.envelope.id.uuid)) }
+        }
+    }
+
+    /// Moves waiting rows to completed; returns the ids moved.
+    private static func completeWaiting(_ items: [ShortCompletion], table: String, connection c: PostgresConnection) async throws -> Set<UUID> {
+        let rows = try await c.query("""
+            UPDATE \(table) j SET state = \(JobState.completed.sql), result = i.result, error = NULL, worker = i.worker,
+                started_at = i.started_at, finished_at = now(), lease_until = NULL, attempt = GREATEST(j.attempt, i.attempt)
+            FROM unnest($1::uuid[], $2::int[], $3::text[]::timestamptz[], $4::text[]::jsonb[], $5::text[])
+                AS i(id, attempt, started_at, result, worker)
+            WHERE j.id = i.id AND j.state IN \(JobState.waitingSQL)
+            RETURNING j.id
+            """, [.textArray(items.map { $0.envelope.id.description }), .intArray(items.map { $0.envelope.attempt }),
+                  .textArray(items.map { Timestamp.format($0.startedAt) }), .textArray(items.map { $0.result.jsonString }),
+                  .textArray(items.map(\.worker))])
+        var moved = Set<UUID>()
+        for row in rows { moved.insert(try row.decode(0, as: UUID.self)) }
+        return moved
+    }
+
+    /// Inserts the row of a delivered job that has none: `running` under a lease of `leaseMS`, or
+    /// `completed` with `result`. Returns its attempt; nil when a row was there first (its id, or
+    /// a live job holding its unique key).
+    static func insertRow(
+        _ e: Envelope, workloadClass: String, state: JobState, worker: String, leaseMS: Int?, startedAt: Date?,
+        result: JSONValue?, table: String, connection c: PostgresConnection
+    ) async throws -> Int? {
+        let inserted = try await c.query("""
+            INSERT INTO \(table) (id, kind, class, target, args, state, attempt, max_attempts, timeout_s,
+                priority, unique_key, enqueued_at, not_before, producer, trace_id, worker, lease_until, started_at,
+                result, finished_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                now() + $17::float8 * interval '1 millisecond', COALESCE($18, now()), $19,
+                CASE WHEN $6::text IN \(JobState.finalSQL) THEN now() END)
+            ON CONFLICT DO NOTHING RETURNING attempt
+            """, [.uuid(e.id.uuid), .text(e.kind.rawValue), .text(workloadClass), .text(e.target),
+                  .json(JSONValue.object(e.args).jsonString), .text(state.rawValue), .int(e.attempt), .int(e.maxAttempts),
+                  .int(e.timeoutSeconds), e.priority.map { .int($0) } ?? .null, e.uniqueKey.map { .text($0) } ?? .null,
+                  .timestamp(e.enqueuedAt), e.notBefore.map { .timestamp($0) } ?? .null,
+                  e.producer.map { .text($0) } ?? .null, e.traceID.map { .text($0) } ?? .null,
+                  .text(worker), leaseMS.map { .int($0) } ?? .null, startedAt.map { .timestamp($0) } ?? .null,
+                  result.map { .json($0.jsonString) } ?? .null])
+        return try inserted.first?.decode(0, as: Int.self)
+    }
+}

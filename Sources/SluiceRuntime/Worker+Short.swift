@@ -1,0 +1,193 @@
+// Worker+Short: a short job recorded once (issue 19). A delivery is run at once, without the
+// claim commit and without its ack: a read first skips a job that is final or held by a live
+// lease. When the job completes inside its class's threshold (default a tenth of the lease),
+// one conditional statement records it completed and the ack follows that commit. A job still
+// running at the threshold (or when the worker starts stopping) is claimed then, with the time
+// it really started, acked, and goes on as a long job (lease, heartbeat, cancel, finish). A
+// short job that fails is claimed when it ends and then retried or dead-lettered as a long one.
+//
+// Guarantees: a worker killed while a short job runs or before its record commits leaves the
+// delivery unacked, so the broker redelivers it and it runs again, recorded once; a job recorded
+// final is skipped on redelivery. Two copies of one message (a publish repeated after a lost
+// confirm) delivered at once to two workers may both run; the conditional record keeps one.
+
+import Foundation
+import Logging
+import RabbitMQ
+import SluiceCatalog
+import SluiceCore
+
+extension Worker {
+    /// The class's short-job threshold: its own, else a tenth of the lease. Zero: every job is
+    /// claimed before it runs.
+    func shortThreshold(_ settings: ClassSettings) -> Duration {
+        settings.shortJobThreshold ?? configuration.lease / 10
+    }
+
+    private enum ShortEvent: Sendable {
+        case ended(Performed)
+        case threshold
+    }
+
+    /// What happened to a short run at its threshold.
+    private enum ClaimState {
+        case unclaimed
+        case claimed(attempt: Int)
+        /// Final or held by another worker: its outcome is not ours to record.
+        case lost
+    }
+
+    /// Runs a delivered job the short way. Returns false when it must take the long way (its
+    /// row is running under an expired lease: claim it first).
+    func runShort(_ envelope: Envelope, delivery: AMQPDelivery, consumer: AMQPConsumer, settings: ClassSettings,
+                  threshold: Duration) async -> Bool {
+        let tag = delivery.deliveryTag
+        var job = envelope
+        do {
+            switch try await ledger.peek(envelope.id) {
+            case .final, .busy:
+                consumer.ack(tag)
+                counters.withLock { $0.skipped += 1 }
+                return true
+            case .claim:
+                return false
+            case .run(let attempt):
+                job.attempt = max(job.attempt, attempt ?? 0)
+            }
+        } catch {
+            logger.warning("ledger read failed; requeueing", metadata: ["job.id": "\(envelope.id)", "error": "\(error)"])
+            try? await Task.sleep(for: .seconds(1))
+            consumer.nack(tag, requeue: true)
+            return true
+        }
+        let workloadClass = settings.workloadClass
+        let startedAt = Date()
+        unclaimedShortRuns.withLock { $0 += 1 }
+        var claim = ClaimState.unclaimed
+        let performed = await withTaskGroup(of: ShortEvent.self) { group -> Performed in
+            group.addTask { [job] in .ended(await self.perform(job, workloadClass: workloadClass, startedAt: startedAt)) }
+            group.addTask { await self.thresholdPassed(threshold) }
+            while let event = await group.next() {
+                switch event {
+                case .ended(let performed):
+                    group.cancelAll()
+                    return performed
+                case .threshold:
+                    guard case .unclaimed = claim else { continue }
+                    do {
+                        let request = ClaimRequest(envelope: job, workloadClass: workloadClass.rawValue, worker: configuration.name,
+                                                   lease: configuration.lease, startedAt: startedAt)
+                        switch try await ledger.claim(request) {
+                        case .claimed(let attempt):
+                            claim = .claimed(attempt: attempt)
+                        case .final, .busy:
+                            claim = .lost
+                            running.stop(job.id, .cancelled)
+                        }
+                        consumer.ack(tag)
+                        unclaimedShortRuns.withLock { $0 -= 1 }
+                    } catch {
+                        logger.warning("claim at the short-job threshold failed; trying again", metadata: [
+                            "job.id": "\(job.id)", "error": "\(error)"])
+                        group.addTask {
+                            try? await Task.sleep(for: .milliseconds(500))
+                            return await self.thresholdPassed(threshold)
+                        }
+                    }
+                }
+            }
+            // Unreachable: the run's task always ends.
+            return Performed(outcome: .stopped(.shutdown), startedAt: startedAt, finishedAt: Date())
+        }
+        switch claim {
+        case .claimed(let attempt):
+            job.attempt = attempt
+            await record(performed, job, workloadClass: workloadClass)
+        case .lost:
+            counters.withLock { $0.skipped += 1 }
+        case .unclaimed:
+            await recordShort(performed, job, workloadClass: workloadClass, delivery: delivery, consumer: consumer)
+            unclaimedShortRuns.withLock { $0 -= 1 }
+        }
+        return true
+    }
+
+    /// Returns after `threshold`, or as soon as the worker starts stopping (a short run is
+    /// claimed before its consumer closes, so its redelivery finds it leased).
+    private func thresholdPassed(_ threshold: Duration) async -> ShortEvent {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Task.sleep(for: threshold) }
+            group.addTask { await self.waitForStop() }
+            await group.next()
+            group.cancelAll()
+        }
+        return .threshold
+    }
+
+    /// Records an unclaimed run that ended: completed with one statement, then the ack; any
+    /// other end claims the job first and goes the long way (retry, dead letter, hand-back).
+    private func recordShort(_ performed: Performed, _ job: Envelope, workloadClass: WorkloadClass, delivery: AMQPDelivery,
+                             consumer: AMQPConsumer) async {
+        let tag = delivery.deliveryTag
+        switch performed.outcome {
+        case .success(let result):
+            let completion = ShortCompletion(envelope: job, workloadClass: workloadClass.rawValue, worker: configuration.name,
+                                             startedAt: performed.startedAt, result: result)
+            var delay = Duration.milliseconds(200)
+            for _ in 0..<10 {
+                do {
+                    let recorded = try await ledger.recordCompleted(completion)
+                    consumer.ack(tag)
+                    if recorded {
+                        let duration = String(Int(performed.finishedAt.timeIntervalSince(performed.startedAt) * 1000))
+                        results.record(JobStatusUpdate(id: job.id, state: .completed, fields: [
+                            JobStatusField.result: result.jsonString, JobStatusField.finishedAt: Timestamp.format(performed.finishedAt),
+                            JobStatusField.durationMS: duration]))
+                        counters.withLock { $0.completed += 1 }
+                    } else {
+                        counters.withLock { $0.skipped += 1 }
+                    }
+                    return
+                } catch {
+                    logger.warning("ledger update failed; retrying", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
+                    try? await Task.sleep(for: delay)
+                    delay = min(delay * 2, .seconds(5))
+                }
+            }
+            logger.error("ledger update failed for good; the job's message goes back to its queue", metadata: ["job.id": "\(job.id)"])
+            consumer.nack(tag, requeue: true)
+        case .stopped(.shutdown):
+            // Unclaimed and unacked: back to the queue with its attempt unchanged.
+            consumer.nack(tag, requeue: true)
+        case .failure, .stopped(.timeout), .stopped(.cancelled):
+            let request = ClaimRequest(envelope: job, workloadClass: workloadClass.rawValue, worker: configuration.name,
+                                       lease: configuration.lease, startedAt: performed.startedAt)
+            let outcome: ClaimOutcome
+            do {
+                outcome = try await ledger.claim(request)
+            } catch {
+                logger.warning("claim after a failed short run failed; requeueing", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+                consumer.nack(tag, requeue: true)
+                return
+            }
+            consumer.ack(tag)
+            guard case .claimed(let attempt) = outcome else {
+                counters.withLock { $0.skipped += 1 }
+                return
+            }
+            var claimed = job
+            claimed.attempt = attempt
+            await record(performed, claimed, workloadClass: workloadClass)
+        }
+    }
+
+    /// Waits (at most `limit`) until every short run has been claimed or recorded, so closing
+    /// the consumers does not hand a running job's delivery to another worker.
+    func waitForShortClaims(limit: Duration = .seconds(2)) async {
+        let deadline = ContinuousClock.now + limit
+        while unclaimedShortRuns.withLock({ $0 }) > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+    }
+}
