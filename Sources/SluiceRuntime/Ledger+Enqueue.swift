@@ -53,6 +53,11 @@ extension Ledger {
         // `ON CONFLICT DO NOTHING` without a conflict target: `jobs` is partitioned (migration 7) and
         // the live unique index is `jobs_live`'s own, which a target cannot name through the parent;
         // every row inserted here is live, so it lands in `jobs_live` and is checked against it.
+        // The primary key is each partition's own, so an id is unique across the ledger only because
+        // every writer of a new row writes it live: this insert, and a worker that makes a missing
+        // row (`insertRow`, always live, moved to final by an UPDATE). The NOT EXISTS skips an id a
+        // worker already recorded and moved to a final partition (this insert runs beside the
+        // publish); a worker's row still live and uncommitted is met by the conflict and waited for.
         return try await pool.withConnection { c in
             let rows = try await c.query("""
                 INSERT INTO \(table) (id, kind, class, target, args, state, attempt, max_attempts, timeout_s, priority,
@@ -60,6 +65,9 @@ extension Ledger {
                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]::jsonb[], $6::text[],
                     $7::int[], $8::int[], $9::int[], $10::smallint[], $11::text[], $12::text[]::timestamptz[],
                     $13::text[]::timestamptz[], $14::text[], $15::text[], $16::text[])
+                    AS u(id, kind, class, target, args, state, attempt, max_attempts, timeout_s, priority,
+                         unique_key, enqueued_at, not_before, producer, trace_id, enqueued_by)
+                WHERE NOT EXISTS (SELECT 1 FROM \(table) j WHERE j.id = u.id)
                 ON CONFLICT DO NOTHING
                 RETURNING id
                 """, binds)

@@ -83,14 +83,16 @@ extension Ledger {
     static func recordCompleted(_ items: [ShortCompletion], table: String, pool: PostgresPool) async throws -> [Result<Bool, any Error>] {
         try await pool.withConnection { c in
             var recorded = try await completeWaiting(items, table: table, connection: c)
-            // No waiting row: insert it completed (no row yet), else it is final or busy. An
-            // insert that meets a row the producer committed meanwhile updates it once more.
-            var again: [ShortCompletion] = []
-            for item in items where !recorded.contains(item.envelope.id.uuid) {
-                let inserted = try await insertRow(
-                    item.envelope, workloadClass: item.workloadClass, state: .completed, worker: item.worker, leaseMS: nil,
-                    startedAt: item.startedAt, result: item.result, table: table, connection: c)
-                if inserted != nil { recorded.insert(item.envelope.id.uuid) } else { again.append(item) }
+            // No waiting row: make it (no row yet), else it is final or busy; then move it to
+            // completed. The row is made live (`available`) and moved by the UPDATE, never inserted
+            // straight into a final partition: the primary key is each partition's own, and the
+            // producer's insert (beside the publish) must meet this row in `jobs_live` or see it
+            // moved out (Ledger.insert). A row the producer committed meanwhile is met the same way.
+            let again = items.filter { !recorded.contains($0.envelope.id.uuid) }
+            for item in again {
+                _ = try await insertRow(
+                    item.envelope, workloadClass: item.workloadClass, state: .available, worker: item.worker, leaseMS: nil,
+                    startedAt: item.startedAt, result: nil, table: table, connection: c)
             }
             if !again.isEmpty { recorded.formUnion(try await completeWaiting(again, table: table, connection: c)) }
             return items.map { .success(recorded.contains($0.envelope.id.uuid)) }
@@ -124,10 +126,10 @@ extension Ledger {
         let inserted = try await c.query("""
             INSERT INTO \(table) (id, kind, class, target, args, state, attempt, max_attempts, timeout_s,
                 priority, unique_key, enqueued_at, not_before, producer, trace_id, worker, lease_until, started_at,
-                result, finished_at)
+                result, finished_at, enqueued_by)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
                 now() + $17::float8 * interval '1 millisecond', COALESCE($18, now()), $19,
-                CASE WHEN $6::text IN \(JobState.finalSQL) THEN now() END)
+                CASE WHEN $6::text IN \(JobState.finalSQL) THEN now() END, $20)
             ON CONFLICT DO NOTHING RETURNING attempt
             """, [.uuid(e.id.uuid), .text(e.kind.rawValue), .text(workloadClass), .text(e.target),
                   .json(JSONValue.object(e.args).jsonString), .text(state.rawValue), .int(e.attempt), .int(e.maxAttempts),
@@ -135,7 +137,7 @@ extension Ledger {
                   .timestamp(e.enqueuedAt), e.notBefore.map { .timestamp($0) } ?? .null,
                   e.producer.map { .text($0) } ?? .null, e.traceID.map { .text($0) } ?? .null,
                   .text(worker), leaseMS.map { .int($0) } ?? .null, startedAt.map { .timestamp($0) } ?? .null,
-                  result.map { .json($0.jsonString) } ?? .null])
+                  result.map { .json($0.jsonString) } ?? .null, e.enqueuedBy.map { .text($0) } ?? .null])
         return try inserted.first?.decode(0, as: Int.self)
     }
 }

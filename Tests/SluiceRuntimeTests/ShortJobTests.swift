@@ -45,7 +45,7 @@ struct ShortJobTests {
                 c.classes[0].shortJobThreshold = .milliseconds(300)
                 return c
             }()
-            let worker = h.makeWorker(configuration)
+            let worker = try h.makeWorker(configuration)
             try await h.withWorker(worker) {
                 let quick = try await h.producer.enqueue(JobRequest(kind: .noop, args: ["n": 1])).id
                 let slow = try await h.producer.enqueue(JobRequest(kind: .sleep, args: ["ms": 1500])).id
@@ -101,7 +101,7 @@ struct ShortJobTests {
                 #expect(error.published)
             }
             #expect(try await h.ledger.job(id) == nil)
-            let worker = h.makeWorker(h.workerConfiguration())
+            let worker = try h.makeWorker(h.workerConfiguration())
             try await h.withWorker(worker) {
                 let job = try #require(try await h.waitFinal([id])[id])
                 #expect(job.state == .completed)
