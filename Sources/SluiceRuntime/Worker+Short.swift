@@ -1,6 +1,6 @@
 // Worker+Short: a short job recorded once (issue 19). A delivery is run at once, without the
 // claim commit and without its ack: a read first skips a job that is final or held by a live
-// lease. When the job completes inside its class's threshold (default a tenth of the lease),
+// lease. When the job completes inside its class's threshold (opt-in: the default is zero, claim first),
 // one conditional statement records it completed and the ack follows that commit. A job still
 // running at the threshold (or when the worker starts stopping) is claimed then, with the time
 // it really started, acked, and goes on as a long job (lease, heartbeat, cancel, finish). A
@@ -18,10 +18,11 @@ import SluiceCatalog
 import SluiceCore
 
 extension Worker {
-    /// The class's short-job threshold: its own, else a tenth of the lease. Zero: every job is
-    /// claimed before it runs.
+    /// The class's short-job threshold: its own, else zero: every job is claimed before it runs.
+    /// Opt-in until the loss across a broker restart (FailureTests.privateBroker with the short
+    /// path on: confirmed jobs not completed in two runs of three) is found.
     func shortThreshold(_ settings: ClassSettings) -> Duration {
-        settings.shortJobThreshold ?? configuration.lease / 10
+        settings.shortJobThreshold ?? .zero
     }
 
     private enum ShortEvent: Sendable {

@@ -19,7 +19,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Slots per class (default: the class's setting).") var concurrency: Int?
     @Option(help: "Prefetch per class (default: the class's setting, at least the concurrency).") var prefetch: Int?
     @Option(help: "Lease length (heartbeat every third of it).") var lease = "30s"
-    @Option(help: "Short-job threshold for every class (default: the class's setting, else a tenth of the lease; 0s: claim every job before it runs).")
+    @Option(help: "Short-job threshold for every class (default: the class's setting, else 0s: claim every job before it runs; the short path is opt-in).")
     var shortJobThreshold: String?
     @Option(help: "Shutdown grace period for running jobs.") var grace = "30s"
     @Option(help: "How often the elected leader rescues expired leases.") var rescueInterval = "5s"

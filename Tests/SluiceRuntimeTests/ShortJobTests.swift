@@ -17,16 +17,16 @@ struct ShortJobTests {
     @Test("a worker killed between running a short job and recording it: the job runs again, is recorded once")
     func killedBeforeRecord() async throws {
         try await withHarness { h in
-            // Lease 30 s: the threshold is 3 s, so this 2 s job is never claimed.
+            // The short path is opt-in: a 3 s threshold, so this 2 s job is never claimed.
             let id = try await h.producer.enqueue(JobRequest(kind: .sleep, args: ["ms": 2000])).id
-            let a = try WorkerProcess(h, arguments: ["--classes", "analytics", "--lease", "30s"])
+            let a = try WorkerProcess(h, arguments: ["--classes", "analytics", "--lease", "30s", "--short-job-threshold", "3s"])
             try await waitUntil(seconds: 20) { (try await h.results.read(id))?["state"] == "running" }
             // It runs, unclaimed and unrecorded.
             let during = try #require(try await h.ledger.job(id))
             #expect(during.state == .available, "log: \(a.log)")
             #expect(during.startedAt == nil)
             a.kill9()
-            let b = try WorkerProcess(h, arguments: ["--classes", "analytics", "--lease", "30s"])
+            let b = try WorkerProcess(h, arguments: ["--classes", "analytics", "--lease", "30s", "--short-job-threshold", "3s"])
             let job = try #require(try await h.waitFinal([id], seconds: 30)[id])
             #expect(b.terminate(waiting: 10) == 0, "log: \(b.log)")
             #expect(job.state == .completed)
