@@ -35,7 +35,15 @@ extension Ledger {
                     if let attempt = try await insertRow(
                         request.envelope, workloadClass: request.workloadClass, state: .running, worker: worker, leaseMS: leaseMS,
                         startedAt: request.startedAt, result: nil, table: table, connection: c) {
-                        decided[request.envelope.id] = .claimed(attempt: attempt)
+                        // Another delivery of this message may have been run and moved to a final
+                        // leaf meanwhile, unseen by the claim's snapshot and by the insert's
+                        // conflict check (Ledger.insert): then the job is done, and our row goes.
+                        if let state = try await dropShadowedLive([request.envelope.id.uuid], table: table, connection: c)
+                            .values.first {
+                            decided[request.envelope.id] = .final(state)
+                        } else {
+                            decided[request.envelope.id] = .claimed(attempt: attempt)
+                        }
                     } else {
                         lost.append(request)
                     }

