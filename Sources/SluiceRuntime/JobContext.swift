@@ -21,6 +21,10 @@ public struct JobContext: Sendable {
     public let home: PostgresPool
     /// The ledger schema in the home database (`sluice` by default).
     public let schema: String
+    /// For a transactional kind (`JobWorker.transactional`): the home database's connection in
+    /// the transaction that records the job completed. Write the job's effect here; it commits
+    /// with the job, or not at all. Nil for every other kind.
+    public let transaction: PostgresConnection?
     /// The catalog the job's arguments were validated against.
     public let catalog: Catalog
     /// Redis, for kinds whose output is a cache (best effort: Redis is a cache).
@@ -35,7 +39,7 @@ public struct JobContext: Sendable {
     public var attempt: Int { envelope.attempt }
 
     init(envelope: Envelope, logger: Logger, pool: PostgresPool, home: PostgresPool, schema: String, catalog: Catalog,
-         redis: RedisPool?, redisPrefix: String, progress: @escaping @Sendable (JSONValue) async -> Void,
+         redis: RedisPool?, redisPrefix: String, transaction: PostgresConnection? = nil, progress: @escaping @Sendable (JSONValue) async -> Void,
          output: @escaping @Sendable (String, [String: String]) async -> Void = { _, _ in },
          enqueue: @escaping @Sendable (JobRequest) async throws -> EnqueueResult = { _ in
              throw JobError("this context cannot enqueue jobs", retryable: false)
@@ -45,6 +49,7 @@ public struct JobContext: Sendable {
         self.pool = pool
         self.home = home
         self.schema = schema
+        self.transaction = transaction
         self.catalog = catalog
         self.redis = redis
         self.redisPrefix = redisPrefix

@@ -10,6 +10,8 @@ public struct JobRegistry: Sendable {
     struct Entry: Sendable {
         var defaultClass: WorkloadClass
         var defaults: JobDefaults
+        /// The kind's work runs in the transaction that records it completed.
+        var transactional: Bool
         var validate: @Sendable ([String: JSONValue], Catalog) throws(EnvelopeError) -> Void
         var run: @Sendable ([String: JSONValue], JobContext) async throws -> JSONValue
     }
@@ -68,6 +70,7 @@ public struct JobRegistry: Sendable {
         entries[W.kind] = Entry(
             defaultClass: W.defaultClass,
             defaults: W.defaults,
+            transactional: W.transactional,
             validate: { args, catalog throws(EnvelopeError) in _ = try decode(args, catalog) },
             run: { args, context in
                 let report = try await worker.run(try decode(args, context.catalog), context: context)
@@ -78,6 +81,9 @@ public struct JobRegistry: Sendable {
     public var kinds: [JobKind] { entries.keys.sorted() }
 
     public func defaultClass(of kind: JobKind) -> WorkloadClass? { entries[kind]?.defaultClass }
+
+    /// Whether the kind's work runs in the transaction that records it completed.
+    public func isTransactional(_ kind: JobKind) -> Bool { entries[kind]?.transactional ?? false }
 
     /// The kind's time limit, attempts and backoff (nil for an unknown kind).
     public func defaults(of kind: JobKind) -> JobDefaults? { entries[kind]?.defaults }

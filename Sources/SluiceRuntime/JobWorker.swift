@@ -25,6 +25,13 @@ public protocol JobWorker: Sendable {
     /// Time limit, attempts and backoff where a request does not set them (default `.standard`:
     /// 900 s, 5 attempts, the worker's backoff).
     static var defaults: JobDefaults { get }
+    /// True: the job's work runs in the home database, inside the transaction that records the
+    /// job completed (`context.transaction`), so its effect commits exactly once, with the job
+    /// (River's `JobCompleteTx`). A run that fails, times out, is cancelled or whose worker lost
+    /// its claim (lease rescued, another worker holds it: the claim fences it) rolls its effect
+    /// back; a redelivery of a job already recorded is skipped. Such a job is always claimed
+    /// before it runs (never the short path). Default false.
+    static var transactional: Bool { get }
     /// Checks every name and value against the catalog. Throw `EnvelopeError(.invalidArguments,
     /// field: "args.table", reason: …)`; never touch a database here.
     func validate(_ arguments: Arguments, against catalog: Catalog) throws(EnvelopeError)
@@ -33,6 +40,7 @@ public protocol JobWorker: Sendable {
 
 extension JobWorker {
     public static var defaults: JobDefaults { .standard }
+    public static var transactional: Bool { false }
 
     public func validate(_ arguments: Arguments, against catalog: Catalog) throws(EnvelopeError) {}
 }

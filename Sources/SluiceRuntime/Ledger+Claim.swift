@@ -122,6 +122,18 @@ extension Ledger {
         return items.map { .success(updated.contains($0.id.uuid)) }
     }
 
+    /// Records a transactional job completed on `connection`, inside the transaction that
+    /// holds its effect, only while the claim is still `worker`'s at `attempt` (a stale worker,
+    /// whose job was rescued or claimed by another, changes nothing). False: not ours.
+    func completeFenced(_ id: JobID, attempt: Int, worker: String, result: JSONValue, connection c: PostgresConnection) async throws -> Bool {
+        let rows = try await c.query("""
+            UPDATE \(table) SET state = \(JobState.completed.sql), result = $2, error = NULL, finished_at = now(), lease_until = NULL
+            WHERE id = $1 AND state = \(JobState.running.sql) AND worker = $3 AND attempt = $4
+            RETURNING id
+            """, [.uuid(id.uuid), .json(result.jsonString), .text(worker), .int(attempt)])
+        return !rows.isEmpty
+    }
+
     /// Extends the leases of `ids` held by `worker`; returns the ids whose cancel was requested.
     /// Ids whose lease is no longer this worker's are left out of the update.
     public func heartbeat(_ ids: [JobID], worker: String, lease: Duration) async throws -> Set<JobID> {

@@ -127,7 +127,7 @@ extension Worker {
         }
         if isStopping { return }  // not claimed, not acked: redelivered to another worker
         let threshold = shortThreshold(settings)
-        if threshold > .zero, await runShort(envelope, delivery: delivery, consumer: consumer, settings: settings, threshold: threshold) {
+        if threshold > .zero, !registry.isTransactional(envelope.kind), await runShort(envelope, delivery: delivery, consumer: consumer, settings: settings, threshold: threshold) {
             return
         }
         let outcome: ClaimOutcome

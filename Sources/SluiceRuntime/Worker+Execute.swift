@@ -25,6 +25,14 @@ extension Worker {
         var outcome: Outcome
         var startedAt: Date
         var finishedAt: Date
+        /// A transactional kind's run: recorded completed in its own transaction, or its claim
+        /// was no longer this worker's (its effect rolled back). Nil: not yet recorded.
+        var settled: Settled? = nil
+    }
+
+    enum Settled: Sendable {
+        case recorded
+        case lostClaim
     }
 
     /// Runs a claimed job and records how it ended.
@@ -51,10 +59,17 @@ extension Worker {
         jobLogger[metadataKey: "job.id"] = .string(id.description)
         jobLogger[metadataKey: "job.kind"] = .string(envelope.kind.rawValue)
         jobLogger[metadataKey: "db.target"] = .string(envelope.target)
-        let outcome: Outcome
+        var outcome: Outcome
+        var settled: Settled? = nil
         do {
-            outcome = try await pools.withPool(target: envelope.target, workloadClass: workloadClass) { pool in
-                await run(envelope, pool: pool, logger: jobLogger)
+            if registry.isTransactional(envelope.kind) {
+                (outcome, settled) = try await pools.withPool(target: envelope.target, workloadClass: workloadClass) { pool in
+                    await runInTransaction(envelope, pool: pool, logger: jobLogger)
+                }
+            } else {
+                outcome = try await pools.withPool(target: envelope.target, workloadClass: workloadClass) { pool in
+                    await run(envelope, pool: pool, logger: jobLogger)
+                }
             }
         } catch {
             // The target cannot be reached from here (no URL, shutting down): retried like any failure.
@@ -66,7 +81,45 @@ extension Worker {
             metrics.jobFinished(workloadClass: className, kind: envelope.kind.rawValue, outcome: label,
                                 duration: .milliseconds(Int64(finishedAt.timeIntervalSince(startedAt) * 1000)))
         }
-        return Performed(outcome: outcome, startedAt: startedAt, finishedAt: finishedAt)
+        return Performed(outcome: outcome, startedAt: startedAt, finishedAt: finishedAt, settled: settled)
+    }
+
+    /// Why a transactional run's transaction was rolled back.
+    private struct Rollback: Error {
+        /// The run's own end (failure, timeout, cancel, shutdown); nil when it succeeded but the
+        /// claim was no longer this worker's.
+        var outcome: Outcome?
+    }
+
+    /// Runs a transactional kind in a home-database transaction that also records the job
+    /// completed, fenced by this worker's claim (still `running`, under this worker, at this
+    /// attempt). Any other end rolls the job's effect back and goes on as usual (retry, dead
+    /// letter, cancel, hand-back). A lost connection or a failed commit is a failure: when the
+    /// commit did land, the retry finds the job final and runs nothing.
+    func runInTransaction(_ envelope: Envelope, pool: PostgresPool, logger jobLogger: Logger) async -> (Outcome, Settled?) {
+        do {
+            return try await ledger.pool.withConnection { c in
+                do {
+                    return try await c.withTransaction { c in
+                        let outcome = await run(envelope, pool: pool, transaction: c, logger: jobLogger)
+                        guard case .success(let result) = outcome else { throw Rollback(outcome: outcome) }
+                        guard try await ledger.completeFenced(envelope.id, attempt: envelope.attempt, worker: configuration.name,
+                                                              result: result, connection: c) else {
+                            throw Rollback(outcome: nil)
+                        }
+                        return (outcome, Settled.recorded)
+                    }
+                } catch let rollback as Rollback {
+                    guard let outcome = rollback.outcome else {
+                        jobLogger.warning("the job's claim is no longer this worker's; its effect was rolled back")
+                        return (.success(.null), Settled.lostClaim)
+                    }
+                    return (outcome, nil)
+                }
+            }
+        } catch {
+            return (.failure(error), nil)
+        }
     }
 
     /// Records how a claimed job's run ended: completed, cancelled, handed back, retried or
@@ -78,7 +131,13 @@ extension Worker {
         let duration = String(Int(finishedAt.timeIntervalSince(performed.startedAt) * 1000))
         switch performed.outcome {
         case .success(let result):
-            await finish(id, .completed, result: result, error: nil, attempt: envelope.attempt)
+            switch performed.settled {
+            case .lostClaim?:
+                counters.withLock { $0.skipped += 1 }
+                return
+            case .recorded?: break  // committed with the job's effect
+            case nil: await finish(id, .completed, result: result, error: nil, attempt: envelope.attempt)
+            }
             results.record(JobStatusUpdate(id: id, state: .completed, fields: [
                 JobStatusField.result: result.jsonString, JobStatusField.finishedAt: Timestamp.format(finishedAt), JobStatusField.durationMS: duration]))
             counters.withLock { $0.completed += 1 }
@@ -120,11 +179,11 @@ extension Worker {
     }
 
     /// Runs one job on `pool` under its timeout and the operator's cancel; returns how it ended.
-    func run(_ envelope: Envelope, pool: PostgresPool, logger jobLogger: Logger) async -> Outcome {
+    func run(_ envelope: Envelope, pool: PostgresPool, transaction: PostgresConnection? = nil, logger jobLogger: Logger) async -> Outcome {
         let id = envelope.id
         let context = JobContext(
             envelope: envelope, logger: jobLogger, pool: pool, home: ledger.pool, schema: ledger.schema, catalog: registry.catalog(for: envelope.target),
-            redis: results.redis, redisPrefix: results.configuration.prefix,
+            redis: results.redis, redisPrefix: results.configuration.prefix, transaction: transaction,
             progress: { [results, running, ledger] value in
                 results.record(JobStatusUpdate(id: id, state: .running, fields: [JobStatusField.progress: value.jsonString]))
                 if running.progressDue(id, interval: .seconds(2)) { try? await ledger.progress(id, value) }

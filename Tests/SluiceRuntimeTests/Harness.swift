@@ -152,9 +152,9 @@ final class Harness: Sendable {
 
 /// Runs `body` with a harness and always cleans up.
 func withHarness<T>(amqpURL: String = TestEnvironment.amqpURL, redisURL: String = TestEnvironment.redisURL,
-                    queueType: TopologyConfiguration.QueueType = .classic,
+                    queueType: TopologyConfiguration.QueueType = .classic, registry: JobRegistry = .forTests,
                     _ body: (Harness) async throws -> T) async throws -> T {
-    let h = try await Harness(amqpURL: amqpURL, redisURL: redisURL, queueType: queueType)
+    let h = try await Harness(amqpURL: amqpURL, redisURL: redisURL, registry: registry, queueType: queueType)
     do {
         let v = try await body(h)
         await h.close()
