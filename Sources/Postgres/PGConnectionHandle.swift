@@ -25,11 +25,14 @@ final class PGConnectionHandle: @unchecked Sendable {
     private let password: String?
     private var logger: Logger
     private var notices: [PostgresNotice] = []
+    /// Named server-side statements for SQL run more than once (PGConnectionHandle+Statements).
+    var statements: StatementCache
 
-    private init(conn: OpaquePointer, endpoint: String, password: String?, logger: Logger) {
+    private init(conn: OpaquePointer, endpoint: String, password: String?, statementCacheSize: Int, logger: Logger) {
         self.conn = conn
         self.endpoint = endpoint
         self.password = password
+        self.statements = StatementCache(capacity: statementCacheSize)
         self.logger = logger
     }
 
@@ -82,7 +85,8 @@ final class PGConnectionHandle: @unchecked Sendable {
         guard let conn = PQconnectStartParams(keyPointers, valuePointers, 0) else {
             throw PostgresError(.connectionFailed, message: "libpq could not allocate a connection", endpoint: endpoint)
         }
-        let handle = PGConnectionHandle(conn: conn, endpoint: endpoint, password: configuration.password, logger: logger)
+        let handle = PGConnectionHandle(conn: conn, endpoint: endpoint, password: configuration.password,
+                                        statementCacheSize: configuration.statementCacheSize, logger: logger)
         handle.logger[metadataKey: "db.endpoint"] = "\(endpoint)"
 
         var state = PQstatus(conn) == CONNECTION_BAD ? PGRES_POLLING_FAILED : PGRES_POLLING_WRITING
@@ -249,13 +253,25 @@ final class PGConnectionHandle: @unchecked Sendable {
             arena.append(0)
             offsets.append(start)
         }
-        let result: OpaquePointer? = arena.withUnsafeBufferPointer { buffer in
-            let values: [UnsafePointer<CChar>?] = offsets.map { offset in
-                offset < 0 ? nil : UnsafeRawPointer(buffer.baseAddress! + offset).assumingMemoryBound(to: CChar.self)
+        let run = { (name: String?) -> OpaquePointer? in
+            arena.withUnsafeBufferPointer { buffer in
+                let values: [UnsafePointer<CChar>?] = offsets.map { offset in
+                    offset < 0 ? nil : UnsafeRawPointer(buffer.baseAddress! + offset).assumingMemoryBound(to: CChar.self)
+                }
+                if let name { return PQexecPrepared(conn, name, Int32(binds.count), values, nil, nil, 0) }
+                return PQexecParams(conn, sql, Int32(binds.count), types, values, nil, nil, 0)
             }
-            return PQexecParams(conn, sql, Int32(binds.count), types, values, nil, nil, 0)
         }
-        return try rows(from: result)
+        guard let name = try preparedName(sql, types: types) else { return try rows(from: run(nil)) }
+        do {
+            return try rows(from: run(name))
+        } catch where error.isStalePlan {
+            // A table the statement reads changed shape (a migration): forget the statement; run
+            // it unnamed once more unless the failure aborted a transaction (the caller retries).
+            forgetStatement(sql, types: types)
+            if isInTransaction { throw error }
+            return try rows(from: run(nil))
+        }
     }
 
     /// A script of one or more statements (PQexec, simple protocol); returns the last result.
@@ -273,7 +289,7 @@ final class PGConnectionHandle: @unchecked Sendable {
     }
 
     /// Turns a result into rows, or into the error it carries. Takes ownership of `result`.
-    private func rows(from result: OpaquePointer?) throws(PostgresError) -> PostgresRows {
+    func rows(from result: OpaquePointer?) throws(PostgresError) -> PostgresRows {
         guard let result else { throw connectionError() }
         switch PQresultStatus(result) {
         case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:

@@ -42,6 +42,11 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
     public var settings: [String: String]
     /// Further libpq connection keywords (e.g. `sslrootcert`, `target_session_attrs`).
     public var libpqOptions: [String: String]
+    /// Statements a connection keeps prepared on the server (named, planned once per plan
+    /// cache rules) for SQL it runs a second time; the least recently used is deallocated past
+    /// this many. 0 turns it off (needed behind a pooler in transaction mode, e.g. PgBouncer
+    /// before 1.21). URL: `statement_cache=N`.
+    public var statementCacheSize = 256
 
     public init(
         host: String = "127.0.0.1", port: Int = 5432, database: String, user: String,
@@ -69,7 +74,8 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
     /// (also `postgres://`). Several servers are comma-separated as in libpq:
     /// `postgresql://u:p@h1:5432,h2:5433/db?target_session_attrs=read-write`. Percent-escapes are decoded. Accepted query parameters:
     /// `sslmode`, `application_name`, `connect_timeout` (seconds), `sslrootcert`, `sslcert`,
-    /// `sslkey`, `target_session_attrs`. Anything else is an error naming the parameter.
+    /// `sslkey`, `target_session_attrs`, `statement_cache` (prepared statements kept per
+    /// connection; 0: off). Anything else is an error naming the parameter.
     public init(url: String) throws(URLParseError) {
         let parsed = try ConnectionURL(parsing: url, schemes: ["postgresql", "postgres"])
         let user = parsed.user ?? "postgres"
@@ -98,6 +104,11 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
                 connectTimeout = .milliseconds(Int64(seconds * 1000))
             case "sslrootcert", "sslcert", "sslkey", "target_session_attrs":
                 libpqOptions[key] = value
+            case "statement_cache":
+                guard let n = Int(value), (0...100_000).contains(n) else {
+                    throw URLParseError(part: "query parameter 'statement_cache'", reason: "expected a number of statements from 0 (off) to 100000")
+                }
+                statementCacheSize = n
             default:
                 throw URLParseError(part: "query parameter '\(key)'", reason: "not a supported connection parameter")
             }
