@@ -4,11 +4,18 @@
 #include <rabbitmq-c/amqp.h>
 #include <rabbitmq-c/framing.h>
 #include <rabbitmq-c/tcp_socket.h>
+#include <rabbitmq-c/ssl_socket.h>
 #else
 #include <amqp.h>
 #include <amqp_framing.h>
 #include <amqp_tcp_socket.h>
+#include <amqp_ssl_socket.h>
 #endif
+/* rabbitmq-c's SSL socket is OpenSSL's: its SSL_CTX takes the verify mode and default CA paths,
+   and OpenSSL's (thread-local) error queue holds why a handshake failed. */
+#include <openssl/ssl.h>
+#include <openssl/err.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/time.h>
 #include <sys/eventfd.h>
@@ -31,5 +38,38 @@ static inline amqp_rpc_reply_t CRabbitMQ_login_plain_with_properties(
     return amqp_login_with_properties(state, vhost, channel_max, frame_max, heartbeat,
                                       properties, AMQP_SASL_METHOD_PLAIN, user, password);
 }
+
+/* SSL_CTX_set_verify with no callback: the handshake itself fails (with OpenSSL's reason in the
+   error queue) when the peer's chain does not verify, instead of completing first. */
+static inline void CRabbitMQ_ssl_require_verified_peer(void *ctx) {
+    SSL_CTX_set_verify((SSL_CTX *)ctx, SSL_VERIFY_PEER, NULL);
+}
+
+/* The system's trusted CAs (amqps:// without cacertfile). Returns 1 on success. */
+static inline int CRabbitMQ_ssl_use_default_ca_paths(void *ctx) {
+    return SSL_CTX_set_default_verify_paths((SSL_CTX *)ctx);
+}
+
+/* The oldest error in this thread's OpenSSL queue as "reason (data)", e.g. "certificate verify
+   failed (Verify error:unable to get local issuer certificate)", then empties the queue; "" when
+   there is none. OpenSSL's texts name causes, never key material. */
+static inline void CRabbitMQ_ssl_take_error(char *buffer, size_t size) {
+    const char *data = NULL;
+    int flags = 0;
+    unsigned long first = ERR_get_error_all(NULL, NULL, NULL, &data, &flags);
+    buffer[0] = 0;
+    if (first != 0) {
+        const char *reason = ERR_reason_error_string(first);
+        if (data != NULL && (flags & ERR_TXT_STRING) && data[0] != 0) {
+            snprintf(buffer, size, "%s (%s)", reason ? reason : "TLS error", data);
+        } else {
+            snprintf(buffer, size, "%s", reason ? reason : "TLS error");
+        }
+    }
+    ERR_clear_error();
+}
+
+/* Empties this thread's OpenSSL error queue (before a handshake, so its errors are its own). */
+static inline void CRabbitMQ_ssl_clear_errors(void) { ERR_clear_error(); }
 
 #endif
