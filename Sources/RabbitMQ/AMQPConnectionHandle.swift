@@ -132,6 +132,13 @@ final class AMQPConnectionHandle {
             case AMQP_STATUS_TIMEOUT.rawValue:
                 return AMQPError(.connectTimeout, context: context, endpoint: config.endpoint, libraryStatus: status,
                                  detail: "no AMQP handshake from the server within \(config.connectTimeout)")
+            case AMQP_STATUS_SSL_ERROR.rawValue where config.tls != nil:
+                // TLS 1.3 lets the client finish its handshake before the broker checks the
+                // client's certificate: the broker's refusal arrives as an alert during login.
+                let reason = takeTLSError() ?? text
+                let hint = reason.contains("certificate") ? "; the broker refused this client's certificate or its absence (certfile, keyfile)" : ""
+                return AMQPError(.tlsFailed, context: context, endpoint: config.endpoint, libraryStatus: status,
+                                 detail: "TLS session ended by the broker: \(reason)\(hint)")
             case AMQP_STATUS_CONNECTION_CLOSED.rawValue, AMQP_STATUS_SOCKET_ERROR.rawValue, AMQP_STATUS_SOCKET_CLOSED.rawValue:
                 return AMQPError(.connectionLost, context: context, endpoint: config.endpoint, libraryStatus: status,
                                  detail: "server closed the connection during the handshake: \(text)\(hint)")
@@ -181,8 +188,17 @@ final class AMQPConnectionHandle {
             }
         }
         amqp_ssl_socket_set_verify_peer(socket, tls.verifyPeer ? 1 : 0)
-        amqp_ssl_socket_set_verify_hostname(socket, tls.verifyHostname ? 1 : 0)
-        if tls.verifyPeer { CRabbitMQ_ssl_require_verified_peer(context) }
+        if tls.verifyPeer {
+            // OpenSSL checks chain and host during the handshake (IP entries too, which
+            // rabbitmq-c 0.11's own host check does not know), and names what failed.
+            CRabbitMQ_ssl_require_verified_peer(context)
+            if tls.verifyHostname && CRabbitMQ_ssl_expect_host(context, config.host) != 1 {
+                throw failure("set the expected host name", "'\(config.host)' cannot be checked against a certificate")
+            }
+            amqp_ssl_socket_set_verify_hostname(socket, 0)
+        } else {
+            amqp_ssl_socket_set_verify_hostname(socket, tls.verifyHostname ? 1 : 0)
+        }
 
         var timeout = timeval(remainingUntil: deadline)
         let status = amqp_socket_open_noblock(socket, config.host, Int32(config.port), &timeout)
@@ -207,6 +223,8 @@ final class AMQPConnectionHandle {
             case AMQP_STATUS_SSL_PEER_VERIFY_FAILED.rawValue:
                 throw AMQPError(.tlsFailed, context: context, endpoint: endpoint, libraryStatus: status,
                                 detail: "certificate verify failed\(reason.map { ": \($0)" } ?? "")")
+            case _ where reason?.contains("certificate verify failed") == true:
+                throw AMQPError(.tlsFailed, context: context, endpoint: endpoint, libraryStatus: status, detail: reason)
             default:
                 var detail = "TLS handshake failed: " + (reason ?? "the peer closed the connection")
                 if reason?.contains("wrong version number") == true || reason?.contains("packet length too long") == true {

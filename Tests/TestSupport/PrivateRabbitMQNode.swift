@@ -1,5 +1,6 @@
-// PrivateRabbitMQNode: a RabbitMQ node owned by one test, with only a TLS listener on a loopback
-// ephemeral port (its certificate from TestCertificates), its own node name, distribution port,
+// PrivateRabbitMQNode: a RabbitMQ node owned by one test, with only TLS listeners on a loopback
+// ephemeral port (127.0.0.1, and 127.0.0.2: an address the certificate does not name; its
+// certificate from TestCertificates), its own node name, distribution port,
 // Mnesia and logs in a temporary folder. Started the way `scripts/services` starts a node (the
 // same RABBITMQ_* variables), but run in the foreground (RUNNING_UNDER_SYSTEMD makes the script
 // exec the VM), so the child's pid is the broker's and `stop()` ends it by that pid.
@@ -36,6 +37,7 @@ public final class PrivateRabbitMQNode: @unchecked Sendable {
         let config = """
             listeners.tcp = none
             listeners.ssl.1 = 127.0.0.1:\(port)
+            listeners.ssl.2 = 127.0.0.2:\(port)
             ssl_options.cacertfile = \(certificates.caCertificate)
             ssl_options.certfile = \(certificates.serverCertificate)
             ssl_options.keyfile = \(certificates.serverKey)
