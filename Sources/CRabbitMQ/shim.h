@@ -70,6 +70,12 @@ static inline int CRabbitMQ_ssl_expect_host(void *ctx, const char *host) {
     return X509_VERIFY_PARAM_set1_host(param, host, 0);
 }
 
+/* An encrypted key file gets the empty password (and fails to load, named) instead of OpenSSL's
+   default of prompting on the terminal, which would hang a service. */
+static inline void CRabbitMQ_ssl_no_key_prompt(void *ctx) {
+    SSL_CTX_set_default_passwd_cb_userdata((SSL_CTX *)ctx, (void *)"");
+}
+
 /* The system's trusted CAs (amqps:// without cacertfile). Returns 1 on success. */
 static inline int CRabbitMQ_ssl_use_default_ca_paths(void *ctx) {
     return SSL_CTX_set_default_verify_paths((SSL_CTX *)ctx);
@@ -84,11 +90,16 @@ static inline void CRabbitMQ_ssl_take_error(char *buffer, size_t size) {
     unsigned long first = ERR_get_error_all(NULL, NULL, NULL, &data, &flags);
     buffer[0] = 0;
     if (first != 0) {
+        char code[256];
         const char *reason = ERR_reason_error_string(first);
+        if (reason == NULL) {
+            ERR_error_string_n(first, code, sizeof code);
+            reason = code;
+        }
         if (data != NULL && (flags & ERR_TXT_STRING) && data[0] != 0) {
-            snprintf(buffer, size, "%s (%s)", reason ? reason : "TLS error", data);
+            snprintf(buffer, size, "%s (%s)", reason, data);
         } else {
-            snprintf(buffer, size, "%s", reason ? reason : "TLS error");
+            snprintf(buffer, size, "%s", reason);
         }
     }
     ERR_clear_error();

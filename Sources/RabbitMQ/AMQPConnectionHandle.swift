@@ -136,9 +136,9 @@ final class AMQPConnectionHandle {
                 // TLS 1.3 lets the client finish its handshake before the broker checks the
                 // client's certificate: the broker's refusal arrives as an alert during login.
                 let reason = takeTLSError() ?? text
-                let hint = reason.contains("certificate") ? "; the broker refused this client's certificate or its absence (certfile, keyfile)" : ""
                 return AMQPError(.tlsFailed, context: context, endpoint: config.endpoint, libraryStatus: status,
-                                 detail: "TLS session ended by the broker: \(reason)\(hint)")
+                                 detail: "TLS session ended by the broker during login: \(reason); a broker that requires "
+                                     + "client certificates refuses a missing one or one its CA did not sign (certfile, keyfile)")
             case AMQP_STATUS_CONNECTION_CLOSED.rawValue, AMQP_STATUS_SOCKET_ERROR.rawValue, AMQP_STATUS_SOCKET_CLOSED.rawValue:
                 return AMQPError(.connectionLost, context: context, endpoint: config.endpoint, libraryStatus: status,
                                  detail: "server closed the connection during the handshake: \(text)\(hint)")
@@ -174,6 +174,12 @@ final class AMQPConnectionHandle {
             amqp_destroy_connection(state)  // frees the socket too
             return AMQPError(.tlsFailed, context: what, endpoint: endpoint, detail: detail)
         }
+        for (parameter, path) in [("cacertfile", tls.caCertificateFile), ("certfile", tls.certificateFile), ("keyfile", tls.keyFile)] {
+            if let path, access(path, R_OK) != 0 {
+                let reason = String(cString: strerror(errno))
+                throw failure("load \(parameter)", "cannot read \(path): \(reason)")
+            }
+        }
         if let ca = tls.caCertificateFile {
             guard amqp_ssl_socket_set_cacert(socket, ca) == AMQP_STATUS_OK.rawValue else {
                 throw failure("load cacertfile", "cannot read CA certificates from \(ca): \(takeTLSError() ?? "not a PEM file")")
@@ -182,6 +188,7 @@ final class AMQPConnectionHandle {
             throw failure("load the system's trusted CAs", takeTLSError() ?? "no default CA paths (give cacertfile)")
         }
         if let certificate = tls.certificateFile, let key = tls.keyFile {
+            CRabbitMQ_ssl_no_key_prompt(context)
             guard amqp_ssl_socket_set_key(socket, certificate, key) == AMQP_STATUS_OK.rawValue else {
                 throw failure("load certfile and keyfile",
                               "cannot use \(certificate) with the key in \(key): \(takeTLSError() ?? "not a PEM certificate and key")")
