@@ -131,9 +131,22 @@ final class PublisherCore: AMQPSessionDriver, @unchecked Sendable {
             let routingKey = pool.bytes(item.outgoing.routingKey)
             if handle.usesTLS {
                 // The buffer cannot go to a TLS socket with send(2): rabbitmq-c writes each frame
-                // through OpenSSL (three writes per message, no stall limit: the heartbeat and the
-                // broker's own timeouts bound a broker that stops reading).
+                // through OpenSSL (three writes per message). It waits for the socket without a
+                // bound, so the stall limit is kept here: a socket that takes nothing for that
+                // long (a broker that stopped reading) breaks the connection first.
                 tracker.published(item.waiter, returnKey: Self.returnKey(item))
+                var writable = pollfd(fd: handle.socketFD, events: Int16(POLLOUT), revents: 0)
+                var ready: Int32
+                repeat {
+                    ready = poll(&writable, 1, Int32(clamping: stallLimit.milliseconds))
+                } while ready < 0 && errno == EINTR
+                if ready == 0 {
+                    if failed > 0 { queue.withLock { $0.outstanding -= failed } }
+                    let error = AMQPError(.connectionLost, context: "write messages", endpoint: endpoint,
+                                          detail: "the broker accepted nothing for \(stallLimit)")
+                    handle.markBroken(error)
+                    throw error
+                }
                 let status = item.outgoing.message.body.withUnsafeBytes { body in
                     amqp_basic_publish(handle.state, channel, exchange, routingKey, item.outgoing.mandatory ? 1 : 0, 0,
                                        &properties, amqp_bytes_t(len: body.count, bytes: UnsafeMutableRawPointer(mutating: body.baseAddress)))
