@@ -1,9 +1,10 @@
 // AMQPConfiguration: where and how to connect to a RabbitMQ broker.
 //
 // Built from parts or from an `amqp://` URL (RabbitMQ's URI spec: the vhost is the percent-decoded
-// path, `heartbeat` in seconds, `connection_timeout` in milliseconds). Plain TCP only: rabbitmq-c
-// here is built without the TLS socket we would need for `amqps://`. The description masks the
-// password.
+// path, `heartbeat` in seconds, `connection_timeout` in milliseconds). `amqps://` is TLS through
+// rabbitmq-c's OpenSSL socket, with the query parameters RabbitMQ's URI spec and its other clients
+// use (`cacertfile`, `certfile`, `keyfile`, `verify`). The description masks the password and
+// shows no file path.
 
 import ClientSupport
 
@@ -42,6 +43,8 @@ public struct AMQPConfiguration: Sendable, Equatable, CustomStringConvertible {
     public var connectionName: String?
     /// Largest frame the client accepts; bodies larger than this are split. Default 128 KiB.
     public var frameMax: Int
+    /// TLS settings; nil for plain TCP (`amqp://`).
+    public var tls: AMQPTLSConfiguration?
 
     public init(
         host: String = "127.0.0.1", port: Int = 5672, user: String = "guest", password: String = "guest",
@@ -60,14 +63,17 @@ public struct AMQPConfiguration: Sendable, Equatable, CustomStringConvertible {
         self.frameMax = frameMax
     }
 
-    /// Parses `amqp://user:pass@host:port/vhost?heartbeat=30&connection_timeout=5000&connection_name=x`.
+    /// Parses `amqp://user:pass@host:port/vhost?heartbeat=30&connection_timeout=5000&connection_name=x`,
+    /// or `amqps://…?cacertfile=/path/ca.pem` for TLS (default port 5671).
     /// A cluster lists its nodes in the authority (`amqp://u:p@h1:5672,h2:5673,h3/vhost`, libpq's
     /// multi-host form) or as comma-separated URLs that differ only in their host and port.
     ///
     /// Missing user and password mean guest/guest, a missing port 5672, an empty path the vhost "/"
     /// (`%2f` also decodes to "/"). Query parameters: `heartbeat` (seconds), `connection_timeout`
-    /// (milliseconds, as in RabbitMQ's URI spec), `connection_name`, `frame_max`. Any other
-    /// parameter is an error naming it, so that a typo is not silently ignored.
+    /// (milliseconds, as in RabbitMQ's URI spec), `connection_name`, `frame_max`; with `amqps`
+    /// also `cacertfile`, `certfile`, `keyfile` (PEM files) and `verify` (`verify_peer`, the
+    /// default: the chain and the host name are checked; `verify_none`). Any other parameter is an
+    /// error naming it, so that a typo is not silently ignored.
     public init(url: String) throws(URLParseError) {
         let urls = url.split(separator: ",").filter { $0.contains("://") }
         if urls.count > 1 {
@@ -86,12 +92,22 @@ public struct AMQPConfiguration: Sendable, Equatable, CustomStringConvertible {
             self = first
             return
         }
-        let parsed = try ConnectionURL(parsing: url, schemes: ["amqp"])
+        let parsed = try ConnectionURL(parsing: url, schemes: ["amqp", "amqps"])
+        let secure = parsed.scheme == "amqps"
+        let defaultPort = secure ? 5671 : 5672
         self.init(
-            host: parsed.host, port: parsed.port ?? 5672, user: parsed.user ?? "guest",
+            host: parsed.host, port: parsed.port ?? defaultPort, user: parsed.user ?? "guest",
             password: parsed.password ?? "guest", virtualHost: parsed.path.isEmpty ? "/" : parsed.path)
-        otherNodes = parsed.hosts.dropFirst().map { Node(host: $0.name, port: $0.port ?? 5672) }
+        otherNodes = parsed.hosts.dropFirst().map { Node(host: $0.name, port: $0.port ?? defaultPort) }
+        if secure { tls = AMQPTLSConfiguration() }
         for (key, value) in parsed.query {
+            if AMQPTLSConfiguration.parameters.contains(key) {
+                guard secure else {
+                    throw URLParseError(part: "query parameter '\(key)'", reason: "only for amqps:// URLs (TLS)")
+                }
+                try tls!.set(key, value)
+                continue
+            }
             switch key {
             case "heartbeat":
                 guard let seconds = Int(value), (0...65535).contains(seconds) else {
@@ -111,9 +127,12 @@ public struct AMQPConfiguration: Sendable, Equatable, CustomStringConvertible {
                 }
                 frameMax = n
             default:
-                throw URLParseError(part: "query parameter '\(key)'", reason: "unknown (known: heartbeat, connection_timeout, connection_name, frame_max)")
+                let known = ["heartbeat", "connection_timeout", "connection_name", "frame_max"]
+                    + (secure ? AMQPTLSConfiguration.parameters : [])
+                throw URLParseError(part: "query parameter '\(key)'", reason: "unknown (known: \(known.joined(separator: ", ")))")
             }
         }
+        try tls?.validate()
     }
 
     /// `host:port`, for messages that name the broker.
@@ -137,6 +156,6 @@ public struct AMQPConfiguration: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         let vhost = virtualHost == "/" ? "%2f" : virtualHost
         let hosts = nodes.map { n in (n.host.contains(":") ? "[\(n.host)]" : n.host) + ":\(n.port)" }
-        return "amqp://\(user):***@\(hosts.joined(separator: ","))/\(vhost)"
+        return "\(tls == nil ? "amqp" : "amqps")://\(user):***@\(hosts.joined(separator: ","))/\(vhost)"
     }
 }

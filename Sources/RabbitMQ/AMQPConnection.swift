@@ -25,7 +25,8 @@ public final class AMQPConnection: Sendable {
     ///
     /// - Throws: `AMQPError` naming the endpoint and the cause: `.connectionRefused`,
     ///   `.connectTimeout`, `.hostNotFound`, `.authenticationFailed` (403),
-    ///   `.virtualHostNotFound` / `.virtualHostAccessRefused` (530), `.protocolError`.
+    ///   `.virtualHostNotFound` / `.virtualHostAccessRefused` (530), `.protocolError`,
+    ///   `.tlsFailed` (amqps: certificate not verified, host not named, client certificate refused).
     public static func connect(configuration: AMQPConfiguration, logger: Logger) async throws -> AMQPConnection {
         let session = try await AMQPSession.connect(configuration, role: "connection", logger: logger)
         session.startLoop(driver: nil)

@@ -34,12 +34,15 @@ final class AMQPConnectionHandle {
     /// Negotiated heartbeat in seconds (0 = off).
     let heartbeatSeconds: Int
     let socketFD: Int32
+    /// True for `amqps`: bytes must go through rabbitmq-c's OpenSSL socket, never send(2).
+    let usesTLS: Bool
     /// Set once the connection can no longer be used; every later call fails with it.
     private(set) var brokenError: AMQPError?
 
-    private init(state: amqp_connection_state_t, endpoint: String) {
+    private init(state: amqp_connection_state_t, endpoint: String, usesTLS: Bool) {
         self.state = state
         self.endpoint = endpoint
+        self.usesTLS = usesTLS
         self.serverProperties = amqp_get_server_properties(state).map { AMQPFieldValue.decode(table: $0.pointee) } ?? [:]
         self.heartbeatSeconds = Int(amqp_get_heartbeat(state))
         self.socketFD = amqp_get_sockfd(state)
@@ -55,18 +58,24 @@ final class AMQPConnectionHandle {
     static func open(_ config: AMQPConfiguration, defaultName: String) throws(AMQPError) -> AMQPConnectionHandle {
         let endpoint = config.endpoint
         let deadline = ContinuousClock.now + config.connectTimeout
-        let fd = try tcpConnect(host: config.host, port: config.port, deadline: deadline, endpoint: endpoint,
-                                timeout: config.connectTimeout)
-        guard let state = amqp_new_connection() else {
-            _ = Glibc.close(fd)
-            throw AMQPError(.library, context: "allocate connection", endpoint: endpoint, detail: "out of memory")
+        let state: amqp_connection_state_t
+        if let tls = config.tls {
+            state = try tlsConnect(config, tls: tls, deadline: deadline)
+        } else {
+            let fd = try tcpConnect(host: config.host, port: config.port, deadline: deadline, endpoint: endpoint,
+                                    timeout: config.connectTimeout)
+            guard let plain = amqp_new_connection() else {
+                _ = Glibc.close(fd)
+                throw AMQPError(.library, context: "allocate connection", endpoint: endpoint, detail: "out of memory")
+            }
+            guard let socket = amqp_tcp_socket_new(plain) else {
+                _ = Glibc.close(fd)
+                amqp_destroy_connection(plain)
+                throw AMQPError(.library, context: "allocate socket", endpoint: endpoint, detail: "out of memory")
+            }
+            amqp_tcp_socket_set_sockfd(socket, fd)  // rabbitmq-c now owns fd
+            state = plain
         }
-        guard let socket = amqp_tcp_socket_new(state) else {
-            _ = Glibc.close(fd)
-            amqp_destroy_connection(state)
-            throw AMQPError(.library, context: "allocate socket", endpoint: endpoint, detail: "out of memory")
-        }
-        amqp_tcp_socket_set_sockfd(socket, fd)  // rabbitmq-c now owns fd
 
         var handshake = timeval(remainingUntil: deadline)
         amqp_set_handshake_timeout(state, &handshake)
@@ -95,7 +104,7 @@ final class AMQPConnectionHandle {
             amqp_destroy_connection(state)
             throw error
         }
-        return AMQPConnectionHandle(state: state, endpoint: endpoint)
+        return AMQPConnectionHandle(state: state, endpoint: endpoint, usesTLS: config.tls != nil)
     }
 
     private static func loginError(_ reply: amqp_rpc_reply_t, state: amqp_connection_state_t, config: AMQPConfiguration) -> AMQPError {
@@ -117,24 +126,132 @@ final class AMQPConnectionHandle {
         case AMQP_RESPONSE_LIBRARY_EXCEPTION:
             let status = reply.library_error
             let text = String(cString: amqp_error_string2(status))
+            // A TLS listener answers a plaintext client's first bytes with an alert and closes: say so.
+            let hint = config.tls == nil ? "; if this port is a TLS listener, use amqps://" : ""
             switch status {
             case AMQP_STATUS_TIMEOUT.rawValue:
                 return AMQPError(.connectTimeout, context: context, endpoint: config.endpoint, libraryStatus: status,
                                  detail: "no AMQP handshake from the server within \(config.connectTimeout)")
+            case AMQP_STATUS_SSL_ERROR.rawValue where config.tls != nil:
+                // TLS 1.3 lets the client finish its handshake before the broker checks the
+                // client's certificate: the broker's refusal arrives as an alert during login.
+                let reason = takeTLSError() ?? text
+                return AMQPError(.tlsFailed, context: context, endpoint: config.endpoint, libraryStatus: status,
+                                 detail: "TLS session ended by the broker during login: \(reason); a broker that requires "
+                                     + "client certificates refuses a missing one or one its CA did not sign (certfile, keyfile)")
             case AMQP_STATUS_CONNECTION_CLOSED.rawValue, AMQP_STATUS_SOCKET_ERROR.rawValue, AMQP_STATUS_SOCKET_CLOSED.rawValue:
                 return AMQPError(.connectionLost, context: context, endpoint: config.endpoint, libraryStatus: status,
-                                 detail: "server closed the connection during the handshake: \(text)")
+                                 detail: "server closed the connection during the handshake: \(text)\(hint)")
             case AMQP_STATUS_BAD_AMQP_DATA.rawValue, AMQP_STATUS_INCOMPATIBLE_AMQP_VERSION.rawValue,
                 AMQP_STATUS_UNKNOWN_CLASS.rawValue, AMQP_STATUS_UNKNOWN_METHOD.rawValue, AMQP_STATUS_UNEXPECTED_STATE.rawValue,
                 AMQP_STATUS_WRONG_METHOD.rawValue:
                 return AMQPError(.protocolError, context: context, endpoint: config.endpoint, libraryStatus: status,
-                                 detail: "the server does not speak AMQP 0-9-1: \(text)")
+                                 detail: "the server does not speak AMQP 0-9-1: \(text)\(hint)")
             default:
                 return AMQPError(.library, context: context, endpoint: config.endpoint, libraryStatus: status, detail: text)
             }
         default:
             return AMQPError(.protocolError, context: context, endpoint: config.endpoint, detail: "unexpected login reply")
         }
+    }
+
+    /// TCP connect and TLS handshake through rabbitmq-c's OpenSSL socket, within the deadline.
+    /// The chain is verified during the handshake (SSL_VERIFY_PEER, so OpenSSL names the cause),
+    /// the host name by rabbitmq-c after it. Errors name the endpoint and the cause, never a key.
+    private static func tlsConnect(_ config: AMQPConfiguration, tls: AMQPTLSConfiguration,
+                                   deadline: ContinuousClock.Instant) throws(AMQPError) -> amqp_connection_state_t {
+        let endpoint = config.endpoint
+        guard let state = amqp_new_connection() else {
+            throw AMQPError(.library, context: "allocate connection", endpoint: endpoint, detail: "out of memory")
+        }
+        CRabbitMQ_ssl_clear_errors()
+        guard let socket = amqp_ssl_socket_new(state), let context = amqp_ssl_socket_get_context(socket) else {
+            amqp_destroy_connection(state)
+            throw AMQPError(.library, context: "allocate TLS socket", endpoint: endpoint,
+                            detail: "OpenSSL could not be initialized: \(takeTLSError() ?? "out of memory")")
+        }
+        func failure(_ what: String, _ detail: String) -> AMQPError {
+            amqp_destroy_connection(state)  // frees the socket too
+            return AMQPError(.tlsFailed, context: what, endpoint: endpoint, detail: detail)
+        }
+        for (parameter, path) in [("cacertfile", tls.caCertificateFile), ("certfile", tls.certificateFile), ("keyfile", tls.keyFile)] {
+            if let path, access(path, R_OK) != 0 {
+                let reason = String(cString: strerror(errno))
+                throw failure("load \(parameter)", "cannot read \(path): \(reason)")
+            }
+        }
+        if let ca = tls.caCertificateFile {
+            guard amqp_ssl_socket_set_cacert(socket, ca) == AMQP_STATUS_OK.rawValue else {
+                throw failure("load cacertfile", "cannot read CA certificates from \(ca): \(takeTLSError() ?? "not a PEM file")")
+            }
+        } else if tls.verifyPeer && CRabbitMQ_ssl_use_default_ca_paths(context) != 1 {
+            throw failure("load the system's trusted CAs", takeTLSError() ?? "no default CA paths (give cacertfile)")
+        }
+        if let certificate = tls.certificateFile, let key = tls.keyFile {
+            CRabbitMQ_ssl_no_key_prompt(context)
+            guard amqp_ssl_socket_set_key(socket, certificate, key) == AMQP_STATUS_OK.rawValue else {
+                throw failure("load certfile and keyfile",
+                              "cannot use \(certificate) with the key in \(key): \(takeTLSError() ?? "not a PEM certificate and key")")
+            }
+        }
+        amqp_ssl_socket_set_verify_peer(socket, tls.verifyPeer ? 1 : 0)
+        if tls.verifyPeer {
+            // OpenSSL checks chain and host during the handshake (IP entries too, which
+            // rabbitmq-c 0.11's own host check does not know), and names what failed.
+            CRabbitMQ_ssl_require_verified_peer(context)
+            if tls.verifyHostname && CRabbitMQ_ssl_expect_host(context, config.host) != 1 {
+                throw failure("set the expected host name", "'\(config.host)' cannot be checked against a certificate")
+            }
+            amqp_ssl_socket_set_verify_hostname(socket, 0)
+        } else {
+            amqp_ssl_socket_set_verify_hostname(socket, tls.verifyHostname ? 1 : 0)
+        }
+
+        var timeout = timeval(remainingUntil: deadline)
+        let status = amqp_socket_open_noblock(socket, config.host, Int32(config.port), &timeout)
+        guard status == AMQP_STATUS_OK.rawValue else {
+            let osError = errno
+            let reason = takeTLSError()
+            amqp_destroy_connection(state)
+            let context = "TLS connect"
+            switch status {
+            case AMQP_STATUS_HOSTNAME_RESOLUTION_FAILED.rawValue:
+                throw AMQPError(.hostNotFound, context: context, endpoint: endpoint, libraryStatus: status,
+                                detail: "cannot resolve '\(config.host)'")
+            case AMQP_STATUS_TIMEOUT.rawValue:
+                throw AMQPError(.connectTimeout, context: context, endpoint: endpoint, libraryStatus: status,
+                                detail: "no TCP connection and TLS handshake within \(config.connectTimeout)")
+            case AMQP_STATUS_SOCKET_ERROR.rawValue, AMQP_STATUS_TCP_ERROR.rawValue:
+                throw AMQPError(osError == ECONNREFUSED ? .connectionRefused : .connectionLost, context: context,
+                                endpoint: endpoint, libraryStatus: status, detail: String(cString: strerror(osError)))
+            case AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED.rawValue:
+                throw AMQPError(.tlsFailed, context: context, endpoint: endpoint, libraryStatus: status,
+                                detail: "certificate verify failed: the broker's certificate does not name '\(config.host)'")
+            case AMQP_STATUS_SSL_PEER_VERIFY_FAILED.rawValue:
+                throw AMQPError(.tlsFailed, context: context, endpoint: endpoint, libraryStatus: status,
+                                detail: "certificate verify failed\(reason.map { ": \($0)" } ?? "")")
+            case _ where reason?.contains("certificate verify failed") == true:
+                throw AMQPError(.tlsFailed, context: context, endpoint: endpoint, libraryStatus: status, detail: reason)
+            default:
+                var detail = "TLS handshake failed: " + (reason ?? "the peer closed the connection")
+                if reason?.contains("wrong version number") == true || reason?.contains("packet length too long") == true {
+                    detail += "; the port does not speak TLS (use amqp:// for a plain listener)"
+                }
+                throw AMQPError(.tlsFailed, context: context, endpoint: endpoint, libraryStatus: status, detail: detail)
+            }
+        }
+        return state
+    }
+
+    /// The oldest error queued by OpenSSL on this thread (its reason text and detail), emptying
+    /// the queue; nil when there is none.
+    private static func takeTLSError() -> String? {
+        var buffer = [UInt8](repeating: 0, count: 512)
+        buffer.withUnsafeMutableBufferPointer { raw in
+            raw.withMemoryRebound(to: CChar.self) { CRabbitMQ_ssl_take_error($0.baseAddress, $0.count) }
+        }
+        let text = String(decoding: buffer.prefix { $0 != 0 }, as: UTF8.self)
+        return text.isEmpty ? nil : text
     }
 
     /// Non-blocking TCP connect with a deadline; returns a non-blocking, TCP_NODELAY socket.

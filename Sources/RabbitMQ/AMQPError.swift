@@ -25,6 +25,10 @@ public struct AMQPError: Error, Sendable, CustomStringConvertible, Equatable {
         public static let virtualHostNotFound = Code("virtualHostNotFound")
         /// The user may not use the virtual host (NOT_ALLOWED "access to vhost ... refused").
         public static let virtualHostAccessRefused = Code("virtualHostAccessRefused")
+        /// TLS (`amqps`) failed: the broker's certificate did not verify against the CA or does
+        /// not name the host, the port does not speak TLS, or a CA, certificate or key file could
+        /// not be used. Not transient: the configuration or the broker's certificate must change.
+        public static let tlsFailed = Code("tlsFailed")
         /// The peer does not speak AMQP 0-9-1.
         public static let protocolError = Code("protocolError")
         /// The broker closed the connection (connection.close: `replyCode`, `replyText`).

@@ -129,6 +129,37 @@ final class PublisherCore: AMQPSessionDriver, @unchecked Sendable {
             var properties = item.outgoing.message.properties.encode(into: pool)
             let exchange = pool.bytes(item.outgoing.exchange)
             let routingKey = pool.bytes(item.outgoing.routingKey)
+            if handle.usesTLS {
+                // The buffer cannot go to a TLS socket with send(2): rabbitmq-c writes each frame
+                // through OpenSSL (three writes per message). It waits for the socket without a
+                // bound, so the stall limit is kept here: a socket that takes nothing for that
+                // long (a broker that stopped reading) breaks the connection first.
+                tracker.published(item.waiter, returnKey: Self.returnKey(item))
+                var writable = pollfd(fd: handle.socketFD, events: Int16(POLLOUT), revents: 0)
+                var ready: Int32
+                repeat {
+                    ready = poll(&writable, 1, Int32(clamping: stallLimit.milliseconds))
+                } while ready < 0 && errno == EINTR
+                if ready == 0 {
+                    if failed > 0 { queue.withLock { $0.outstanding -= failed } }
+                    let error = AMQPError(.connectionLost, context: "write messages", endpoint: endpoint,
+                                          detail: "the broker accepted nothing for \(stallLimit)")
+                    handle.markBroken(error)
+                    throw error
+                }
+                let status = item.outgoing.message.body.withUnsafeBytes { body in
+                    amqp_basic_publish(handle.state, channel, exchange, routingKey, item.outgoing.mandatory ? 1 : 0, 0,
+                                       &properties, amqp_bytes_t(len: body.count, bytes: UnsafeMutableRawPointer(mutating: body.baseAddress)))
+                }
+                pool.recycle()
+                if status != AMQP_STATUS_OK.rawValue {
+                    if failed > 0 { queue.withLock { $0.outstanding -= failed } }
+                    let error = handle.error(status: status, context: "write messages")
+                    handle.markBroken(error)
+                    throw error
+                }
+                continue
+            }
             let encodeError = item.outgoing.message.body.withUnsafeBytes { body -> AMQPError? in
                 do throws(AMQPError) {
                     try encoder.append(channel: channel, exchange: exchange, routingKey: routingKey,
@@ -145,16 +176,20 @@ final class PublisherCore: AMQPSessionDriver, @unchecked Sendable {
                 continue
             }
             pool.recycle()
-            let key = item.outgoing.mandatory
-                ? ConfirmTracker<Waiter>.ReturnKey(
-                    exchange: item.outgoing.exchange, routingKey: item.outgoing.routingKey,
-                    messageId: item.outgoing.message.properties.messageId, body: item.outgoing.message.body)
-                : nil
-            tracker.published(item.waiter, returnKey: key)
+            tracker.published(item.waiter, returnKey: Self.returnKey(item))
             if encoder.count >= 256 * 1024 { try write(encoder, handle) }
         }
         if failed > 0 { queue.withLock { $0.outstanding -= failed } }
         try write(encoder, handle)
+    }
+
+    /// What a basic.return of a mandatory message is matched by; nil for other messages.
+    private static func returnKey(_ item: Pending) -> ConfirmTracker<Waiter>.ReturnKey? {
+        item.outgoing.mandatory
+            ? ConfirmTracker<Waiter>.ReturnKey(
+                exchange: item.outgoing.exchange, routingKey: item.outgoing.routingKey,
+                messageId: item.outgoing.message.properties.messageId, body: item.outgoing.message.body)
+            : nil
     }
 
     private var encoderStorage: PublishEncoder?

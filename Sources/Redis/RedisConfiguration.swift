@@ -62,7 +62,7 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
     public init(url: String) throws(URLParseError) {
         let parsed = try ConnectionURL(parsing: url, schemes: ["redis", "rediss", "redis-sentinel"])
         if parsed.scheme == "rediss" {
-            throw URLParseError(part: "scheme", reason: "rediss:// (TLS) is not supported by hiredis 0.14; use redis://")
+            throw URLParseError(part: "scheme", reason: "rediss:// (TLS) is not supported by hiredis 0.14; run a TLS sidecar (stunnel, README 'Production deployment') and give its plaintext loopback port as redis://")
         }
         var database = 0
         var path = parsed.path

@@ -102,6 +102,11 @@ extension RedisError {
                 }
                 return RedisError(.timeout, "\(what) (\(errstr))", endpoint: endpoint)
             }
+            // A peer that closes with a reset (a TLS sidecar refusing the server's certificate,
+            // a proxy giving up) is still the peer closing the connection: say so first.
+            if lowered.contains("reset by peer") || lowered.contains("broken pipe") {
+                return RedisError(lost, "server closed the connection (\(errstr))", endpoint: endpoint)
+            }
             return RedisError(lost, errstr, endpoint: endpoint)
         case 4: // REDIS_ERR_PROTOCOL
             return RedisError(.protocol, errstr, endpoint: endpoint)

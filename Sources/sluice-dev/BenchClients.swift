@@ -194,6 +194,11 @@ struct BenchClients: AsyncParsableCommand {
 
     func benchRabbitMQ(_ settings: Settings, _ tag: String, _ logger: Logger) async throws -> (publish: Pair, consume: Pair, latency: [String: Double]) {
         let config = try AMQPConfiguration(url: settings.amqpURL)
+        // The C reference loop opens a plain TCP socket: comparing it with a TLS client would
+        // measure TLS, not the client.
+        guard config.tls == nil else {
+            throw CLoopError(description: "bench clients compares plain AMQP only; give an amqp:// URL (SLUICE_AMQP_URL is amqps://)")
+        }
         let publisher = try await AMQPPublisher.connect(configuration: config, logger: logger)
         let channel = try await publisher.openChannel()
         let swiftQueue = tag + ".swift", cQueue = tag + ".c"

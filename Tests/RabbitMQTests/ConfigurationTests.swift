@@ -29,6 +29,21 @@ import Testing
         #expect(c.connectionName == nil)
     }
 
+    @Test func amqpsTakesRabbitMQsTLSParameters() throws {
+        let c = try AMQPConfiguration(
+            url: "amqps://jobs:secret@rabbit.internal/sluice?cacertfile=/etc/ssl/ca.pem&certfile=/etc/ssl/c.pem&keyfile=/etc/ssl/c.key&heartbeat=10")
+        #expect(c.port == 5671)
+        #expect(c.heartbeat == .seconds(10))
+        #expect(c.tls == AMQPTLSConfiguration(caCertificateFile: "/etc/ssl/ca.pem", certificateFile: "/etc/ssl/c.pem",
+                                              keyFile: "/etc/ssl/c.key", verifyPeer: true, verifyHostname: true))
+        #expect(c.description == "amqps://jobs:***@rabbit.internal:5671/sluice")
+        let none = try AMQPConfiguration(url: "amqps://h:5999/x?verify=verify_none")
+        #expect(none.tls?.verifyPeer == false && none.tls?.verifyHostname == false && none.port == 5999)
+        #expect(try AMQPConfiguration(url: "amqp://h/x").tls == nil)
+        let cluster = try AMQPConfiguration(url: "amqps://u:p@a:5671,b:5672/x?cacertfile=/ca.pem")
+        #expect(cluster.nodes.count == 2 && cluster.tls?.caCertificateFile == "/ca.pem")
+    }
+
     @Test(arguments: [
         ("amqp://h/", "/"), ("amqp://h/%2f", "/"), ("amqp://h/%2F", "/"), ("amqp://h", "/"),
         ("amqp://h/jobs%2Fprod", "jobs/prod"), ("amqp://h/caf%C3%A9", "café"),
@@ -39,7 +54,10 @@ import Testing
 
     @Test(arguments: [
         ("http://h/x", "scheme"),
-        ("amqps://h/x", "scheme"),
+        ("amqps://h/x?verify=yes", "query parameter 'verify'"),
+        ("amqp://h/x?cacertfile=/ca.pem", "query parameter 'cacertfile'"),
+        ("amqps://h/x?cacertfile=ca.pem", "query parameter 'cacertfile'"),
+        ("amqps://h/x?certfile=/c.pem", "query parameter 'keyfile'"),
         ("amqp://h:99999/x", "port"),
         ("amqp://h:abc/x", "port"),
         ("amqp://h/x?heartbeat=soon", "query parameter 'heartbeat'"),

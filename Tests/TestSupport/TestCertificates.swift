@@ -1,6 +1,7 @@
 // TestCertificates: a throwaway certificate authority and a server certificate for
 // `localhost` / 127.0.0.1 signed by it, made with the openssl CLI in a temporary folder, plus
-// a second, unrelated CA (the "wrong CA" a client must refuse). For the TLS tests only.
+// a second, unrelated CA (the "wrong CA" a client must refuse) and a client certificate signed by
+// the first CA (for servers that ask for one). For the TLS tests only.
 
 import Foundation
 
@@ -10,6 +11,8 @@ public struct TestCertificates: Sendable {
     public var wrongCACertificate: String { directory + "/wrong-ca.crt" }
     public var serverCertificate: String { directory + "/server.crt" }
     public var serverKey: String { directory + "/server.key" }
+    public var clientCertificate: String { directory + "/client.crt" }
+    public var clientKey: String { directory + "/client.key" }
 
     /// Makes the files; `owner` (a user name) gets them, for servers running as another user.
     public static func make(owner: String? = nil) async throws -> TestCertificates {
@@ -23,9 +26,11 @@ public struct TestCertificates: Sendable {
             openssl req -newkey rsa:2048 -nodes -subj '/CN=localhost' -keyout server.key -out server.csr 2>/dev/null
             printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > san.ext
             openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile san.ext -out server.crt 2>/dev/null
-            chmod 600 server.key
+            openssl req -newkey rsa:2048 -nodes -subj '/CN=sluice test client' -keyout client.key -out client.csr 2>/dev/null
+            openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -out client.crt 2>/dev/null
+            chmod 600 server.key client.key
             chmod 755 .
-            chmod 644 ca.crt wrong-ca.crt server.crt
+            chmod 644 ca.crt wrong-ca.crt server.crt client.crt
             \(owner.map { "chown \($0) server.key server.crt" } ?? "")
             """
         let (status, output) = try await runProcess("/bin/bash", ["-c", script])
