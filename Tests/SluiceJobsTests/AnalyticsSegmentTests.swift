@@ -170,6 +170,11 @@ struct AnalyticsSegmentTests {
                 ["field": "custom_fields.city", "operator": "contains", "value": "lyon 1"]]]
             #expect(try await members(unserved) == [1, 7, 8, 9, 10, 11, 12])
             #expect(!SegmentQuery(rule: try SegmentRules.parse(unserved, source: source), workspaceID: ws, source: source).membersSQL.contains("UNION"))
+            // Past eight served branches the OR stays one WHERE (one pass, whatever their selectivity).
+            let long = JSONValue.array((1...9).map { ["field": "email", "operator": "contains", "value": .string("lead\($0)")] })
+            let longOr: JSONValue = ["operator": "or", "rules": long]
+            #expect(try await members(longOr) == Array(1...12))
+            #expect(!SegmentQuery(rule: try SegmentRules.parse(longOr, source: source), workspaceID: ws, source: source).membersSQL.contains("UNION"))
             // An OR of ANDs, NULLs in a branch (company is NULL when i % 4 == 1), the lookup negated inside.
             #expect(try await members(["operator": "or", "rules": [
                 ["operator": "and", "rules": [

@@ -126,10 +126,14 @@ public struct SegmentQuery: Sendable {
         /// workspace, as the whole OR was). Left to itself the planner reads every row of the
         /// workspace for an OR as soon as one branch has no index (or is a lookup, which cannot be a
         /// bitmap arm), evaluating every branch on every row. Nil when nothing would be gained: no
-        /// branch is served, or one arm would hold them all.
+        /// branch is served, or one arm would hold them all; nil too past `maxArms` served branches:
+        /// a served branch that matches most of the workspace costs its arm a pass over it, and the
+        /// one WHERE bounds a long OR (up to 200 conditions) to one pass.
+        static let maxArms = 8
+
         static func arms(_ branches: [SegmentRule]) -> [[SegmentRule]]? {
             let served = branches.filter(Self.served), rest = branches.filter { !Self.served($0) }
-            guard !served.isEmpty, served.count + (rest.isEmpty ? 0 : 1) > 1 else { return nil }
+            guard !served.isEmpty, served.count <= maxArms, served.count + (rest.isEmpty ? 0 : 1) > 1 else { return nil }
             return served.map { [$0] } + (rest.isEmpty ? [] : [rest])
         }
 
