@@ -107,6 +107,17 @@ struct AnalyticsSegmentTests {
                 let count = try await c.query(q.countSQL, q.binds)[0].decode(0, as: Int.self)
                 let ids = try rows.map { try $0.decode(0, as: Int.self) }
                 #expect(count == ids.count)
+                // Count and page in one statement (issue 18): the same count, the page newest first
+                // (created_at is i days, so by id descending), one row of NULLs when the page is empty.
+                let keyColumn = try #require(source.columns.firstIndex(of: source.key))
+                for (limit, offset) in [(3, 1), (50, 0), (2, 20)] {
+                    let page = try await c.query(q.countAndPageSQL, q.binds + [.int(limit), .int(offset)])
+                    #expect(try page.allSatisfy { try $0.decode(source.columns.count, as: Int.self) == ids.count })
+                    let members = try page.filter { try $0.decode(source.columns.count + 1, as: Bool.self) }
+                    #expect(page.count == max(1, members.count))
+                    let keys = try members.map { Int(try $0.decode(keyColumn, as: String.self).suffix(12))! }
+                    #expect(keys == Array(ids.reversed().dropFirst(offset).prefix(limit)), "limit \(limit) offset \(offset)")
+                }
                 return ids
             }
             // Hand-computed from the generator above.
@@ -142,6 +153,36 @@ struct AnalyticsSegmentTests {
             #expect(try await members(["operator": "or", "rules": [
                 ["field": "engagement_level", "operator": "equals", "value": "hot"],
                 ["field": "status", "operator": "equals", "value": "bounced"]]]) == [2, 5, 7, 10])
+            // A top-level OR mixing branches an index serves with ones none can (a custom-field
+            // contains, a negation) runs as a UNION of arms: the same members as the one WHERE.
+            let mixed: JSONValue = ["operator": "or", "rules": [
+                ["field": "custom_fields.city", "operator": "contains", "value": "lyon 1"],
+                ["field": "tags", "operator": "contains", "value": "vip"],
+                ["not": ["field": "source", "operator": "equals", "value": "import"]],
+                ["field": "engagement_level", "operator": "equals", "value": "hot"],
+                ["field": "company", "operator": "contains", "value": "glob"]]]
+            #expect(try await members(mixed) == [1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12])
+            let mixedQuery = SegmentQuery(rule: try SegmentRules.parse(mixed, source: source), workspaceID: ws, source: source)
+            #expect(mixedQuery.membersSQL.components(separatedBy: "\nUNION\n").count == 4, "\(mixedQuery.membersSQL)")
+            // Only unserved branches, or an OR inside an AND: one WHERE, no UNION.
+            let unserved: JSONValue = ["operator": "or", "rules": [
+                ["not": ["field": "source", "operator": "equals", "value": "import"]],
+                ["field": "custom_fields.city", "operator": "contains", "value": "lyon 1"]]]
+            #expect(try await members(unserved) == [1, 7, 8, 9, 10, 11, 12])
+            #expect(!SegmentQuery(rule: try SegmentRules.parse(unserved, source: source), workspaceID: ws, source: source).membersSQL.contains("UNION"))
+            // Past eight served branches the OR stays one WHERE (one pass, whatever their selectivity).
+            let long = JSONValue.array((1...9).map { ["field": "email", "operator": "contains", "value": .string("lead\($0)")] })
+            let longOr: JSONValue = ["operator": "or", "rules": long]
+            #expect(try await members(longOr) == Array(1...12))
+            #expect(!SegmentQuery(rule: try SegmentRules.parse(longOr, source: source), workspaceID: ws, source: source).membersSQL.contains("UNION"))
+            // An OR of ANDs, NULLs in a branch (company is NULL when i % 4 == 1), the lookup negated inside.
+            #expect(try await members(["operator": "or", "rules": [
+                ["operator": "and", "rules": [
+                    ["field": "company", "operator": "equals", "value": "Globex"],
+                    ["not": ["field": "engagement_level", "operator": "equals", "value": "hot"]]]],
+                ["field": "created_at", "operator": "before", "value": "2026-01-03"],
+                ["not": ["field": "company", "operator": "contains", "value": "glob"]]]])
+                == [1, 3, 4, 5, 6, 8, 9, 10, 11, 12])
             let lookupSQL = SegmentQuery(rule: try SegmentRules.parse([["field": "engagement_level", "operator": "equals", "value": "hot"]],
                                                                       source: source), workspaceID: ws, source: source).fromWhere
             #expect(lookupSQL.contains("l.\"workspace_id\" = $1 AND l.\"lead_id\" = t.\"id\""), "\(lookupSQL)")

@@ -110,11 +110,18 @@ public struct AnalyticsSegmentJob: JobWorker {
         }
         let countCached = count != nil
         let (total, leads): (Int, [JSONValue]) = try await context.pool.withConnection { c in
-            let n: Int
-            if let count { n = count } else { n = try await c.query(query.countSQL, query.binds)[0].decode(0, as: Int.self) }
-            guard limit > 0 else { return (n, []) }
-            let page = try await c.query(query.pageSQL, query.binds + [.int(limit), .int(offset)])
-            return (n, try page.map { try RowJSON.object($0, columns: page.columns) })
+            if let count {
+                guard limit > 0 else { return (count, []) }
+                let page = try await c.query(query.pageSQL, query.binds + [.int(limit), .int(offset)])
+                return (count, try page.map { try RowJSON.object($0, columns: page.columns) })
+            }
+            guard limit > 0 else { return (try await c.query(query.countSQL, query.binds)[0].decode(0, as: Int.self), []) }
+            // Count and page in one visit of the members.
+            let rows = try await c.query(query.countAndPageSQL, query.binds + [.int(limit), .int(offset)])
+            let columns = checked.source.columns.map(\.rawValue)
+            let n = try rows[0].decode(columns.count, as: Int.self)
+            let members = try rows.filter { try $0.decode(columns.count + 1, as: Bool.self) }
+            return (n, try members.map { try RowJSON.object($0, columns: columns) })
         }
         if !countCached, let cache {
             let now = Date()

@@ -14,21 +14,37 @@ import SluiceCatalog
 import SluiceCore
 
 public struct SegmentQuery: Sendable {
-    /// `FROM … WHERE …`, shared by the count and the page.
+    /// `FROM … WHERE …`: the rule as one `WHERE`, what `membersSQL` is tested against.
     public let fromWhere: String
+    /// `SELECT t.order AS sluice_order, t.key AS sluice_key …`: each member once, shared by the count,
+    /// the page and the saved keys. For a top-level OR that mixes branches an index can serve with
+    /// branches none can, a `UNION` of one `SELECT` per served branch and one for the rest (see
+    /// `Compiler.arms`); otherwise `fromWhere`.
+    public let membersSQL: String
     public let binds: [PostgresValue]
     public let source: SegmentSource
 
     public init(rule: SegmentRule, workspaceID: UUID, source: SegmentSource) {
         var c = Compiler(source: source)
         c.binds.append(.uuid(workspaceID))
-        let predicate = c.sql(rule, alias: "t")
-        self.fromWhere = "FROM \(source.table.quoted) AS t WHERE t.\(source.tenant.quoted) = $1 AND \(predicate)"
+        let from = "FROM \(source.table.quoted) AS t WHERE t.\(source.tenant.quoted) = $1 AND "
+        let select = "SELECT t.\(source.orderBy.quoted) AS sluice_order, t.\(source.key.quoted) AS sluice_key "
+        let top = Compiler.unwrapped(rule)
+        if case .any(let branches) = top, let arms = Compiler.arms(branches) {
+            // Each branch compiled once: both forms use the same SQL and the same binds.
+            let compiled = arms.map { arm in arm.map { c.sql($0, alias: "t") } }
+            let or = { (parts: [String]) in parts.count == 1 ? parts[0] : "(" + parts.joined(separator: " OR ") + ")" }
+            self.fromWhere = from + or(compiled.flatMap { $0 })
+            self.membersSQL = compiled.map { select + from + or($0) }.joined(separator: "\nUNION\n")
+        } else {
+            self.fromWhere = from + c.sql(rule, alias: "t")
+            self.membersSQL = select + fromWhere
+        }
         self.binds = c.binds
         self.source = source
     }
 
-    public var countSQL: String { "SELECT count(*) \(fromWhere)" }
+    public var countSQL: String { "SELECT count(*) FROM (\(membersSQL)) AS m" }
 
     /// A page of members, newest first (the catalog's order_by, then the key), `$n`/`$n+1` = limit/offset.
     ///
@@ -41,7 +57,7 @@ public struct SegmentQuery: Sendable {
         let columns = source.columns.map { "t.\($0.quoted)" }.joined(separator: ", ")
         let order = source.orderBy.quoted, key = source.key.quoted
         return """
-            WITH members AS MATERIALIZED (SELECT t.\(order) AS sluice_order, t.\(key) AS sluice_key \(fromWhere)),
+            WITH members AS MATERIALIZED (\(membersSQL)),
             page AS (SELECT sluice_order, sluice_key FROM members ORDER BY sluice_order DESC, sluice_key
                      LIMIT $\(binds.count + 1) OFFSET $\(binds.count + 2))
             SELECT \(columns) FROM page p JOIN \(source.table.quoted) AS t ON t.\(key) = p.sluice_key
@@ -49,12 +65,77 @@ public struct SegmentQuery: Sendable {
             """
     }
 
+    /// The count and a page in one statement, one visit of the members (issue 18): the
+    /// materialized (order, key) pairs feed both the count and the top-N sort. Columns: the
+    /// catalog's `columns`, then `sluice_count` (the members) and `sluice_member` (false on the one
+    /// row returned when the page is empty, whose other columns are NULL). `$n`/`$n+1` = limit/offset.
+    ///
+    /// The count and the page visited the workspace once each: for a rule set that has to read
+    /// every lead of the largest workspace (an OR over a field no index serves, a negated lookup)
+    /// that was two scans of 424,000 rows where one suffices.
+    public var countAndPageSQL: String {
+        let columns = source.columns.map { "t.\($0.quoted)" }.joined(separator: ", ")
+        let order = source.orderBy.quoted, key = source.key.quoted
+        return """
+            WITH members AS MATERIALIZED (\(membersSQL)),
+            page AS (SELECT sluice_order, sluice_key FROM members ORDER BY sluice_order DESC, sluice_key
+                     LIMIT $\(binds.count + 1) OFFSET $\(binds.count + 2))
+            SELECT \(columns), (SELECT count(*) FROM members) AS sluice_count, p.sluice_key IS NOT NULL AS sluice_member
+            FROM (SELECT 1) AS one LEFT JOIN (page p JOIN \(source.table.quoted) AS t ON t.\(key) = p.sluice_key) ON true
+            ORDER BY p.sluice_order DESC, p.sluice_key
+            """
+    }
+
     /// Every member's key, for a saved segment.
-    public var keysSQL: String { "SELECT t.\(source.key.quoted) \(fromWhere)" }
+    public var keysSQL: String { "SELECT m.sluice_key FROM (\(membersSQL)) AS m" }
 
     struct Compiler {
         let source: SegmentSource
         var binds: [PostgresValue] = []
+
+        /// A one-rule AND or OR is its rule (the top level of `[rule]` is an AND of one).
+        static func unwrapped(_ rule: SegmentRule) -> SegmentRule {
+            switch rule {
+            case .all(let rules) where rules.count == 1, .any(let rules) where rules.count == 1: unwrapped(rules[0])
+            default: rule
+            }
+        }
+
+        /// Whether an index can find a rule's rows without reading every row of the workspace,
+        /// given the indexes `sluice catalog check` asks for (trigram for text matching, GIN for tags
+        /// and custom-field equality, a key column for equality and time ranges, the lookup
+        /// relation's tenant index): positive conditions are; a negation, `not_equals`,
+        /// `not_contains` and a custom-field `contains` (`->> key ILIKE`, which no index of the
+        /// object serves) are not; an AND is when one of its rules is, an OR when all are.
+        static func served(_ rule: SegmentRule) -> Bool {
+            switch rule {
+            case .all(let rules): return rules.contains(where: served)
+            case .any(let rules): return rules.allSatisfy(served)
+            case .not: return false
+            case .condition(let c):
+                if c.field.lookup != nil { return true }
+                switch (c.field.type, c.op) {
+                case (_, .notEquals), (_, .notContains), (.object, .contains): return false
+                default: return true
+                }
+            }
+        }
+
+        /// A top-level OR as the arms of a UNION: each branch an index serves alone (its own index
+        /// scan, or a semi-join for a lookup), the others together in one arm (one pass over the
+        /// workspace, as the whole OR was). Left to itself the planner reads every row of the
+        /// workspace for an OR as soon as one branch has no index (or is a lookup, which cannot be a
+        /// bitmap arm), evaluating every branch on every row. Nil when nothing would be gained: no
+        /// branch is served, or one arm would hold them all; nil too past `maxArms` served branches:
+        /// a served branch that matches most of the workspace costs its arm a pass over it, and the
+        /// one WHERE bounds a long OR (up to 200 conditions) to one pass.
+        static let maxArms = 8
+
+        static func arms(_ branches: [SegmentRule]) -> [[SegmentRule]]? {
+            let served = branches.filter(Self.served), rest = branches.filter { !Self.served($0) }
+            guard !served.isEmpty, served.count <= maxArms, served.count + (rest.isEmpty ? 0 : 1) > 1 else { return nil }
+            return served.map { [$0] } + (rest.isEmpty ? [] : [rest])
+        }
 
         mutating func bind(_ v: PostgresValue) -> String {
             binds.append(v)

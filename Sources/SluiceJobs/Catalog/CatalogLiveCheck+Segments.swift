@@ -4,7 +4,10 @@
 // index (gin/gist, *_trgm_ops) for text matching (contains, starts_with, ends_with), a GIN index
 // for tags and custom-field objects, an index with the column as a key column for equality and
 // time ranges; a lookup needs an index of its relation led by its key, or by its tenant column
-// and holding its column.
+// and holding its column. Not warned, because no index can serve them whatever the schema:
+// negations, `not_equals`, `not_contains`, and `contains` on a custom-field key (`->> key ILIKE`
+// over any key); the segment compiler puts such branches of an OR in one UNION arm of their own
+// (SegmentQuery), so they cost one pass over the workspace and the other branches their index.
 
 import Postgres
 import SluiceCatalog
