@@ -136,13 +136,11 @@ extension EnqueueCommand {
             let text = line.last == 0x0D ? line.dropLast() : line[...]
             if text.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
             let lineNumber = n + 1
+            guard let value = try? JSONValue.parse(Array(text)) else {
+                problems.append("line \(lineNumber): not valid JSON")
+                continue
+            }
             do {
-                let value: JSONValue
-                do {
-                    value = try JSONValue.parse(Array(text))
-                } catch {
-                    throw JobRequestBody.Invalid(message: "not valid JSON", field: nil)
-                }
                 var request = try JobRequestBody.decode(value).request(producer: "sluice-cli")
                 request.enqueuedBy = identity
                 try services.producer.check(request)

@@ -99,7 +99,7 @@ struct PackTests {
             let ids = try await h.producer.enqueue(batch: (0..<count).map { _ in JobRequest(kind: .sleep, args: ["ms": 250]) })
                 .map { try $0.get().id }
             let table = PostgresIdentifier.quote(schema: h.schema, "jobs")
-            func count(_ state: String) async throws -> Int {
+            func inState(_ state: String) async throws -> Int {
                 try await h.pool.withConnection { c in
                     try await c.query("SELECT count(*)::int FROM \(table) WHERE id = ANY($1::uuid[]) AND state = $2",
                                       [.textArray(ids.map(\.description)), .text(state)])[0].decode(0, as: Int.self)
@@ -108,11 +108,11 @@ struct PackTests {
             let a = try WorkerProcess(h, arguments: ["--classes", "analytics", "--concurrency", "3", "--lease", "3s"])
             var peakRunning = 0
             try await waitUntil(seconds: 30) {
-                peakRunning = max(peakRunning, try await count("running"))
-                return try await count("completed") >= 6
+                peakRunning = max(peakRunning, try await inState("running"))
+                return try await inState("completed") >= 6
             }
             a.kill9()
-            let doneBefore = try await count("completed")
+            let doneBefore = try await inState("completed")
             #expect(doneBefore < count, "the worker finished the pack before it was killed")
             #expect(peakRunning <= 3, "slots count jobs: at most 3 claimed at once")
             let b = try WorkerProcess(h, arguments: ["--classes", "analytics", "--concurrency", "3", "--lease", "3s",
