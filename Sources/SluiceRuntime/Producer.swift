@@ -7,7 +7,8 @@
 // confirmed publish it throws `EnqueueError` (published: the job will run and its worker records
 // it). A duplicate of a live unique key returns the existing id and publishes nothing.
 // Delayed jobs go through the delay ladder. Concurrent enqueues share ledger statements and
-// confirm round trips.
+// confirm round trips. A batch's jobs due now without a unique key share messages (JobPack): one
+// publish and confirm for up to `packJobs` of them, each keeping its own row and fate.
 
 import Foundation
 import Logging
