@@ -39,7 +39,7 @@ public enum JobPack {
     }
 
     /// The line of one envelope: `-` or its signature, a space, the envelope, a newline.
-    static func line(_ body: [UInt8], signer: EnvelopeSigner?) -> [UInt8] {
+    public static func line(_ body: [UInt8], signer: EnvelopeSigner?) -> [UInt8] {
         var out: [UInt8] = []
         if let signer {
             let key = signer.keys[0]

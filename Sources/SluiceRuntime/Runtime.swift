@@ -109,7 +109,7 @@ public final class Runtime: Sendable {
         let store = ResultStore(redis: redis, configuration: .init(prefix: self.configuration.redisPrefix, ttl: self.configuration.statusTTL),
                                 logger: logger)
         return Worker(configuration: configuration, registry: registry, ledger: ledger, publisher: publisher,
-                      results: store, topology: self.configuration.topology, logger: logger)
+                      results: store, topology: self.configuration.topology, packJobs: self.configuration.packJobs, logger: logger)
     }
 
     /// A scheduler replica firing `jobs` through this runtime's producer. The schedules role of

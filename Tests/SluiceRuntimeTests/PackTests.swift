@@ -3,7 +3,8 @@
 // alone and is dead-lettered alone while the rest complete; a worker killed mid-pack and a new
 // one started: every job completed exactly once, never more claimed than the slots; a signed
 // pack with one tampered and one unsigned line under SLUICE_REQUIRE_SIGNED=1; a worker still
-// reads a job alone in its message (old producers); `sluice enqueue --file` with a bad line.
+// reads a job alone in its message (old producers); cancels reach a pack's jobs; `sluice
+// enqueue --file` with a bad line; the pack framing itself.
 
 import Foundation
 import Glibc
@@ -135,6 +136,33 @@ struct PackTests {
         }
     }
 
+    @Test("cancels reach a pack's jobs: a running one is stopped, a waiting one never starts, the rest complete, the pack is acked")
+    func cancelInPack() async throws {
+        try await withHarness { h in
+            var requests = [JobRequest(kind: .sleep, args: ["ms": 60_000]), JobRequest(kind: .sleep, args: ["ms": 60_000])]
+            requests += (0..<3).map { JobRequest(kind: .noop, args: ["n": .int(Int64($0))]) }
+            let ids = try await h.producer.enqueue(batch: requests).map { try $0.get().id }
+            // The last noop is cancelled while it waits in the pack (both slots hold the sleeps).
+            #expect(try await h.ledger.cancel(ids[4]).0 == .cancelled)
+            let worker = try h.makeWorker(h.workerConfiguration(concurrency: 2, lease: .seconds(3)))
+            try await h.withWorker(worker) {
+                try await waitUntil(seconds: 20) {
+                    let first = try await h.ledger.job(ids[0])?.state
+                    let second = try await h.ledger.job(ids[1])?.state
+                    return first == .running && second == .running
+                }
+                #expect(try await h.ledger.job(ids[2])?.state == .available)  // no third slot
+                for id in ids.prefix(2) { #expect(try await h.ledger.cancel(id).0 == .requested) }
+                let jobs = try await h.waitFinal(ids, seconds: 30)
+                #expect(jobs[ids[0]]?.state == .cancelled && jobs[ids[1]]?.state == .cancelled)
+                #expect(jobs[ids[2]]?.state == .completed && jobs[ids[3]]?.state == .completed)
+                #expect(jobs[ids[4]]?.state == .cancelled && jobs[ids[4]]?.startedAt == nil)
+            }
+            #expect(worker.statistics.completed == 2 && worker.statistics.cancelled == 2 && worker.statistics.skipped == 1)
+            #expect(try await peekQueue(h, expect: 1).isEmpty, "the pack was left unacked")
+        }
+    }
+
     @Test("SLUICE_REQUIRE_SIGNED=1: a pack's tampered line and unsigned line are dead-lettered alone, the rest run")
     func signedPackWithTamperedJob() async throws {
         try await withHarness { h in
@@ -245,5 +273,27 @@ struct PackTests {
                 for (n, id) in ids.enumerated() { #expect(jobs[id]?.state == .completed && jobs[id]?.result == ["n": .int(Int64(n))]) }
             }
         }
+    }
+}
+
+@Suite struct PackFramingTests {
+    @Test func linesRoundTripEachSignedAloneAndABrokenLineIsFlagged() throws {
+        let signer = try EnvelopeSigner(parsing: "k1:" + String(repeating: "ab", count: 32))
+        let envelopes = [Envelope(kind: .noop, args: ["text": "two\nlines"]), Envelope(kind: .noop)]
+        let signedBody = envelopes.flatMap { JobPack.line($0.encoded(), signer: signer) }
+        let items = JobPack.split(signedBody + Array("no-space-here\n".utf8) + Array("\n".utf8))
+        #expect(items.count == 3)
+        for (item, e) in zip(items, envelopes) {
+            #expect(!item.malformed && item.body == e.encoded() && item.signature?.keyID == "k1")
+            #expect(signer.verify(body: item.body, signature: item.signature) == .verified(keyID: "k1"))
+            // The MAC is the one a single message of that envelope carries in its header.
+            #expect(item.signature?.mac == signer.headers(for: e.encoded())[EnvelopeSigner.signatureHeader]?.stringValue)
+        }
+        #expect(items[2].malformed)
+        // Another envelope under a line's signature does not verify.
+        #expect(signer.verify(body: envelopes[1].encoded(), signature: items[0].signature) == .badSignature(keyID: "k1"))
+        let unsigned = JobPack.split(JobPack.line(envelopes[0].encoded(), signer: nil))
+        #expect(unsigned.count == 1 && unsigned[0].signature == nil && !unsigned[0].malformed)
+        #expect(signer.verify(body: unsigned[0].body, signature: nil) == .unsigned)
     }
 }
