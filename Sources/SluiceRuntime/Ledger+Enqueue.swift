@@ -73,6 +73,18 @@ extension Ledger {
                 """, binds)
             var inserted = Set<UUID>()
             for row in rows { inserted.insert(try row.decode(0, as: UUID.self)) }
+            // The NOT EXISTS above reads the statement's snapshot: a worker that made the row,
+            // ran the job and moved it to a final partition after that snapshot was taken but
+            // before the insert reached `jobs_live` leaves it unseen, and the insert makes a
+            // second, live row of the same id (seen in PipelineTests under load: one row
+            // completed, one available forever). This statement's snapshot is newer: it removes
+            // such a live twin. The job counts as inserted (its worker recorded it).
+            if !inserted.isEmpty {
+                _ = try await c.query("""
+                    DELETE FROM \(table) l WHERE l.id = ANY($1::uuid[]) AND l.state IN \(JobState.unpublishedSQL)
+                        AND EXISTS (SELECT 1 FROM \(table) f WHERE f.id = l.id AND f.state IN \(JobState.finalSQL))
+                    """, [.textArray(inserted.map { $0.uuidString.lowercased() })])
+            }
             // A row with the job's own id is there already: the worker that received its message
             // (published beside this insert) made it, or the caller enqueued this id before. Either
             // way the job is recorded: count it inserted.
