@@ -103,6 +103,12 @@ package struct RuntimeServices {
         } else if settings.requireSigned {
             throw CommandFailure(description: "SLUICE_REQUIRE_SIGNED=1 needs SLUICE_SIGNING_KEYS (the keys signatures are checked against)")
         }
+        if let text = settings.packJobs {
+            guard let n = Int(text), (0...10_000).contains(n) else {
+                throw CommandFailure(description: "SLUICE_PACK_JOBS: expected a whole number of jobs per message, 0-10000 (0: one message per job), not '\(text.prefix(20))'")
+            }
+            configuration.packJobs = n
+        }
         catalog = try Self.loadCatalog(catalogPath ?? settings.catalogPath, logger: logger)
         runtime = Runtime(configuration: configuration, registry: JobRegistry.standard(
             catalog: catalog ?? Catalog(), importDirectory: settings.importDirectory),

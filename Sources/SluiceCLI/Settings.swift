@@ -33,6 +33,9 @@ package struct Settings: Sendable {
     package var requireSigned: Bool
     /// The whole environment, for the variables a catalog names itself (a target's `url_env`).
     package var environment: [String: String]
+    /// SLUICE_PACK_JOBS: at most this many jobs of a batch enqueue in one message (0 or 1: one
+    /// message per job; unset: `Producer.defaultPackJobs`). Checked by `RuntimeOptions`.
+    package var packJobs: String? = nil
 
     package static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) -> Settings {
         func value(_ key: String, _ fallback: String) -> String {
@@ -43,7 +46,7 @@ package struct Settings: Sendable {
             guard let v = env[key], !v.isEmpty else { return nil }
             return v
         }
-        return Settings(
+        var settings = Settings(
             postgresURL: value("SLUICE_POSTGRES_URL", "postgresql://sluice:sluice@127.0.0.1:5432/sluice"),
             amqpURL: value("SLUICE_AMQP_URL", "amqp://sluice:sluice@127.0.0.1:5672/sluice"),
             redisURL: value("SLUICE_REDIS_URL", "redis://127.0.0.1:6379/0"),
@@ -57,5 +60,7 @@ package struct Settings: Sendable {
             apiHost: env["SLUICE_API_HOST"], apiPort: env["SLUICE_API_PORT"].flatMap { Int($0) },
             signingKeys: optional("SLUICE_SIGNING_KEYS"), requireSigned: env["SLUICE_REQUIRE_SIGNED"] == "1",
             environment: env)
+        settings.packJobs = optional("SLUICE_PACK_JOBS")
+        return settings
     }
 }

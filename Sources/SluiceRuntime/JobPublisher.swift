@@ -112,6 +112,48 @@ public final class JobPublisher: Sendable {
                                    exchange: route.exchange, routingKey: route.routingKey, mandatory: true)
     }
 
+    /// The messages carrying `envelopes` to class `workloadClass` now, several per message
+    /// (JobPack): at most `maxJobs` jobs and `JobPack.maxBytes` bytes each, every line signed
+    /// alone when this publisher signs; all with `priority`. Returns each message with the
+    /// number of envelopes it carries, in order.
+    public func packs(_ envelopes: [Envelope], workloadClass: String, priority: Int?, maxJobs: Int) -> [(message: AMQPOutgoingMessage, count: Int)] {
+        var out: [(AMQPOutgoingMessage, Int)] = []
+        var body: [UInt8] = []
+        var count = 0
+        var first: JobID?
+        func close() {
+            guard let id = first else { return }
+            out.append((packMessage(body, count: count, firstID: id, workloadClass: workloadClass, priority: priority), count))
+            body = []
+            count = 0
+            first = nil
+        }
+        for e in envelopes {
+            let line = JobPack.line(e.encoded(), signer: signer)
+            if count > 0, count >= maxJobs || body.count + line.count > JobPack.maxBytes { close() }
+            if first == nil {
+                first = e.id
+                body.reserveCapacity(min(JobPack.maxBytes, line.count * min(maxJobs, envelopes.count)))
+            }
+            body.append(contentsOf: line)
+            count += 1
+        }
+        close()
+        return out
+    }
+
+    private func packMessage(_ body: [UInt8], count: Int, firstID: JobID, workloadClass: String, priority: Int?) -> AMQPOutgoingMessage {
+        let route = Topology.route(topology, workloadClass: workloadClass, tier: nil)
+        var headers = route.headers
+        headers[JobPack.countHeader] = .int64(Int64(count))
+        let properties = AMQPProperties(
+            contentType: JobPack.contentType, headers: headers, deliveryMode: .persistent,
+            priority: topology.queueType == .classic ? priority.map { UInt8($0) } : nil,
+            messageId: "pack:\(firstID)", type: "sluice.pack", userId: configuration.user)
+        return AMQPOutgoingMessage(AMQPMessage(body: body, properties: properties),
+                                   exchange: route.exchange, routingKey: route.routingKey, mandatory: true)
+    }
+
     /// A dead letter: the original body unchanged, the reason in headers.
     public func deadLetter(body: [UInt8], messageID: String?, headers: AMQPTable) -> AMQPOutgoingMessage {
         let properties = AMQPProperties(contentType: "application/json", headers: headers, deliveryMode: .persistent,

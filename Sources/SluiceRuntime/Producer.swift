@@ -7,7 +7,8 @@
 // confirmed publish it throws `EnqueueError` (published: the job will run and its worker records
 // it). A duplicate of a live unique key returns the existing id and publishes nothing.
 // Delayed jobs go through the delay ladder. Concurrent enqueues share ledger statements and
-// confirm round trips.
+// confirm round trips. A batch's jobs due now without a unique key share messages (JobPack): one
+// publish and confirm for up to `packJobs` of them, each keeping its own row and fate.
 
 import Foundation
 import Logging
@@ -88,15 +89,22 @@ public final class Producer: Sendable {
     public let ledger: Ledger
     public let publisher: JobPublisher
     public let results: ResultStore?
+    /// At most this many jobs of a batch share one message (JobPack); 0 or 1: a message per job.
+    public let packJobs: Int
     private let logger: Logger
 
-    public init(registry: JobRegistry, ledger: Ledger, publisher: JobPublisher, results: ResultStore?, logger: Logger) {
+    public init(registry: JobRegistry, ledger: Ledger, publisher: JobPublisher, results: ResultStore?,
+                packJobs: Int = Producer.defaultPackJobs, logger: Logger) {
         self.registry = registry
+        self.packJobs = packJobs
         self.ledger = ledger
         self.publisher = publisher
         self.results = results
         self.logger = logger
     }
+
+    /// Jobs per pack unless configured (`SLUICE_PACK_JOBS`).
+    public static let defaultPackJobs = 500
 
     /// Enqueues one job; returns once the broker confirmed it.
     /// - Throws: `EnvelopeError` (unknown kind, bad arguments, bad field), a Postgres or AMQP error.
@@ -104,7 +112,9 @@ public final class Producer: Sendable {
         try await enqueue(batch: [request])[0].get()
     }
 
-    /// Enqueues several jobs; one result per request, in order.
+    /// Enqueues several jobs; one result per request, in order. The jobs due now without a
+    /// unique key travel several to a message (JobPack, up to `packJobs` per class and priority),
+    /// each with its own ledger row, status, retries and dead letter; the rest one per message.
     public func enqueue(batch requests: [JobRequest]) async throws -> [Result<EnqueueResult, any Error>] {
         var out = [Result<EnqueueResult, any Error>?](repeating: nil, count: requests.count)
         var prepared: [(index: Int, envelope: Envelope, workloadClass: WorkloadClass, state: JobState)] = []
@@ -128,7 +138,37 @@ public final class Producer: Sendable {
             let tier = p.envelope.notBefore.flatMap { DelayLadder.tier(forRemaining: .milliseconds(Int64($0.timeIntervalSince(now) * 1000))) }
             return self.publisher.message(for: p.envelope, workloadClass: p.workloadClass.rawValue, tier: tier)
         }
-        let early = parallel.map(message)
+        // Those due now travel several to a message (JobPack) per class and priority; a delayed
+        // job, a unique-key job and a class's only job of the batch go alone.
+        var packed: [AMQPOutgoingMessage] = []
+        var carried: [[Int]] = []
+        var alone: [Int] = []
+        if packJobs > 1 {
+            var groups: [String: [Int]] = [:]
+            var order: [String] = []
+            for n in parallel {
+                guard prepared[n].envelope.notBefore == nil else { alone.append(n); continue }
+                let key = "\(prepared[n].workloadClass.rawValue)\u{0}\(prepared[n].envelope.priority ?? -1)"
+                if groups[key] == nil { order.append(key) }
+                groups[key, default: []].append(n)
+            }
+            for key in order {
+                let group = groups[key]!
+                guard group.count > 1 else { alone.append(group[0]); continue }
+                let first = prepared[group[0]]
+                var offset = 0
+                for (m, count) in publisher.packs(group.map { prepared[$0].envelope }, workloadClass: first.workloadClass.rawValue,
+                                                  priority: first.envelope.priority, maxJobs: packJobs) {
+                    packed.append(m)
+                    carried.append(Array(group[offset..<(offset + count)]))
+                    offset += count
+                }
+            }
+        } else {
+            alone = parallel
+        }
+        let early = packed + alone.map(message)
+        carried += alone.map { [$0] }
         // Their Redis status goes out beside the insert and the publish, not after them (one
         // round trip less on the call): `available` only if the worker wrote nothing yet, and
         // overwritten below if the publish fails.
@@ -145,7 +185,8 @@ public final class Producer: Sendable {
             }
             for await step in group {
                 switch step {
-                case .published(let r): for (n, one) in zip(parallel, r) { published[n] = one }
+                case .published(let r):
+                    for (jobs, one) in zip(carried, r) { for n in jobs { published[n] = one } }
                 case .inserted(let r): inserts = r
                 case .flushed: break
                 }
@@ -245,6 +286,12 @@ public final class Producer: Sendable {
             for (i, r) in zip(unconfirmed, again) { published[i] = r }
         }
         return published
+    }
+
+    /// Checks a request as `enqueue` would (kind, arguments, target, class, the signing key's
+    /// grant) without writing anything: a bulk caller checks every job before enqueueing one.
+    public func check(_ request: JobRequest) throws(EnvelopeError) {
+        _ = try prepare(request, now: Date())
     }
 
     private func prepare(_ r: JobRequest, now: Date) throws(EnvelopeError) -> (Envelope, WorkloadClass) {

@@ -44,6 +44,9 @@ public struct RuntimeConfiguration: Sendable {
     /// Signs every envelope this runtime publishes, and checks what its workers receive
     /// (`SLUICE_SIGNING_KEYS`). Default nil: unsigned.
     public var signer: EnvelopeSigner? = nil
+    /// At most this many jobs of a batch enqueue share one message (JobPack; `SLUICE_PACK_JOBS`).
+    /// 0 or 1: one message per job. Default `Producer.defaultPackJobs`.
+    public var packJobs: Int = Producer.defaultPackJobs
 
     public init(postgres: PostgresConfiguration, amqp: AMQPConfiguration, redis: RedisConfiguration, schema: String = "sluice",
                 topology: TopologyConfiguration = TopologyConfiguration(), redisPrefix: String = "sluice:",
@@ -93,7 +96,8 @@ public final class Runtime: Sendable {
         results = ResultStore(redis: redis, configuration: .init(prefix: configuration.redisPrefix, ttl: configuration.statusTTL), logger: logger)
         publisher = JobPublisher(configuration: configuration.amqp, topology: configuration.topology, signer: configuration.signer,
                                  logger: logger)
-        producer = Producer(registry: registry, ledger: ledger, publisher: publisher, results: results, logger: logger)
+        producer = Producer(registry: registry, ledger: ledger, publisher: publisher, results: results,
+                            packJobs: configuration.packJobs, logger: logger)
     }
 
     /// The catalog every job is validated against.
@@ -105,7 +109,7 @@ public final class Runtime: Sendable {
         let store = ResultStore(redis: redis, configuration: .init(prefix: self.configuration.redisPrefix, ttl: self.configuration.statusTTL),
                                 logger: logger)
         return Worker(configuration: configuration, registry: registry, ledger: ledger, publisher: publisher,
-                      results: store, topology: self.configuration.topology, logger: logger)
+                      results: store, topology: self.configuration.topology, packJobs: self.configuration.packJobs, logger: logger)
     }
 
     /// A scheduler replica firing `jobs` through this runtime's producer. The schedules role of

@@ -24,13 +24,6 @@ extension Worker {
         case refuse(reason: String, error: String)
     }
 
-    func admission(_ delivery: AMQPDelivery, _ envelope: Envelope, className: String) -> Admission {
-        let verdict = publisher.signer?.verify(body: delivery.body, headers: delivery.properties.headers)
-            ?? (delivery.properties.headers[EnvelopeSigner.signatureHeader] == nil ? .unsigned : .unknownKey(""))
-        return Self.admission(verdict, envelope, className: className, userID: delivery.properties.userId,
-                              requireSigned: configuration.requireSigned, catalog: registry.catalog)
-    }
-
     static func admission(_ verdict: EnvelopeSigner.Verdict, _ envelope: Envelope, className: String, userID: String?,
                           requireSigned: Bool, catalog: Catalog) -> Admission {
         let unverifiedIdentity = envelope.enqueuedBy ?? userID.map { "amqp:\($0)" }

@@ -1,5 +1,6 @@
 // Worker+Consume: taking deliveries. One consumer per class (reconnected with backoff), slots
-// bounded by the class's concurrency; per delivery: decode and validate (a bad message is
+// bounded by the class's concurrency (one per job: a pack's jobs take one each); per job (a
+// delivery, or a line of a pack): decode and validate (a bad message is
 // dead-lettered naming the field, then acked), re-delay a job that is not due, run it the short
 // way (Worker+Short: no claim, one record, then the ack) or claim it in the ledger and ack right
 // after the claim, so the broker's consumer_timeout never sees a long job.
@@ -59,15 +60,26 @@ extension Worker {
                         }
                     }
                     do {
-                        for try await delivery in consumer.deliveries {
-                            while active >= concurrency {
-                                await slots.next()
-                                active -= 1
+                        deliveries: for try await delivery in consumer.deliveries {
+                            // A pack's jobs take a slot each (slots count jobs, not messages); it
+                            // is acked once every one of them is settled (Worker+Pack.swift).
+                            let items = JobPack.isPack(delivery.properties) ? JobPack.split(delivery.body) : []
+                            let pack = items.isEmpty ? nil : PackSettlement(delivery: delivery, consumer: consumer, count: items.count)
+                            for n in 0..<max(items.count, 1) {
+                                while active >= concurrency {
+                                    await slots.next()
+                                    active -= 1
+                                }
+                                // Stopping: leave it unacked; the broker redelivers it once our consumer is gone.
+                                if isStopping { break deliveries }
+                                active += 1
+                                if let pack {
+                                    let item = items[n]
+                                    slots.addTask { await self.handle(item, of: pack, settings: settings) }
+                                } else {
+                                    slots.addTask { await self.handle(delivery, consumer: consumer, settings: settings) }
+                                }
                             }
-                            // Stopping: leave it unacked; the broker redelivers it once our consumer is gone.
-                            if isStopping { break }
-                            active += 1
-                            slots.addTask { await self.handle(delivery, consumer: consumer, settings: settings) }
                         }
                     } catch {
                         if !isStopping {
@@ -86,29 +98,44 @@ extension Worker {
 
     // MARK: One delivery
 
+    /// A message of one job (any message that is not a pack).
     func handle(_ delivery: AMQPDelivery, consumer: AMQPConsumer, settings: ClassSettings) async {
+        let verdict = publisher.signer?.verify(body: delivery.body, headers: delivery.properties.headers)
+            ?? (delivery.properties.headers[EnvelopeSigner.signatureHeader] == nil ? .unsigned : .unknownKey(""))
+        await handleJob(delivery.body, verdict: verdict, messageID: delivery.properties.messageId,
+                        settle: Settlement(delivery: delivery, consumer: consumer, pack: nil), settings: settings)
+    }
+
+    /// One job, alone in its message or a line of a pack: decode and validate (a bad one is
+    /// dead-lettered naming the field, then settled), re-delay it if it is not due, run it the
+    /// short way (a job alone in its message only) or claim it and settle its message right
+    /// after the claim, then run it.
+    func handleJob(_ body: [UInt8], verdict: EnvelopeSigner.Verdict, messageID: String?, settle: Settlement,
+                   settings: ClassSettings) async {
         let className = settings.workloadClass.rawValue
         var envelope: Envelope
         do {
-            envelope = try Envelope.decode(delivery.body)
+            envelope = try Envelope.decode(body)
         } catch {
-            await reject(delivery, consumer: consumer, reason: error.code.rawValue, error: error.description,
+            await reject(body, messageID: messageID, settle: settle, reason: error.code.rawValue, error: error.description,
                          className: className, kind: nil, attempt: nil, id: nil)
             return
         }
         // Who may enqueue (Worker+Admission.swift): signature, the key's grants, the identity.
-        switch admission(delivery, envelope, className: className) {
+        switch Self.admission(verdict, envelope, className: className, userID: settle.delivery.properties.userId,
+                              requireSigned: configuration.requireSigned, catalog: registry.catalog) {
         case .admit(let enqueuedBy): envelope.enqueuedBy = enqueuedBy
         case .refuse(let reason, let error):
-            await reject(delivery, consumer: consumer, reason: reason, error: error, className: className,
-                         kind: envelope.kind.rawValue, attempt: envelope.attempt, id: nil)
+            await reject(body, messageID: messageID ?? envelope.id.description, settle: settle, reason: reason, error: error,
+                         className: className, kind: envelope.kind.rawValue, attempt: envelope.attempt, id: nil)
             return
         }
         do {
             try registry.validate(kind: envelope.kind, args: envelope.args, target: envelope.target)
         } catch {
-            await reject(delivery, consumer: consumer, reason: error.code.rawValue, error: error.description,
-                         className: className, kind: envelope.kind.rawValue, attempt: envelope.attempt, id: envelope.id)
+            await reject(body, messageID: messageID ?? envelope.id.description, settle: settle, reason: error.code.rawValue,
+                         error: error.description, className: className, kind: envelope.kind.rawValue, attempt: envelope.attempt,
+                         id: envelope.id)
             return
         }
         switch DelayLadder.decide(notBefore: envelope.notBefore, now: Date()) {
@@ -117,17 +144,21 @@ extension Worker {
         case .delay(let tier):
             do {
                 try await publisher.publish(publisher.message(for: envelope, workloadClass: className, tier: tier))
-                consumer.ack(delivery.deliveryTag)
+                settle.ack()
             } catch {
                 logger.warning("could not re-delay a job; requeueing it", metadata: ["job.id": "\(envelope.id)", "error": "\(error)"])
                 try? await Task.sleep(for: .seconds(1))
-                consumer.nack(delivery.deliveryTag, requeue: true)
+                settle.requeue()
             }
             return
         }
-        if isStopping { return }  // not claimed, not acked: redelivered to another worker
+        if isStopping {  // not claimed, not acked: redelivered to another worker
+            settle.leave()
+            return
+        }
         let threshold = shortThreshold(settings)
-        if threshold > .zero, !registry.isTransactional(envelope.kind), await runShort(envelope, delivery: delivery, consumer: consumer, settings: settings, threshold: threshold) {
+        if settle.pack == nil, threshold > .zero, !registry.isTransactional(envelope.kind),
+           await runShort(envelope, delivery: settle.delivery, consumer: settle.consumer, settings: settings, threshold: threshold) {
             return
         }
         let outcome: ClaimOutcome
@@ -137,11 +168,11 @@ extension Worker {
         } catch {
             logger.warning("claim failed; requeueing", metadata: ["job.id": "\(envelope.id)", "error": "\(error)"])
             try? await Task.sleep(for: .seconds(1))
-            consumer.nack(delivery.deliveryTag, requeue: true)
+            settle.requeue()
             return
         }
         // Ack every claimed (or skipped) job at once: the lease, not the delivery, protects it now.
-        consumer.ack(delivery.deliveryTag)
+        settle.ack()
         guard case .claimed(let attempt) = outcome else {
             counters.withLock { $0.skipped += 1 }
             return
@@ -151,21 +182,22 @@ extension Worker {
         await execute(job, workloadClass: settings.workloadClass)
     }
 
-    /// Dead-letters a message that cannot become a job, then acks it.
+    /// Dead-letters what cannot become a job (a message, or one line of a pack: `body` is that
+    /// line's envelope), then settles it.
     func reject(
-        _ delivery: AMQPDelivery, consumer: AMQPConsumer, reason: String, error: String, className: String,
+        _ body: [UInt8], messageID: String?, settle: Settlement, reason: String, error: String, className: String,
         kind: String?, attempt: Int?, id: JobID?
     ) async {
         logger.warning("dead-lettering a bad message", metadata: ["reason": "\(reason)", "error": "\(error)"])
         let headers = deadHeaders(reason: reason, error: error, className: className, kind: kind, attempt: attempt)
         do {
-            try await publisher.publish(publisher.deadLetter(body: delivery.body, messageID: delivery.properties.messageId, headers: headers), tries: 3)
-            consumer.ack(delivery.deliveryTag)
+            try await publisher.publish(publisher.deadLetter(body: body, messageID: messageID, headers: headers), tries: 3)
+            settle.ack()
             counters.withLock { $0.deadLettered += 1 }
         } catch {
             logger.error("could not dead-letter a bad message; requeueing it", metadata: ["error": "\(error)"])
             try? await Task.sleep(for: .seconds(1))
-            consumer.nack(delivery.deliveryTag, requeue: true)
+            settle.requeue()
             return
         }
         if let id {

@@ -52,7 +52,7 @@ public final class Worker: Service, Sendable {
 
     public init(
         configuration: WorkerConfiguration, registry: JobRegistry, ledger: Ledger, publisher: JobPublisher,
-        results: ResultStore, topology: TopologyConfiguration, logger: Logger
+        results: ResultStore, topology: TopologyConfiguration, packJobs: Int = Producer.defaultPackJobs, logger: Logger
     ) {
         self.configuration = configuration
         self.registry = registry
@@ -60,7 +60,8 @@ public final class Worker: Service, Sendable {
         self.publisher = publisher
         self.results = results
         self.topology = topology
-        self.producer = Producer(registry: registry, ledger: ledger, publisher: publisher, results: results, logger: logger)
+        self.producer = Producer(registry: registry, ledger: ledger, publisher: publisher, results: results, packJobs: packJobs,
+                                 logger: logger)
         var logger = logger
         logger[metadataKey: "worker"] = .string(configuration.name)
         self.logger = logger

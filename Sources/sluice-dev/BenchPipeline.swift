@@ -31,11 +31,17 @@ struct BenchThroughput: AsyncParsableCommand {
     var shortJobThreshold: String?
     @Option(parsing: .upToNextOption, help: "Worker process counts to run, one line each (e.g. --workers 1 2 4).")
     var workers: [Int] = [1]
+    @Option(parsing: .upToNextOption,
+            help: "Jobs per message of a batch enqueue (JobPack), one run each per worker count: --pack-jobs 500 0 compares packed with a message per job (0) in the same run.")
+    var packJobs: [Int] = [Producer.defaultPackJobs]
     @Flag(help: "Print one JSON document.") var json = false
 
     func validate() throws {
         guard !workers.isEmpty, workers.allSatisfy({ (1...64).contains($0) }) else {
             throw ValidationError("--workers takes process counts between 1 and 64")
+        }
+        guard !packJobs.isEmpty, packJobs.allSatisfy({ (0...10_000).contains($0) }) else {
+            throw ValidationError("--pack-jobs takes jobs per message between 0 (a message per job) and 10000")
         }
     }
 
@@ -43,9 +49,11 @@ struct BenchThroughput: AsyncParsableCommand {
         SluiceLogging.bootstrap()
         var runs: [[String: Any]] = []
         for n in workers {
-            let report = try await runOnce(workers: n)
-            runs.append(report)
-            if !json { Self.printLine(report) }
+            for pack in packJobs {
+                let report = try await runOnce(workers: n, packJobs: pack)
+                runs.append(report)
+                if !json { Self.printLine(report) }
+            }
         }
         if json {
             Output.json(["build": PipelineBench.build, "ledger_async_commit": PipelineBench.asyncCommit, "runs": runs])
@@ -55,7 +63,9 @@ struct BenchThroughput: AsyncParsableCommand {
     static func printLine(_ r: [String: Any]) {
         if PipelineBench.build == "debug" { print("note: debug build; use `swift build -c release` for real figures") }
         let n = r["workers"] as? Int ?? 0
-        print("workers \(n): enqueued \(r["jobs"]!) no-op jobs at \(r["enqueue_jobs_per_s"]!) jobs/s; end to end (enqueue → worker → completed in ledger and Redis) \(r["end_to_end_jobs_per_s"]!) jobs/s in \(r["seconds"]!) s")
+        let pack = r["pack_jobs"] as? Int ?? 0
+        let packing = pack > 1 && (r["batch"] as? Int ?? 0) > 1 ? "up to \(pack) jobs per message" : "a message per job"
+        print("workers \(n), \(packing): enqueued \(r["jobs"]!) no-op jobs at \(r["enqueue_jobs_per_s"]!) jobs/s; end to end (enqueue → worker → completed in ledger and Redis) \(r["end_to_end_jobs_per_s"]!) jobs/s in \(r["seconds"]!) s")
         if let cpu = r["cpu_us_per_job"] as? [String: Any] {
             let workers = (cpu["workers"] as? [Double] ?? []).map { String(format: "%.1f", $0) }.joined(separator: " + ")
             func f(_ key: String) -> String { String(format: "%.1f", cpu[key] as? Double ?? 0) }
@@ -68,8 +78,8 @@ struct BenchThroughput: AsyncParsableCommand {
         }
     }
 
-    func runOnce(workers workerCount: Int) async throws -> [String: Any] {
-        let bench = try await PipelineBench.start(concurrency: concurrency, prefetch: prefetch, workers: workerCount,
+    func runOnce(workers workerCount: Int, packJobs: Int) async throws -> [String: Any] {
+        let bench = try await PipelineBench.start(concurrency: concurrency, prefetch: prefetch, workers: workerCount, packJobs: packJobs,
                                                   workerArguments: shortJobThreshold.map { ["--short-job-threshold", $0] } ?? [])
         defer { bench.cleanUpSync() }
         let jobs = self.jobs, batch = self.batch, inFlight = self.inFlight
@@ -123,7 +133,7 @@ struct BenchThroughput: AsyncParsableCommand {
         let total = (redisDone - start).seconds
         let report: [String: Any] = [
             "workers": workerCount, "jobs": jobs, "failed_enqueues": failures.value, "completed": completed,
-            "concurrency": concurrency, "prefetch": prefetch, "batch": batch,
+            "concurrency": concurrency, "prefetch": prefetch, "batch": batch, "pack_jobs": packJobs,
             "enqueue_jobs_per_s": (Double(jobs) / (enqueueDone - start).seconds).rounded(),
             "end_to_end_jobs_per_s": (Double(completed) / total).rounded(),
             "seconds": (total * 1000).rounded() / 1000,
@@ -276,7 +286,7 @@ final class PipelineBench: Sendable {
     /// Starts `workers` production `sluice worker` processes on this run's private names.
     /// The caller bootstraps logging (once per process).
     /// `environment` is added to the workers' (e.g. `SLUICE_CATALOG` for a bench's own catalog).
-    static func start(concurrency: Int, prefetch: Int, workers workerCount: Int = 1,
+    static func start(concurrency: Int, prefetch: Int, workers workerCount: Int = 1, packJobs: Int = Producer.defaultPackJobs,
                       environment: [String: String] = [:], workerArguments: [String] = []) async throws -> PipelineBench {
         let settings = Settings.fromEnvironment()
         let logger = Logger(label: "sluice.bench")
@@ -287,12 +297,12 @@ final class PipelineBench: Sendable {
         // The queue type the `sluice worker`s started below will declare (quorum on a cluster URL).
         let topology = TopologyConfiguration(prefix: name, queueType: try RuntimeOptions.queueType(nil, settings: settings))
         // The same assembly as `sluice worker` / `sluice enqueue`, on private names.
-        let runtime = Runtime(
-            configuration: RuntimeConfiguration(
-                postgres: postgres, amqp: amqp, redis: redisConfiguration, schema: name,
-                topology: topology, redisPrefix: name + ":",
-                ledgerAsyncCommit: Settings.fromEnvironment().ledgerAsyncCommit),
-            registry: .builtIn, logger: logger)
+        var configuration = RuntimeConfiguration(
+            postgres: postgres, amqp: amqp, redis: redisConfiguration, schema: name,
+            topology: topology, redisPrefix: name + ":",
+            ledgerAsyncCommit: Settings.fromEnvironment().ledgerAsyncCommit)
+        configuration.packJobs = packJobs
+        let runtime = Runtime(configuration: configuration, registry: .builtIn, logger: logger)
         let (pool, ledger, redis, results, publisher, producer) =
             (runtime.pool, runtime.ledger, runtime.redis, runtime.results, runtime.publisher, runtime.producer)
         try await ledger.migrate()
