@@ -31,22 +31,22 @@ extension Ledger {
                 // A message with no row (a replayed dead letter, a hand-published envelope, or a
                 // job whose producer's insert has not committed yet): insert it claimed.
                 var lost: [ClaimRequest] = []
+                var inserted: [JobID] = []
                 for request in group where decided[request.envelope.id] == nil {
                     if let attempt = try await insertRow(
                         request.envelope, workloadClass: request.workloadClass, state: .running, worker: worker, leaseMS: leaseMS,
                         startedAt: request.startedAt, result: nil, table: table, connection: c) {
-                        // Another delivery of this message may have been run and moved to a final
-                        // leaf meanwhile, unseen by the claim's snapshot and by the insert's
-                        // conflict check (Ledger.insert): then the job is done, and our row goes.
-                        if let state = try await dropShadowedLive([request.envelope.id.uuid], table: table, connection: c)
-                            .values.first {
-                            decided[request.envelope.id] = .final(state)
-                        } else {
-                            decided[request.envelope.id] = .claimed(attempt: attempt)
-                        }
+                        decided[request.envelope.id] = .claimed(attempt: attempt)
+                        inserted.append(request.envelope.id)
                     } else {
                         lost.append(request)
                     }
+                }
+                // Another delivery of one of these messages may have been run and moved to a
+                // final leaf meanwhile, unseen by the claim's snapshot and by the insert's
+                // conflict check (Ledger.insert): then that job is done, and our row goes.
+                for (id, state) in try await dropShadowedLive(inserted.map(\.uuid), table: table, connection: c) {
+                    decided[JobID(uuid: id)] = .final(state)
                 }
                 // The insert met a row: the producer's insert committed meanwhile (it runs beside
                 // the publish), or another live job holds the unique key. Claim once more; a row

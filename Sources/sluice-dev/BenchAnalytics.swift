@@ -39,6 +39,22 @@ enum BenchSupport {
         }
     }
 
+    /// What a bench of one demo query starts from: a quiet logger, the catalog, the query and
+    /// a pool on `main` with the analytics class's settings (close it when done).
+    static func demoQuery(_ settings: Settings, named name: String, logger label: String) throws
+        -> (logger: Logger, catalog: Catalog, query: CatalogQuery, pool: PostgresPool) {
+        var logger = Logger(label: label)
+        logger.logLevel = .warning
+        let catalog = try catalog(settings)
+        guard let query = catalog.query(named: name) else {
+            throw CommandFailure(description: "the catalog declares no query \(name) (jobs/demo/analytics.yaml)")
+        }
+        let postgres = try PostgresConfiguration(url: settings.postgresURL)
+        let pool = PostgresPool(configuration: TargetPools.poolConfiguration(postgres, settings: catalog.settings(for: .analytics), target: "main"),
+                                logger: logger)
+        return (logger, catalog, query, pool)
+    }
+
     static func workspaces(_ pool: PostgresPool, limit: Int) async throws -> [UUID] {
         try await pool.withConnection { c in
             guard try await c.query("SELECT to_regclass('demo.leads') IS NOT NULL")[0].decode(0, as: Bool.self) else {

@@ -30,18 +30,7 @@ struct BenchCache: AsyncParsableCommand {
     func run() async throws {
         SluiceLogging.bootstrap()
         let settings = Settings.fromEnvironment()
-        let logger: Logger = {
-            var l = Logger(label: "sluice.bench.cache")
-            l.logLevel = .warning
-            return l
-        }()
-        let catalog = try BenchSupport.catalog(settings)
-        guard let query = catalog.query(named: "workspace_campaigns") else {
-            throw CommandFailure(description: "the catalog declares no query workspace_campaigns (jobs/demo/analytics.yaml)")
-        }
-        let postgres = try PostgresConfiguration(url: settings.postgresURL)
-        let pool = PostgresPool(configuration: TargetPools.poolConfiguration(postgres, settings: catalog.settings(for: .analytics), target: "main"),
-                                logger: logger)
+        let (logger, catalog, query, pool) = try BenchSupport.demoQuery(settings, named: "workspace_campaigns", logger: "sluice.bench.cache")
         defer { Task { await pool.close() } }
         let ws = try requireBench(try await BenchSupport.workspaces(pool, limit: 1).first, "no workspace in the demo")
         let names = "bench_cache_\(ProcessInfo.processInfo.processIdentifier)"

@@ -30,18 +30,9 @@ struct BenchQuery: AsyncParsableCommand {
     func run() async throws {
         SluiceLogging.bootstrap()
         let settings = Settings.fromEnvironment()
-        let logger: Logger = {
-            var l = Logger(label: "sluice.bench.query")
-            l.logLevel = .warning
-            return l
-        }()
-        let catalog = try BenchSupport.catalog(settings)
-        guard let query = catalog.query(named: "lead_growth") else {
-            throw CommandFailure(description: "the catalog declares no query lead_growth (jobs/demo/analytics.yaml)")
-        }
-        let postgres = try PostgresConfiguration(url: settings.postgresURL)
+        let (logger, catalog, query, pool) = try BenchSupport.demoQuery(settings, named: "lead_growth", logger: "sluice.bench.query")
         let analytics = catalog.settings(for: .analytics)
-        let pool = PostgresPool(configuration: TargetPools.poolConfiguration(postgres, settings: analytics, target: "main"), logger: logger)
+        let postgres = try PostgresConfiguration(url: settings.postgresURL)
         defer { Task { await pool.close() } }
         let ws = try await BenchSupport.workspaces(pool, limit: 50)
         guard !ws.isEmpty else { throw CommandFailure(description: "no workspace in the demo") }

@@ -70,6 +70,36 @@ struct LedgerPartitionTests {
         }
     }
 
+    @Test("a claim that makes a row-less job's row while another delivery of it is recorded final leaves one row, and says final")
+    func claimMeetsAFinalRow() async throws {
+        try await withHarness { h in
+            // The claim's insert of a row-less message waits 2 s before it is written; meanwhile
+            // another delivery's worker records the job completed (its row in a final leaf, as
+            // a worker's move leaves it). The late insert meets no conflict there.
+            let fn = q(h, "slow_claim")
+            _ = try await h.pool.withConnection { c in
+                try await c.simpleQuery("""
+                    CREATE FUNCTION \(fn)() RETURNS trigger LANGUAGE plpgsql AS $$
+                    BEGIN PERFORM pg_sleep(2); RETURN NEW; END $$;
+                    CREATE TRIGGER slow_claim BEFORE INSERT ON \(q(h, "jobs")) FOR EACH ROW
+                        WHEN (NEW.worker = 'slow') EXECUTE FUNCTION \(fn)();
+                    """)
+            }
+            let envelope = Envelope(kind: .noop, args: ["n": 4])
+            async let claim = h.ledger.claim(ClaimRequest(envelope: envelope, workloadClass: "analytics", worker: "slow",
+                                                          lease: .seconds(30)))
+            try await Task.sleep(for: .milliseconds(500))
+            _ = try await h.pool.withConnection { c in
+                try await c.execute("""
+                    INSERT INTO \(q(h, "jobs")) (id, kind, class, target, state, enqueued_at, finished_at)
+                    VALUES ($1, 'sys.noop', 'analytics', 'main', 'completed', now(), now())
+                    """, [.uuid(envelope.id.uuid)])
+            }
+            #expect(try await claim == .final(.completed))
+            #expect(try await scalar(h, "SELECT count(*) FROM \(q(h, "jobs")) WHERE id = $1", [.uuid(envelope.id.uuid)]) == 1)
+        }
+    }
+
     @Test("partitions are made ahead of the clock and dropped whole, with their jobs' rejects and uploads, once past retention")
     func makeAndDrop() async throws {
         try await withHarness { h in

@@ -54,16 +54,24 @@ public struct SegmentQuery: Sendable {
     /// visits the whole workspace when few do and it guessed many (a negated lookup matching 24
     /// of 424,000 leads: 12.9 s, one anti-join probe per lead in created_at order).
     public var pageSQL: String {
-        let columns = source.columns.map { "t.\($0.quoted)" }.joined(separator: ", ")
-        let order = source.orderBy.quoted, key = source.key.quoted
-        return """
-            WITH members AS MATERIALIZED (\(membersSQL)),
-            page AS (SELECT sluice_order, sluice_key FROM members ORDER BY sluice_order DESC, sluice_key
-                     LIMIT $\(binds.count + 1) OFFSET $\(binds.count + 2))
-            SELECT \(columns) FROM page p JOIN \(source.table.quoted) AS t ON t.\(key) = p.sluice_key
-            ORDER BY p.sluice_order DESC, p.sluice_key
-            """
+        """
+        \(membersAndPage)
+        SELECT \(pageColumns) FROM page p JOIN \(source.table.quoted) AS t ON t.\(source.key.quoted) = p.sluice_key
+        ORDER BY p.sluice_order DESC, p.sluice_key
+        """
     }
+
+    /// The members' (order, key) pairs materialized once, and the page's top-N of them
+    /// (`$n`/`$n+1` = limit/offset): the head of `pageSQL` and `countAndPageSQL`.
+    private var membersAndPage: String {
+        """
+        WITH members AS MATERIALIZED (\(membersSQL)),
+        page AS (SELECT sluice_order, sluice_key FROM members ORDER BY sluice_order DESC, sluice_key
+                 LIMIT $\(binds.count + 1) OFFSET $\(binds.count + 2))
+        """
+    }
+
+    private var pageColumns: String { source.columns.map { "t.\($0.quoted)" }.joined(separator: ", ") }
 
     /// The count and a page in one statement, one visit of the members (issue 18): the
     /// materialized (order, key) pairs feed both the count and the top-N sort. Columns: the
@@ -74,16 +82,12 @@ public struct SegmentQuery: Sendable {
     /// every lead of the largest workspace (an OR over a field no index serves, a negated lookup)
     /// that was two scans of 424,000 rows where one suffices.
     public var countAndPageSQL: String {
-        let columns = source.columns.map { "t.\($0.quoted)" }.joined(separator: ", ")
-        let order = source.orderBy.quoted, key = source.key.quoted
-        return """
-            WITH members AS MATERIALIZED (\(membersSQL)),
-            page AS (SELECT sluice_order, sluice_key FROM members ORDER BY sluice_order DESC, sluice_key
-                     LIMIT $\(binds.count + 1) OFFSET $\(binds.count + 2))
-            SELECT \(columns), (SELECT count(*) FROM members) AS sluice_count, p.sluice_key IS NOT NULL AS sluice_member
-            FROM (SELECT 1) AS one LEFT JOIN (page p JOIN \(source.table.quoted) AS t ON t.\(key) = p.sluice_key) ON true
-            ORDER BY p.sluice_order DESC, p.sluice_key
-            """
+        """
+        \(membersAndPage)
+        SELECT \(pageColumns), (SELECT count(*) FROM members) AS sluice_count, p.sluice_key IS NOT NULL AS sluice_member
+        FROM (SELECT 1) AS one LEFT JOIN (page p JOIN \(source.table.quoted) AS t ON t.\(source.key.quoted) = p.sluice_key) ON true
+        ORDER BY p.sluice_order DESC, p.sluice_key
+        """
     }
 
     /// Every member's key, for a saved segment.
