@@ -109,6 +109,12 @@ package struct RuntimeServices {
             }
             configuration.packJobs = n
         }
+        if let text = settings.statusTTL {
+            guard let ttl = DurationSyntax.parse(text), ttl >= .seconds(1) else {
+                throw CommandFailure(description: "SLUICE_STATUS_TTL: expected a duration of at least 1s (\(DurationSyntax.expectedForm)), not '\(text.prefix(20))'")
+            }
+            configuration.statusTTL = ttl
+        }
         catalog = try Self.loadCatalog(catalogPath ?? settings.catalogPath, logger: logger)
         runtime = Runtime(configuration: configuration, registry: JobRegistry.standard(
             catalog: catalog ?? Catalog(), importDirectory: settings.importDirectory),

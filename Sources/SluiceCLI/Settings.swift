@@ -36,6 +36,9 @@ package struct Settings: Sendable {
     /// SLUICE_PACK_JOBS: at most this many jobs of a batch enqueue in one message (0 or 1: one
     /// message per job; unset: `Producer.defaultPackJobs`). Checked by `RuntimeOptions`.
     package var packJobs: String? = nil
+    /// SLUICE_STATUS_TTL: how long a job's status hash lives in Redis after its last write
+    /// (unset: 7 days). Checked by `RuntimeOptions`.
+    package var statusTTL: String? = nil
 
     package static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) -> Settings {
         func value(_ key: String, _ fallback: String) -> String {
@@ -61,6 +64,7 @@ package struct Settings: Sendable {
             signingKeys: optional("SLUICE_SIGNING_KEYS"), requireSigned: env["SLUICE_REQUIRE_SIGNED"] == "1",
             environment: env)
         settings.packJobs = optional("SLUICE_PACK_JOBS")
+        settings.statusTTL = optional("SLUICE_STATUS_TTL")
         return settings
     }
 }

@@ -286,7 +286,10 @@ final class PipelineBench: Sendable {
     /// Starts `workers` production `sluice worker` processes on this run's private names.
     /// The caller bootstraps logging (once per process).
     /// `environment` is added to the workers' (e.g. `SLUICE_CATALOG` for a bench's own catalog).
+    /// `statusTTL` (nil: the default) is how long the bench's and its workers' status hashes live
+    /// in Redis, so a long bench does not leave millions of them behind.
     static func start(concurrency: Int, prefetch: Int, workers workerCount: Int = 1, packJobs: Int = Producer.defaultPackJobs,
+                      statusTTL: Duration? = nil,
                       environment: [String: String] = [:], workerArguments: [String] = []) async throws -> PipelineBench {
         let settings = Settings.fromEnvironment()
         let logger = Logger(label: "sluice.bench")
@@ -302,6 +305,7 @@ final class PipelineBench: Sendable {
             topology: topology, redisPrefix: name + ":",
             ledgerAsyncCommit: Settings.fromEnvironment().ledgerAsyncCommit)
         configuration.packJobs = packJobs
+        if let statusTTL { configuration.statusTTL = statusTTL }
         let runtime = Runtime(configuration: configuration, registry: .builtIn, logger: logger)
         let (pool, ledger, redis, results, publisher, producer) =
             (runtime.pool, runtime.ledger, runtime.redis, runtime.results, runtime.publisher, runtime.producer)
@@ -312,6 +316,7 @@ final class PipelineBench: Sendable {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var env = ProcessInfo.processInfo.environment
         env["SLUICE_REDIS_PREFIX"] = name + ":"
+        if let statusTTL { env["SLUICE_STATUS_TTL"] = "\(statusTTL.components.seconds)s" }
         env.merge(environment) { _, new in new }
         var workers: [Process] = []
         for _ in 0..<workerCount {

@@ -66,7 +66,11 @@ struct BenchSoak: AsyncParsableCommand {
               interval: \(pruneInterval)
             """.utf8).write(to: catalog.appendingPathComponent("soak.yaml"))
 
+        // Status hashes live as long as the shortened retention (at least a minute): a 10M run
+        // would otherwise leave 10M hashes in Redis for a week, and Redis slows as they pile up.
+        let keepDuration = DurationSyntax.parse(keep)!
         let bench = try await PipelineBench.start(concurrency: concurrency, prefetch: prefetch, workers: workers,
+                                                  statusTTL: max(keepDuration, .seconds(60)),
                                                   environment: ["SLUICE_CATALOG": catalog.path])
         defer { bench.cleanUpSync() }
         let probe = SoakProbe(bench: bench)
