@@ -24,7 +24,7 @@ final class PGConnectionHandle: @unchecked Sendable {
     let endpoint: String
     private let password: String?
     private var logger: Logger
-    private var notices: [PostgresNotice] = []
+    var notices: [PostgresNotice] = []
     /// Named server-side statements for SQL run more than once (PGConnectionHandle+Statements).
     var statements: StatementCache
 
@@ -212,54 +212,70 @@ final class PGConnectionHandle: @unchecked Sendable {
         logger.log(level: level, "postgres \(notice.severity.lowercased()): \(notice.message)", metadata: metadata)
     }
 
-    private func takeNotices() -> [PostgresNotice] {
+    func takeNotices() -> [PostgresNotice] {
         defer { notices.removeAll() }
         return notices
     }
 
     // MARK: Statements
 
-    private func requireConnection() throws(PostgresError) -> OpaquePointer {
+    func requireConnection() throws(PostgresError) -> OpaquePointer {
         guard let conn else { throw PostgresError(.connectionClosed, message: "the connection is closed", endpoint: endpoint) }
         return conn
+    }
+
+    /// Parameters in libpq's text format: one NUL-terminated value per bind in `arena` at
+    /// `offsets` (-1: NULL), and their type OIDs.
+    struct EncodedBinds {
+        var arena: [UInt8] = []
+        var offsets: [Int] = []
+        var types: [Oid] = []
+
+        init(_ binds: [PostgresValue]) throws(PostgresError) {
+            guard binds.count <= 65535 else {
+                throw PostgresError(.invalidValue, message: "\(binds.count) parameters; Postgres allows at most 65535")
+            }
+            offsets.reserveCapacity(binds.count)
+            types.reserveCapacity(binds.count)
+            for (i, value) in binds.enumerated() {
+                types.append(Oid(value.typeOID))
+                if value.isNull {
+                    offsets.append(-1)
+                    continue
+                }
+                let start = arena.count
+                PostgresTextFormat.append(value, to: &arena)
+                if arena[start...].contains(0) {
+                    var e = PostgresError(.invalidValue, message: "parameter $\(i + 1) contains a NUL byte, which Postgres text cannot hold")
+                    e.parameter = i + 1
+                    throw e
+                }
+                arena.append(0)
+                offsets.append(start)
+            }
+        }
+
+        /// Calls `body` with the values as C strings (nil for NULL), valid only inside it.
+        func withValues<R>(_ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+            arena.withUnsafeBufferPointer { buffer in
+                body(offsets.map { offset in
+                    offset < 0 ? nil : UnsafeRawPointer(buffer.baseAddress! + offset).assumingMemoryBound(to: CChar.self)
+                })
+            }
+        }
     }
 
     /// One statement with parameters, extended protocol (PQexecParams), text format.
     func exec(_ sql: String, _ binds: [PostgresValue]) throws(PostgresError) -> PostgresRows {
         let conn = try requireConnection()
         try Self.checkSQL(sql)
-        guard binds.count <= 65535 else {
-            throw PostgresError(.invalidValue, message: "\(binds.count) parameters; Postgres allows at most 65535")
-        }
+        let encoded = try EncodedBinds(binds)
         notices.removeAll()
-        var arena: [UInt8] = []
-        var offsets: [Int] = []
-        var types: [Oid] = []
-        offsets.reserveCapacity(binds.count)
-        types.reserveCapacity(binds.count)
-        for (i, value) in binds.enumerated() {
-            types.append(Oid(value.typeOID))
-            if value.isNull {
-                offsets.append(-1)
-                continue
-            }
-            let start = arena.count
-            PostgresTextFormat.append(value, to: &arena)
-            if arena[start...].contains(0) {
-                var e = PostgresError(.invalidValue, message: "parameter $\(i + 1) contains a NUL byte, which Postgres text cannot hold")
-                e.parameter = i + 1
-                throw e
-            }
-            arena.append(0)
-            offsets.append(start)
-        }
+        let types = encoded.types
         let run = { (name: String?) -> OpaquePointer? in
-            arena.withUnsafeBufferPointer { buffer in
-                let values: [UnsafePointer<CChar>?] = offsets.map { offset in
-                    offset < 0 ? nil : UnsafeRawPointer(buffer.baseAddress! + offset).assumingMemoryBound(to: CChar.self)
-                }
-                if let name { return PQexecPrepared(conn, name, Int32(binds.count), values, nil, nil, 0) }
-                return PQexecParams(conn, sql, Int32(binds.count), types, values, nil, nil, 0)
+            encoded.withValues { values in
+                if let name { return PQexecPrepared(conn, name, Int32(types.count), values, nil, nil, 0) }
+                return PQexecParams(conn, sql, Int32(types.count), types, values, nil, nil, 0)
             }
         }
         guard let name = try preparedName(sql, types: types) else { return try rows(from: run(nil)) }
@@ -284,7 +300,7 @@ final class PGConnectionHandle: @unchecked Sendable {
         return try rows(from: PQexec(conn, sql))
     }
 
-    private static func checkSQL(_ sql: String) throws(PostgresError) {
+    static func checkSQL(_ sql: String) throws(PostgresError) {
         if sql.utf8.contains(0) { throw PostgresError(.invalidUsage, message: "the SQL text contains a NUL character") }
     }
 
@@ -315,7 +331,7 @@ final class PGConnectionHandle: @unchecked Sendable {
     }
 
     /// The error a failed result carries; `.connectionLost` when the connection is now bad.
-    private func serverError(_ result: OpaquePointer) -> PostgresError {
+    func serverError(_ result: OpaquePointer) -> PostgresError {
         func field(_ code: Int32) -> String? { PQresultErrorField(result, code).map { String(cString: $0) } }
         let sqlState = field(CLibPQ_DIAG_SQLSTATE())
         let primary = field(CLibPQ_DIAG_MESSAGE_PRIMARY())
@@ -343,7 +359,7 @@ final class PGConnectionHandle: @unchecked Sendable {
     }
 
     /// The connection-level error libpq reports (no result, or a result without fields).
-    private func connectionError(fallback: String = "") -> PostgresError {
+    func connectionError(fallback: String = "") -> PostgresError {
         var message = conn.map { String(cString: PQerrorMessage($0)) } ?? ""
         if message.isEmpty { message = fallback }
         message = scrub(Self.trimmed(message))

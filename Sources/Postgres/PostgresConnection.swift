@@ -94,6 +94,16 @@ public final class PostgresConnection: @unchecked Sendable {
         try await perform { handle throws(PostgresError) in try handle.exec(sql, binds) }
     }
 
+    /// Runs `statements` in one round trip as one transaction (libpq's pipeline mode, one sync):
+    /// all of them commit together, or the first failure is thrown and none has any effect.
+    /// Each statement takes its own snapshot, as in `withTransaction`, but the whole costs one
+    /// round trip instead of one per statement plus two for BEGIN and COMMIT. Inside a
+    /// transaction block the statements join it instead. For statements with small results.
+    public func pipeline(_ statements: [(sql: String, binds: [PostgresValue])]) async throws(PostgresError) -> [PostgresRows] {
+        guard !statements.isEmpty else { return [] }
+        return try await perform { handle throws(PostgresError) in try handle.pipeline(statements) }
+    }
+
     /// Runs one statement with parameters and returns the number of rows it affected.
     @discardableResult
     public func execute(_ sql: String, _ binds: [PostgresValue] = []) async throws(PostgresError) -> Int {

@@ -62,10 +62,14 @@ extension Ledger {
         // a run under load, FailureTests.privateBroker). So the same transaction looks again with
         // a fresh snapshot, taken after our rows were written: any final row of an id we inserted
         // is visible then, and our live copy is deleted before anyone can see it
-        // (`dropShadowedLive`). The job is recorded either way: it counts as inserted.
+        // (`dropShadowedLive`). The job is recorded either way: it counts as inserted. Both
+        // statements go in one pipeline: one round trip and one commit, not four round trips
+        // (BEGIN, insert, look again, COMMIT). The second look takes every id of the batch, not
+        // only those the insert returned (it cannot wait for them): a live row beside a final
+        // row of the same id is a leftover whoever wrote it, and goes.
         return try await pool.withConnection { c in
-            let rows = try await c.withTransaction { c in
-                let rows = try await c.query("""
+            let results = try await c.pipeline([
+                (sql: """
                 INSERT INTO \(table) (id, kind, class, target, args, state, attempt, max_attempts, timeout_s, priority,
                     unique_key, enqueued_at, not_before, producer, trace_id, enqueued_by)
                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]::jsonb[], $6::text[],
@@ -75,10 +79,10 @@ extension Ledger {
                          unique_key, enqueued_at, not_before, producer, trace_id, enqueued_by)
                 ON CONFLICT DO NOTHING
                 RETURNING id
-                """, binds)
-                _ = try await dropShadowedLive(try rows.map { try $0.decode(0, as: UUID.self) }, table: table, connection: c)
-                return rows
-            }
+                """, binds: binds),
+                (sql: dropShadowedLiveSQL(table), binds: [.textArray(e.map { $0.id.description })]),
+            ])
+            let rows = results[0]
             var inserted = Set<UUID>()
             for row in rows { inserted.insert(try row.decode(0, as: UUID.self)) }
             // A row with the job's own id is there already: the worker that received its message
@@ -115,16 +119,21 @@ extension Ledger {
     /// with the state of its final row.
     static func dropShadowedLive(_ ids: [UUID], table: String, connection c: PostgresConnection) async throws -> [UUID: JobState] {
         guard !ids.isEmpty else { return [:] }
-        let rows = try await c.query("""
-            DELETE FROM \(table) l WHERE l.id = ANY($1::uuid[]) AND l.state IN \(JobState.liveSQL)
-                AND EXISTS (SELECT 1 FROM \(table) f WHERE f.id = l.id AND f.state IN \(JobState.finalSQL))
-            RETURNING l.id, (SELECT f.state FROM \(table) f WHERE f.id = l.id AND f.state IN \(JobState.finalSQL) LIMIT 1)
-            """, [.textArray(ids.map(\.uuidString))])
+        let rows = try await c.query(dropShadowedLiveSQL(table), [.textArray(ids.map(\.uuidString))])
         var dropped: [UUID: JobState] = [:]
         for row in rows {
             dropped[try row.decode(0, as: UUID.self)] = JobState(rawValue: try row.decode(1, as: String.self)) ?? .completed
         }
         return dropped
+    }
+
+    /// `dropShadowedLive`'s statement: $1 the ids; returns each deleted id and its final state.
+    static func dropShadowedLiveSQL(_ table: String) -> String {
+        """
+        DELETE FROM \(table) l WHERE l.id = ANY($1::uuid[]) AND l.state IN \(JobState.liveSQL)
+            AND EXISTS (SELECT 1 FROM \(table) f WHERE f.id = l.id AND f.state IN \(JobState.finalSQL))
+        RETURNING l.id, (SELECT f.state FROM \(table) f WHERE f.id = l.id AND f.state IN \(JobState.finalSQL) LIMIT 1)
+        """
     }
 
     /// Marks jobs whose publish failed after their insert: `discarded` with error `publish_failed`,
