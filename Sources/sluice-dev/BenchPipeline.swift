@@ -163,11 +163,14 @@ struct BenchLatency: AsyncParsableCommand {
     @Flag(help: "Also split the latency into stages (p50/p99) at the ledger's claim and finish times.") var stages = false
     @Option(help: "The workers' --short-job-threshold (default theirs: 0s, claim every job before it runs; above zero, the opt-in short path).")
     var shortJobThreshold: String?
+    @Flag(help: "Start the workers with --no-pruner (no partition DDL during the run), to see what the pruner costs the tail.")
+    var noPruner = false
 
     func run() async throws {
         SluiceLogging.bootstrap()
+        let workerArguments = (shortJobThreshold.map { ["--short-job-threshold", $0] } ?? []) + (noPruner ? ["--no-pruner"] : [])
         let bench = try await PipelineBench.start(concurrency: concurrency, prefetch: max(concurrency, 50),
-                                                  workerArguments: shortJobThreshold.map { ["--short-job-threshold", $0] } ?? [])
+                                                  workerArguments: workerArguments)
         defer { bench.cleanUpSync() }
         // Warm up: connections, prepared paths.
         for _ in 0..<20 { _ = try await bench.producer.enqueue(JobRequest(kind: .noop)) }
