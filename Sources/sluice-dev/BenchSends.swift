@@ -5,9 +5,10 @@
 // Needs the demo schema (`sluice demo schema` or `scripts/demo`). Creates a workspace of its own
 // (`bench-sends`, removed first if a previous run left it) with N active leads and two campaigns,
 // then: the catalog statement through StatementRunner on an import-class pool (committed batches,
-// idempotent through the unique index's ON CONFLICT DO NOTHING) — the job's work without the queue; the same statement again
-// (nobody is scheduled twice: it must report 0); and the reference, one INSERT … SELECT of the
-// same rows for the second campaign in one transaction, without ON CONFLICT. Prints the
+// idempotent: leads already scheduled are left out, a batch colliding with a concurrent run is
+// run again) — the job's work without the queue; the same statement again (nobody is scheduled
+// twice: it must report 0); and the reference, one INSERT … SELECT of the same rows for the
+// second campaign in one transaction. Prints the
 // statement's time over the reference's (target ≤ 1.0×, measured in the same run so machine load
 // affects both), then deletes everything it made. Prints figures; never fails on them.
 

@@ -207,9 +207,10 @@ CREATE TABLE IF NOT EXISTS demo.email_sends_default PARTITION OF demo.email_send
 
 CREATE INDEX IF NOT EXISTS idx_email_sends_workspace_created
     ON demo.email_sends (workspace_id, created_at DESC);
--- One send per lead per campaign: schedule_campaign_sends relies on it (ON CONFLICT DO NOTHING)
--- to schedule nobody twice. Sends carry their campaign's created_at, so the partition key in the
--- index changes nothing for a campaign; it also serves "the sends of a campaign".
+-- One send per lead per campaign: schedule_campaign_sends relies on it to schedule nobody twice
+-- (a concurrent run's batch fails on it and is run again). Sends carry their campaign's
+-- created_at, so the partition key in the index changes nothing for a campaign; it also serves
+-- "the sends of a campaign".
 ALTER TABLE demo.email_sends ALTER COLUMN id SET DEFAULT demo.uuid_v7();
 DROP INDEX IF EXISTS demo.idx_email_sends_campaign_status;
 CREATE UNIQUE INDEX IF NOT EXISTS idx_email_sends_campaign_lead
