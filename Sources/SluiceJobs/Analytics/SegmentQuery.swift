@@ -109,8 +109,8 @@ public struct SegmentQuery: Sendable {
         /// given the indexes `sluice catalog check` asks for (trigram for text matching, GIN for tags
         /// and custom-field equality, a key column for equality and time ranges, the lookup
         /// relation's tenant index): positive conditions are; a negation, `not_equals`,
-        /// `not_contains` and a custom-field `contains` (`->> key ILIKE`, which no index of the
-        /// object serves) are not; an AND is when one of its rules is, an OR when all are.
+        /// `not_contains` and a custom-field `contains` (`(column ->> 'key') ILIKE`, served only by
+        /// an expression index per key, which the check cannot ask for) are not; an AND is when one of its rules is, an OR when all are.
         static func served(_ rule: SegmentRule) -> Bool {
             switch rule {
             case .all(let rules): return rules.contains(where: served)
@@ -195,7 +195,10 @@ public struct SegmentQuery: Sendable {
             case (.object, .equals, .scalar(let v)):
                 return "(\(col) @> \(bind(.json(JSONValue.object([c.key ?? "": v]).jsonString))))"
             case (.object, .contains, .text(let s)):
-                return "(\(col) ->> \(bind(.text(c.key ?? ""))) ILIKE \(bind(.text("%" + Self.escapeLike(s) + "%"))))"
+                // The key is written into the SQL (letters, digits and _ only, as the parser
+                // allows), not bound: an expression index on `(column ->> 'key')` serves it only then.
+                guard let key = c.key, SegmentRules.isKey(key) else { return "false" }
+                return "((\(col) ->> '\(key)') ILIKE \(bind(.text("%" + Self.escapeLike(s) + "%"))))"
             default:
                 // The parser only builds the combinations above; anything else matches nothing
                 // rather than everything.
