@@ -88,7 +88,7 @@ import Testing
             #expect(after == before + eligible)
             let twice = try await db.value(
                 """
-                SELECT count(*)::bigint FROM (SELECT lead_id FROM demo.email_sends WHERE campaign_id = $1::uuid
+                SELECT count(*)::bigint FROM (SELECT lead_id FROM demo.email_sends WHERE campaign_id = $1::uuid AND status = 'queued'
                 GROUP BY lead_id HAVING count(*) > 1) d
                 """, [.text(campaign)], as: Int.self)
             #expect(twice == 0)

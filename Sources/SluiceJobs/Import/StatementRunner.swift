@@ -88,9 +88,9 @@ public struct StatementRunner: Sendable {
         while true {
             do {
                 return try await c.query(sql, binds)[0]
-            } catch let error as PostgresError
-                where (error.sqlState == PostgresError.uniqueViolation || error.sqlState == PostgresError.deadlockDetected)
-                && collisions < collisionRetries {
+            } catch {
+                let collided = error.sqlState == PostgresError.uniqueViolation || error.sqlState == PostgresError.deadlockDetected
+                guard collided, collisions < collisionRetries else { throw error }
                 collisions += 1
                 logger.info("batch collided with a concurrent run; running it again", metadata: [
                     "statement": "\(statement)", "sqlstate": "\(error.sqlState ?? "")", "attempt": "\(collisions + 1)"])
