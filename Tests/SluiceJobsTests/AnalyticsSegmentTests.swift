@@ -153,6 +153,21 @@ struct AnalyticsSegmentTests {
             #expect(try await members(["operator": "or", "rules": [
                 ["field": "engagement_level", "operator": "equals", "value": "hot"],
                 ["field": "status", "operator": "equals", "value": "bounced"]]]) == [2, 5, 7, 10])
+            // A negated lookup at the top (alone or in the top-level AND) runs with hash joins off
+            // (a merge anti-join, issue 18), set for its own transaction only; other rules as they are.
+            let notHot = SegmentQuery(rule: try SegmentRules.parse([["not": ["field": "engagement_level", "operator": "in", "value": ["hot"]]],
+                                                                    ["field": "source", "operator": "equals", "value": "form"]], source: source),
+                                      workspaceID: ws, source: source)
+            #expect(notHot.plannerSettings.map(\.name) == ["enable_hashjoin"])
+            #expect(SegmentQuery(rule: try SegmentRules.parse(nested, source: source), workspaceID: ws, source: source).plannerSettings.isEmpty)
+            let steered = try await db.connect()
+            #expect(try await notHot.query("SELECT current_setting('enable_hashjoin')", [], on: steered)[0].decode(0, as: String.self) == "off")
+            #expect(try await steered.query("SELECT current_setting('enable_hashjoin')")[0].decode(0, as: String.self) == "on")
+            let steeredKeys = try await notHot.query(notHot.keysSQL, notHot.binds, on: steered).map { Int(try $0.decode(0, as: String.self).suffix(12))! }
+            await steered.close()
+            #expect(steeredKeys.sorted() == [8, 9, 10, 11, 12])
+            #expect(try await members([["not": ["field": "engagement_level", "operator": "in", "value": ["hot"]]],
+                                       ["field": "source", "operator": "equals", "value": "form"]]) == [8, 9, 10, 11, 12])
             // A top-level OR mixing branches an index serves with ones none can (a custom-field
             // contains, a negation) runs as a UNION of arms: the same members as the one WHERE.
             let mixed: JSONValue = ["operator": "or", "rules": [
