@@ -79,8 +79,8 @@ public struct StatementRunner: Sendable {
 
     /// One batch, its own transaction (autocommit). A batch that collides with another run's
     /// commit is run again: a unique violation (the other run wrote a row this batch's snapshot
-    /// did not see; the demo's statement has no `ON CONFLICT` clause, which cost it ~1.3× its
-    /// insert) or a deadlock between the two. The statement is idempotent, and the next run of the
+    /// did not see; the demo's statement has no `ON CONFLICT` clause, which cost it 1.1–1.3× its
+    /// insert in psql A/Bs) or a deadlock between the two. The statement is idempotent, and the next run of the
     /// batch takes a new snapshot that sees the other run's rows, so it leaves them out.
     static func batch(_ sql: String, _ binds: [PostgresValue], on c: PostgresConnection, statement: String,
                       logger: Logger) async throws -> PostgresRow {

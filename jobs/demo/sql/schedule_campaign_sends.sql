@@ -9,7 +9,7 @@
 -- campaign. Leads already scheduled are left out by one anti-join per batch: the campaign's sends
 -- in the batch's id range are one range of that index (batches go in lead-id order), hashed,
 -- so a re-run reads each batch's range once and builds no row for a lead already scheduled.
--- No ON CONFLICT clause (a speculative insertion per row cost ~1.3x the plain insert): a send
+-- No ON CONFLICT clause (a speculative insertion per row: 1.1-1.3x the plain insert in psql A/Bs): a send
 -- committed meanwhile by a concurrent run of the campaign makes the batch fail on the unique
 -- index instead of scheduling twice, and the runner runs that batch again with a new snapshot,
 -- whose anti-join leaves the other run's sends out (StatementRunner.batch).
