@@ -141,7 +141,7 @@ struct BenchSegment: AsyncParsableCommand {
                     let start = ContinuousClock.now
                     let n = try await pool.withConnection { c in
                         // What the job sends when the count is not cached: count and page in one statement.
-                        try await c.query(q.countAndPageSQL, q.binds + [.int(50), .int(0)])[0].decode(source.columns.count, as: Int.self)
+                        try await q.query(q.countAndPageSQL, q.binds + [.int(50), .int(0)], on: c)[0].decode(source.columns.count, as: Int.self)
                     }
                     let ms = BenchSupport.ms(ContinuousClock.now - start)
                     perSet[name, default: []].append(ms)

@@ -153,6 +153,21 @@ struct AnalyticsSegmentTests {
             #expect(try await members(["operator": "or", "rules": [
                 ["field": "engagement_level", "operator": "equals", "value": "hot"],
                 ["field": "status", "operator": "equals", "value": "bounced"]]]) == [2, 5, 7, 10])
+            // A negated lookup at the top (alone or in the top-level AND) runs with hash joins off
+            // (a merge anti-join, issue 18), set for its own transaction only; other rules as they are.
+            let notHot = SegmentQuery(rule: try SegmentRules.parse([["not": ["field": "engagement_level", "operator": "in", "value": ["hot"]]],
+                                                                    ["field": "source", "operator": "equals", "value": "form"]], source: source),
+                                      workspaceID: ws, source: source)
+            #expect(notHot.plannerSettings.map(\.name) == ["enable_hashjoin"])
+            #expect(SegmentQuery(rule: try SegmentRules.parse(nested, source: source), workspaceID: ws, source: source).plannerSettings.isEmpty)
+            let steered = try await db.connect()
+            #expect(try await notHot.query("SELECT current_setting('enable_hashjoin')", [], on: steered)[0].decode(0, as: String.self) == "off")
+            #expect(try await steered.query("SELECT current_setting('enable_hashjoin')")[0].decode(0, as: String.self) == "on")
+            let steeredKeys = try await notHot.query(notHot.keysSQL, notHot.binds, on: steered).map { Int(try $0.decode(0, as: String.self).suffix(12))! }
+            await steered.close()
+            #expect(steeredKeys.sorted() == [8, 9, 10, 11, 12])
+            #expect(try await members([["not": ["field": "engagement_level", "operator": "in", "value": ["hot"]]],
+                                       ["field": "source", "operator": "equals", "value": "form"]]) == [8, 9, 10, 11, 12])
             // A top-level OR mixing branches an index serves with ones none can (a custom-field
             // contains, a negation) runs as a UNION of arms: the same members as the one WHERE.
             let mixed: JSONValue = ["operator": "or", "rules": [
@@ -183,6 +198,23 @@ struct AnalyticsSegmentTests {
                 ["field": "created_at", "operator": "before", "value": "2026-01-03"],
                 ["not": ["field": "company", "operator": "contains", "value": "glob"]]]])
                 == [1, 3, 4, 5, 6, 8, 9, 10, 11, 12])
+            // A custom field's contains writes its key into the SQL (only the pattern is bound), so an
+            // expression trigram index on that key serves it (issue 18): the plan of the condition uses
+            // it once the planner is told not to scan the table, and the members are the same.
+            let city = SegmentQuery(rule: try SegmentRules.parse([["field": "custom_fields.city", "operator": "contains", "value": "lyon 1"]],
+                                                                 source: source), workspaceID: ws, source: source)
+            #expect(city.fromWhere.contains("(t.\"custom_fields\" ->> 'city') ILIKE $2"), "\(city.fromWhere)")
+            #expect(city.binds.count == 2)
+            try await db.run("CREATE INDEX leads_city_trgm ON demo.leads USING gin (workspace_id, (custom_fields ->> 'city') gin_trgm_ops)")
+            let explain = try await db.connect()
+            try await explain.simpleQuery("SET enable_seqscan = off")
+            // The condition alone (the tenant's own indexes set aside): only the expression index can serve it.
+            let condition = city.fromWhere.replacingOccurrences(of: "t.\"workspace_id\" = $1 AND", with: "$1::uuid IS NOT NULL AND")
+            let plan = try await explain.query("EXPLAIN SELECT count(*) " + condition, city.binds)
+                .map { try $0.decode(0, as: String.self) }.joined(separator: "\n")
+            await explain.close()
+            #expect(plan.contains("leads_city_trgm"), "\(plan)")
+            #expect(try await members([["field": "custom_fields.city", "operator": "contains", "value": "lyon 1"]]) == [1, 10, 11, 12])
             let lookupSQL = SegmentQuery(rule: try SegmentRules.parse([["field": "engagement_level", "operator": "equals", "value": "hot"]],
                                                                       source: source), workspaceID: ws, source: source).fromWhere
             #expect(lookupSQL.contains("l.\"workspace_id\" = $1 AND l.\"lead_id\" = t.\"id\""), "\(lookupSQL)")

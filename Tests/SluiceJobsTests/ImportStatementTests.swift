@@ -1,6 +1,7 @@
 // import.statement with the demo's schedule_campaign_sends: one queued send per active or
 // verified lead of the campaign's workspace, in several committed batches; a second run
-// schedules nobody twice; bad parameters and undeclared statements are refused.
+// schedules nobody twice, nor does a batch that collides with a concurrent run; bad parameters
+// and undeclared statements are refused.
 
 import Foundation
 import Postgres
@@ -41,6 +42,56 @@ import Testing
                 GROUP BY lead_id HAVING count(*) > 1) d
                 """, [.text(campaign)], as: Int.self)
             #expect(queuedTwice == 0)
+        }
+    }
+
+    /// The statement has no ON CONFLICT clause: a send another run commits while a batch runs
+    /// makes that batch fail on the unique index, and the runner runs it again with a new
+    /// snapshot, which leaves the other run's send out. Here the other run is a transaction that
+    /// inserted one lead's send and commits only once the runner's batch waits on it.
+    @Test func aBatchCollidingWithAConcurrentRunIsRunAgain() async throws {
+        var catalog = try TestCatalog.demo()
+        let i = catalog.statements.firstIndex { $0.name.rawValue == "schedule_campaign_sends" }!
+        catalog.statements[i].batchSize = 7
+        try await ScratchDatabase.with("imp_collide") { db in
+            let campaign = try await db.value(
+                "SELECT c.id::text FROM demo.campaigns c JOIN demo.workspaces w ON w.id = c.workspace_id ORDER BY w.slug, c.name LIMIT 1",
+                as: String.self)
+            let eligible = try await db.value(
+                """
+                SELECT count(*)::bigint FROM demo.leads l JOIN demo.campaigns c ON c.workspace_id = l.workspace_id
+                WHERE c.id = $1::uuid AND l.status IN ('active', 'verified')
+                """, [.text(campaign)], as: Int.self)
+            let before = try await db.value("SELECT count(*)::bigint FROM demo.email_sends WHERE campaign_id = $1::uuid", [.text(campaign)], as: Int.self)
+            let other = try await db.connect("test other run")
+            try await other.simpleQuery("BEGIN")
+            // The 20th eligible lead in id order: in the third batch of 7.
+            try await other.execute(
+                """
+                INSERT INTO demo.email_sends (workspace_id, campaign_id, lead_id, status, scheduled_at, created_at)
+                SELECT c.workspace_id, c.id, l.id, 'queued', now(), c.created_at
+                FROM demo.campaigns c JOIN demo.leads l ON l.workspace_id = c.workspace_id
+                WHERE c.id = $1::uuid AND l.status IN ('active', 'verified')
+                ORDER BY l.id OFFSET 19 LIMIT 1
+                """, [.text(campaign)])
+            let runner = StatementRunner(catalog: catalog)
+            let args = StatementRunner.Arguments(name: "schedule_campaign_sends", params: ["campaign_id": .string(campaign)])
+            let run = Task { try await runner.run(args, pool: db.pool, progress: { _ in }, logger: db.logger) }
+            try await db.waitUntil(
+                "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                "the runner's batch to wait on the other run's send")
+            try await other.simpleQuery("COMMIT")
+            await other.close()
+            let first = try await run.value
+            #expect(first.affected == eligible - 1 && first.complete)
+            let after = try await db.value("SELECT count(*)::bigint FROM demo.email_sends WHERE campaign_id = $1::uuid", [.text(campaign)], as: Int.self)
+            #expect(after == before + eligible)
+            let twice = try await db.value(
+                """
+                SELECT count(*)::bigint FROM (SELECT lead_id FROM demo.email_sends WHERE campaign_id = $1::uuid AND status = 'queued'
+                GROUP BY lead_id HAVING count(*) > 1) d
+                """, [.text(campaign)], as: Int.self)
+            #expect(twice == 0)
         }
     }
 

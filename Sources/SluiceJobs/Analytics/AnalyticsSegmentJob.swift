@@ -112,12 +112,12 @@ public struct AnalyticsSegmentJob: JobWorker {
         let (total, leads): (Int, [JSONValue]) = try await context.pool.withConnection { c in
             if let count {
                 guard limit > 0 else { return (count, []) }
-                let page = try await c.query(query.pageSQL, query.binds + [.int(limit), .int(offset)])
+                let page = try await query.query(query.pageSQL, query.binds + [.int(limit), .int(offset)], on: c)
                 return (count, try page.map { try RowJSON.object($0, columns: page.columns) })
             }
-            guard limit > 0 else { return (try await c.query(query.countSQL, query.binds)[0].decode(0, as: Int.self), []) }
+            guard limit > 0 else { return (try await query.query(query.countSQL, query.binds, on: c)[0].decode(0, as: Int.self), []) }
             // Count and page in one visit of the members.
-            let rows = try await c.query(query.countAndPageSQL, query.binds + [.int(limit), .int(offset)])
+            let rows = try await query.query(query.countAndPageSQL, query.binds + [.int(limit), .int(offset)], on: c)
             let columns = checked.source.columns.map(\.rawValue)
             let n = try rows[0].decode(columns.count, as: Int.self)
             let members = try rows.filter { try $0.decode(columns.count + 1, as: Bool.self) }
@@ -148,7 +148,7 @@ public struct AnalyticsSegmentJob: JobWorker {
     /// Saves the members in the home database, in one transaction, 10 000 keys per statement.
     func store(_ query: SegmentQuery, _ checked: Checked, context: JobContext) async throws -> UUID {
         let keys: [String] = try await context.pool.withConnection { c in
-            let rows = try await c.query(query.keysSQL + " LIMIT \(Self.maxStoredMembers + 1)", query.binds)
+            let rows = try await query.query(query.keysSQL + " LIMIT \(Self.maxStoredMembers + 1)", query.binds, on: c)
             return try rows.map { try $0.decode(0, as: String.self) }
         }
         guard keys.count <= Self.maxStoredMembers else {

@@ -4,10 +4,11 @@
 // index (gin/gist, *_trgm_ops) for text matching (contains, starts_with, ends_with), a GIN index
 // for tags and custom-field objects, an index with the column as a key column for equality and
 // time ranges; a lookup needs an index of its relation led by its key, or by its tenant column
-// and holding its column. Not warned, because no index can serve them whatever the schema:
-// negations, `not_equals`, `not_contains`, and `contains` on a custom-field key (`->> key ILIKE`
-// over any key); the segment compiler puts such branches of an OR in one UNION arm of their own
-// (SegmentQuery), so they cost one pass over the workspace and the other branches their index.
+// and holding its column. Not warned: negations, `not_equals`, `not_contains` (no index can
+// serve them whatever the schema), and `contains` on a custom-field key (`(column ->> 'key')
+// ILIKE`: an expression trigram index per key serves it, but keys are free). The segment
+// compiler puts such branches of an OR in one UNION arm of their own (SegmentQuery), so they
+// cost at most one pass over the workspace and the other branches their index.
 
 import Postgres
 import SluiceCatalog

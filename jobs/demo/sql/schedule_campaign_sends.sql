@@ -9,7 +9,10 @@
 -- campaign. Leads already scheduled are left out by one anti-join per batch: the campaign's sends
 -- in the batch's id range are one range of that index (batches go in lead-id order), hashed,
 -- so a re-run reads each batch's range once and builds no row for a lead already scheduled.
--- ON CONFLICT DO NOTHING stays for a send added meanwhile by a concurrent run.
+-- No ON CONFLICT clause (a speculative insertion per row: 1.1-1.3x the plain insert in psql A/Bs): a send
+-- committed meanwhile by a concurrent run of the campaign makes the batch fail on the unique
+-- index instead of scheduling twice, and the runner runs that batch again with a new snapshot,
+-- whose anti-join leaves the other run's sends out (StatementRunner.batch).
 WITH campaign AS (
     SELECT c.id, c.workspace_id, c.created_at, coalesce(c.scheduled_at, now()) AS scheduled_at
     FROM demo.campaigns c
@@ -35,7 +38,6 @@ WITH campaign AS (
     SELECT c.workspace_id, c.id, b.id, 'queued', c.scheduled_at, c.created_at
     FROM batch b CROSS JOIN campaign c
     WHERE NOT EXISTS (SELECT 1 FROM scheduled d WHERE d.lead_id = b.id)
-    ON CONFLICT (campaign_id, lead_id, created_at) DO NOTHING
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM ins)::bigint AS affected, (SELECT last_id FROM bounds)::text AS last_key
