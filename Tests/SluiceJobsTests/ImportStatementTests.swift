@@ -11,19 +11,31 @@ import SluiceCore
 import Testing
 
 @Suite struct ImportStatementTests {
-    @Test func campaignSendsTwiceSchedulesNobodyTwice() async throws {
+    /// The demo catalog with `schedule_campaign_sends` in batches of 7 (several per campaign).
+    static func sendsCatalog() throws -> Catalog {
         var catalog = try TestCatalog.demo()
         let i = catalog.statements.firstIndex { $0.name.rawValue == "schedule_campaign_sends" }!
         catalog.statements[i].batchSize = 7
+        return catalog
+    }
+
+    /// The demo's first campaign (by workspace slug and name) and its eligible leads' count.
+    static func firstCampaign(_ db: ScratchDatabase) async throws -> (id: String, eligible: Int) {
+        let campaign = try await db.value(
+            "SELECT c.id::text FROM demo.campaigns c JOIN demo.workspaces w ON w.id = c.workspace_id ORDER BY w.slug, c.name LIMIT 1",
+            as: String.self)
+        let eligible = try await db.value(
+            """
+            SELECT count(*)::bigint FROM demo.leads l JOIN demo.campaigns c ON c.workspace_id = l.workspace_id
+            WHERE c.id = $1::uuid AND l.status IN ('active', 'verified')
+            """, [.text(campaign)], as: Int.self)
+        return (campaign, eligible)
+    }
+
+    @Test func campaignSendsTwiceSchedulesNobodyTwice() async throws {
+        let catalog = try Self.sendsCatalog()
         try await ScratchDatabase.with("imp_statement") { db in
-            let campaign = try await db.value(
-                "SELECT c.id::text FROM demo.campaigns c JOIN demo.workspaces w ON w.id = c.workspace_id ORDER BY w.slug, c.name LIMIT 1",
-                as: String.self)
-            let eligible = try await db.value(
-                """
-                SELECT count(*)::bigint FROM demo.leads l JOIN demo.campaigns c ON c.workspace_id = l.workspace_id
-                WHERE c.id = $1::uuid AND l.status IN ('active', 'verified')
-                """, [.text(campaign)], as: Int.self)
+            let (campaign, eligible) = try await Self.firstCampaign(db)
             #expect(eligible == 67)
             let before = try await db.value("SELECT count(*)::bigint FROM demo.email_sends WHERE campaign_id = $1::uuid", [.text(campaign)], as: Int.self)
             let runner = StatementRunner(catalog: catalog)
@@ -50,18 +62,9 @@ import Testing
     /// snapshot, which leaves the other run's send out. Here the other run is a transaction that
     /// inserted one lead's send and commits only once the runner's batch waits on it.
     @Test func aBatchCollidingWithAConcurrentRunIsRunAgain() async throws {
-        var catalog = try TestCatalog.demo()
-        let i = catalog.statements.firstIndex { $0.name.rawValue == "schedule_campaign_sends" }!
-        catalog.statements[i].batchSize = 7
+        let catalog = try Self.sendsCatalog()
         try await ScratchDatabase.with("imp_collide") { db in
-            let campaign = try await db.value(
-                "SELECT c.id::text FROM demo.campaigns c JOIN demo.workspaces w ON w.id = c.workspace_id ORDER BY w.slug, c.name LIMIT 1",
-                as: String.self)
-            let eligible = try await db.value(
-                """
-                SELECT count(*)::bigint FROM demo.leads l JOIN demo.campaigns c ON c.workspace_id = l.workspace_id
-                WHERE c.id = $1::uuid AND l.status IN ('active', 'verified')
-                """, [.text(campaign)], as: Int.self)
+            let (campaign, eligible) = try await Self.firstCampaign(db)
             let before = try await db.value("SELECT count(*)::bigint FROM demo.email_sends WHERE campaign_id = $1::uuid", [.text(campaign)], as: Int.self)
             let other = try await db.connect("test other run")
             try await other.simpleQuery("BEGIN")

@@ -39,6 +39,19 @@ struct LedgerPartitionTests {
         return id
     }
 
+    /// Makes every insert into the ledger whose row matches `condition` (a trigger's WHEN, over
+    /// NEW) wait 2 s before it is written, so a race with it is certain.
+    func holdInserts(_ h: Harness, named name: String, when condition: String) async throws {
+        let fn = q(h, name)
+        _ = try await h.pool.withConnection { c in
+            try await c.simpleQuery("""
+                CREATE FUNCTION \(fn)() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN PERFORM pg_sleep(2); RETURN NEW; END $$;
+                CREATE TRIGGER \(name) BEFORE INSERT ON \(q(h, "jobs")) FOR EACH ROW WHEN (\(condition)) EXECUTE FUNCTION \(fn)();
+                """)
+        }
+    }
+
     @Test("a producer's insert that lands after a worker ran and recorded its job leaves one row, the final one")
     func insertAfterTheRun() async throws {
         try await withHarness { h in
@@ -46,15 +59,7 @@ struct LedgerPartitionTests {
             // beside the publish, so the worker gets the message, makes its own row, runs the job
             // and moves the row to a final leaf first. The conflict check of the late insert no
             // longer meets it there (each leaf has its own primary key).
-            let fn = q(h, "slow_insert")
-            _ = try await h.pool.withConnection { c in
-                try await c.simpleQuery("""
-                    CREATE FUNCTION \(fn)() RETURNS trigger LANGUAGE plpgsql AS $$
-                    BEGIN PERFORM pg_sleep(2); RETURN NEW; END $$;
-                    CREATE TRIGGER slow_insert BEFORE INSERT ON \(q(h, "jobs")) FOR EACH ROW
-                        WHEN (NEW.producer = 'slow-insert' AND NEW.worker IS NULL) EXECUTE FUNCTION \(fn)();
-                    """)
-            }
+            try await holdInserts(h, named: "slow_insert", when: "NEW.producer = 'slow-insert' AND NEW.worker IS NULL")
             let worker = try h.makeWorker(h.workerConfiguration())
             try await h.withWorker(worker) {
                 let id = try await h.producer.enqueue(JobRequest(kind: .noop, args: ["n": 3], producer: "slow-insert")).id
@@ -76,15 +81,7 @@ struct LedgerPartitionTests {
             // The claim's insert of a row-less message waits 2 s before it is written; meanwhile
             // another delivery's worker records the job completed (its row in a final leaf, as
             // a worker's move leaves it). The late insert meets no conflict there.
-            let fn = q(h, "slow_claim")
-            _ = try await h.pool.withConnection { c in
-                try await c.simpleQuery("""
-                    CREATE FUNCTION \(fn)() RETURNS trigger LANGUAGE plpgsql AS $$
-                    BEGIN PERFORM pg_sleep(2); RETURN NEW; END $$;
-                    CREATE TRIGGER slow_claim BEFORE INSERT ON \(q(h, "jobs")) FOR EACH ROW
-                        WHEN (NEW.worker = 'slow') EXECUTE FUNCTION \(fn)();
-                    """)
-            }
+            try await holdInserts(h, named: "slow_claim", when: "NEW.worker = 'slow'")
             let envelope = Envelope(kind: .noop, args: ["n": 4])
             async let claim = h.ledger.claim(ClaimRequest(envelope: envelope, workloadClass: "analytics", worker: "slow",
                                                           lease: .seconds(30)))
