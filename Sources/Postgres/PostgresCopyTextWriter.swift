@@ -22,42 +22,9 @@ public struct PostgresCopyTextWriter: Sendable {
     public mutating func append(row: [PostgresValue], rowNumber: Int) throws(PostgresError) {
         let mark = buffer.count
         for (i, value) in row.enumerated() {
-            if i > 0 { buffer.append(UInt8(ascii: "\t")) }
-            let ok: Bool
-            switch value {
-            case .null:
-                buffer.append(UInt8(ascii: "\\"))
-                buffer.append(UInt8(ascii: "N"))
-                ok = true
-            case .text(let s), .json(let s):
-                ok = appendEscaped(s)
-            case .int(let n):
-                PostgresTextFormat.appendInt(n, to: &buffer)
-                ok = true
-            case .double(let d):
-                PostgresTextFormat.appendDouble(d, to: &buffer)
-                ok = true
-            case .bool(let b):
-                buffer.append(b ? UInt8(ascii: "t") : UInt8(ascii: "f"))
-                ok = true
-            case .timestamp(let d):
-                PostgresTextFormat.appendTimestamp(d, to: &buffer)
-                ok = true
-            case .uuid(let u):
-                PostgresTextFormat.appendUUID(u, to: &buffer)
-                ok = true
-            case .bytes(let b):
-                // The bytea text `\x…` with its backslash escaped for COPY.
-                buffer.append(UInt8(ascii: "\\"))
-                PostgresTextFormat.appendByteaHex(b, to: &buffer)
-                ok = true
-            case .textArray, .intArray:
-                scratch.removeAll(keepingCapacity: true)
-                PostgresTextFormat.append(value, to: &scratch)
-                ok = scratch.withUnsafeBufferPointer { appendEscaped($0) }
-            }
-            if !ok {
-                buffer.removeSubrange(mark...)
+            if i > 0 { appendSeparator() }
+            if !append(value) {
+                truncate(to: mark)
                 var e = PostgresError(
                     .copyRejected,
                     message: "row \(rowNumber), column \(i + 1) contains a NUL byte, which COPY cannot carry")
@@ -65,8 +32,61 @@ public struct PostgresCopyTextWriter: Sendable {
                 throw e
             }
         }
-        buffer.append(UInt8(ascii: "\n"))
+        endRow()
     }
+
+    // A row field by field (the import's reading loop writes checked bytes straight in):
+    // fields separated by `appendSeparator()`, the row closed by `endRow()`, and a row given up
+    // half-way undone with `truncate(to:)` a mark taken from `buffer.count` before it.
+
+    /// Appends one value; false (and a partial field) when it holds a NUL byte.
+    public mutating func append(_ value: PostgresValue) -> Bool {
+        switch value {
+        case .null:
+            appendNull()
+            return true
+        case .text(let s), .json(let s):
+            return appendEscaped(s)
+        case .int(let n):
+            PostgresTextFormat.appendInt(n, to: &buffer)
+            return true
+        case .double(let d):
+            PostgresTextFormat.appendDouble(d, to: &buffer)
+            return true
+        case .bool(let b):
+            buffer.append(b ? UInt8(ascii: "t") : UInt8(ascii: "f"))
+            return true
+        case .timestamp(let d):
+            PostgresTextFormat.appendTimestamp(d, to: &buffer)
+            return true
+        case .uuid(let u):
+            PostgresTextFormat.appendUUID(u, to: &buffer)
+            return true
+        case .bytes(let b):
+            // The bytea text `\x…` with its backslash escaped for COPY.
+            buffer.append(UInt8(ascii: "\\"))
+            PostgresTextFormat.appendByteaHex(b, to: &buffer)
+            return true
+        case .textArray, .intArray:
+            scratch.removeAll(keepingCapacity: true)
+            PostgresTextFormat.append(value, to: &scratch)
+            return scratch.withUnsafeBufferPointer { appendEscaped($0) }
+        }
+    }
+
+    public mutating func appendNull() {
+        buffer.append(UInt8(ascii: "\\"))
+        buffer.append(UInt8(ascii: "N"))
+    }
+
+    public mutating func appendInt(_ n: Int) { PostgresTextFormat.appendInt(n, to: &buffer) }
+
+    public mutating func appendSeparator() { buffer.append(UInt8(ascii: "\t")) }
+
+    public mutating func endRow() { buffer.append(UInt8(ascii: "\n")) }
+
+    /// Drops what was appended after `mark` (a `buffer.count` taken earlier).
+    public mutating func truncate(to mark: Int) { buffer.removeSubrange(mark...) }
 
     private mutating func appendEscaped(_ s: String) -> Bool {
         if let ok = s.utf8.withContiguousStorageIfAvailable({ appendEscaped($0) }) { return ok }
@@ -76,7 +96,7 @@ public struct PostgresCopyTextWriter: Sendable {
     }
 
     /// Appends `bytes` with COPY text escapes; false when a NUL byte is found.
-    private mutating func appendEscaped(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    public mutating func appendEscaped(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         var runStart = 0
         var i = 0
         let n = bytes.count

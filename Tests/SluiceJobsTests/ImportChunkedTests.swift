@@ -165,4 +165,28 @@ import TestSupport
             Glibc.kill(second.processIdentifier, SIGKILL)
         }
     }
+
+    /// Chunks commit out of order (one with no repeated key does not wait): `.before(k)` waits
+    /// for the whole prefix, `.chunk(k)` for that chunk alone, and a failure reaches every waiter.
+    @Test func gateKeepsThePrefixWhenChunksCommitOutOfOrder() async throws {
+        let gate = ChunkGate()
+        let prefix = Task { try await gate.wait(for: .before(3)) }
+        let second = Task { try await gate.wait(for: .chunk(2)) }
+        gate.committed(2, xid: 12, rows: 10)
+        #expect(try await second.value == [12])
+        gate.committed(0, xid: 10, rows: 10)
+        try await Task.sleep(for: .milliseconds(50))
+        gate.committed(1, xid: 11, rows: 10)
+        // Chunks 0, 1 and 2 committed: the prefix reaches 3, with every id so far.
+        #expect(try await prefix.value.sorted() == [10, 11, 12])
+        #expect(gate.committedRows == 30)
+        #expect(try await gate.wait(for: .before(2)).count == 3)
+
+        let later = Task { try await gate.wait(for: .before(5)) }
+        gate.committed(4, xid: 14, rows: 1)
+        try await Task.sleep(for: .milliseconds(50))
+        gate.fail(CancellationError())
+        await #expect(throws: CancellationError.self) { try await later.value }
+        await #expect(throws: CancellationError.self) { try await gate.wait(for: .chunk(9)) }
+    }
 }

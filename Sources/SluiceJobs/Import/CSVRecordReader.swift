@@ -5,6 +5,10 @@
 // UTF-8 BOM at the start is skipped; empty lines are skipped. A record with bad quoting (a quote
 // inside an unquoted field, text after a closing quote) is returned as an error and reading goes
 // on at the next line; an unterminated quote swallows the rest of the file and says so.
+//
+// `nextInPlace()` leaves the record's fields in one buffer the reader reuses (`fieldStorage`,
+// ended at `fieldEnds`): no allocation per field or per record, for the chunked import's
+// reading loop. `next()` copies them out as a `CSVRecord`.
 
 public struct CSVRecord {
     /// The 1-based line the record starts on.
@@ -20,6 +24,12 @@ public enum CSVRecordResult {
     case malformed(line: Int, reason: String, byteCount: Int)
 }
 
+/// A record read in place: its fields are in the reader's `fieldStorage` until the next read.
+public enum CSVRecordPlace {
+    case record(line: Int, byteCount: Int)
+    case malformed(line: Int, reason: String, byteCount: Int)
+}
+
 public struct CSVRecordReader<Source: ImportByteSource> {
     private var source: Source
     private var buffer: [UInt8] = []
@@ -30,6 +40,9 @@ public struct CSVRecordReader<Source: ImportByteSource> {
     public let delimiter: UInt8
     /// Bytes consumed so far (after decompression).
     public private(set) var bytesRead = 0
+    /// The last record's fields, one after the other; field i ends at `fieldEnds[i]`.
+    public private(set) var fieldStorage: [UInt8] = []
+    public private(set) var fieldEnds: [Int] = []
 
     public init(source: Source, delimiter: UInt8 = UInt8(ascii: ",")) {
         self.source = source
@@ -53,6 +66,23 @@ public struct CSVRecordReader<Source: ImportByteSource> {
 
     /// The next record, nil at the end of the input.
     public mutating func next() async throws -> CSVRecordResult? {
+        switch try await nextInPlace() {
+        case nil: return nil
+        case .malformed(let line, let reason, let byteCount): return .malformed(line: line, reason: reason, byteCount: byteCount)
+        case .record(let line, let byteCount):
+            var fields: [[UInt8]] = []
+            fields.reserveCapacity(fieldEnds.count)
+            var start = 0
+            for end in fieldEnds {
+                fields.append(Array(fieldStorage[start..<end]))
+                start = end
+            }
+            return .record(CSVRecord(line: line, fields: fields, byteCount: byteCount))
+        }
+    }
+
+    /// The next record with its fields left in `fieldStorage`; nil at the end of the input.
+    public mutating func nextInPlace() async throws -> CSVRecordPlace? {
         if atStart {
             while buffer.count - position < 3, try await refill() {}
             if buffer.count - position >= 3, buffer[position] == 0xEF, buffer[position + 1] == 0xBB, buffer[position + 2] == 0xBF {
@@ -80,7 +110,7 @@ public struct CSVRecordReader<Source: ImportByteSource> {
     private enum Step {
         case needMore
         /// nil: an empty line was skipped.
-        case done(CSVRecordResult?)
+        case done(CSVRecordPlace?)
     }
 
     /// Parses one record from `position`. Moves `position` and `line` only when it completes.
@@ -92,16 +122,22 @@ public struct CSVRecordReader<Source: ImportByteSource> {
         var position = self.position
         var line = self.line
         var bytesRead = self.bytesRead
+        var field = self.fieldStorage
+        var ends = self.fieldEnds
+        self.fieldStorage = []
+        self.fieldEnds = []
+        field.removeAll(keepingCapacity: true)
+        ends.removeAll(keepingCapacity: true)
         defer {
             self.position = position
             self.line = line
             self.bytesRead = bytesRead
+            self.fieldStorage = field
+            self.fieldEnds = ends
         }
         return buffer.withUnsafeBufferPointer { b -> Step in
             var i = start
             var lines = 0
-            var fields: [[UInt8]] = []
-            var field: [UInt8] = []
             // An empty line.
             if i < count, b[i] == 0x0A || (b[i] == 0x0D && i + 1 < count && b[i + 1] == 0x0A) {
                 let n = b[i] == 0x0A ? 1 : 2
@@ -167,16 +203,15 @@ public struct CSVRecordReader<Source: ImportByteSource> {
                 // A separator, a line end or the end of input.
                 if i >= count {
                     if !final { return .needMore }
-                    fields.append(field)
+                    ends.append(field.count)
                     position = count
                     bytesRead += count - start
                     line = startLine + lines + 1
-                    return .done(.record(CSVRecord(line: startLine, fields: fields, byteCount: count - start)))
+                    return .done(.record(line: startLine, byteCount: count - start))
                 }
                 let c = b[i]
                 if c == delim {
-                    fields.append(field)
-                    field = []
+                    ends.append(field.count)
                     i += 1
                     continue
                 }
@@ -186,11 +221,11 @@ public struct CSVRecordReader<Source: ImportByteSource> {
                 } else {
                     i += 1
                 }
-                fields.append(field)
+                ends.append(field.count)
                 position = i
                 bytesRead += i - start
                 line = startLine + lines + 1
-                return .done(.record(CSVRecord(line: startLine, fields: fields, byteCount: i - start)))
+                return .done(.record(line: startLine, byteCount: i - start))
             }
         }
     }

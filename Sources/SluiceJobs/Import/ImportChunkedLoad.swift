@@ -1,20 +1,23 @@
 // ImportChunkedLoad: the import's load for `on_conflict: update` (not a dry run): the file in
 // chunks of `chunkRows` rows, each its own transaction, on two connections taking turns, so the
-// three halves of the work overlap: the Swift side parses and checks chunk k+2 while one
-// connection COPYs chunk k+1 into its staging table and the other upserts chunk k.
+// work overlaps: the Swift side reads, checks and encodes the next chunk (one ahead of the
+// connections) while both connections COPY and upsert theirs.
 //
-// Upserts run in file order (chunk k+1's waits for chunk k's commit), so a key repeated in a
-// later chunk ends with its last line's values: last line wins across chunks as within one.
-// The report's counts are the ones a single transaction would give. Each key's 128-bit
-// fingerprint (two seeded SipHashes: a false match among a million keys has a probability of
-// about 10^-27) tells, while reading, which rows repeat a key of an earlier chunk; before its
-// upsert a chunk counts, among those keys only, how many will change a row an earlier chunk of
-// this import wrote (its `xmin` is one of the import's transactions): those were already
-// counted inserted or updated. A repeated key that changes a row the import had left unchanged
-// moves from unchanged to updated. A repeated key is counted once; its other lines are
-// duplicates.
+// A chunk whose keys are all new to the import upserts at once, beside the other connection's
+// chunk: they share no key, so neither blocks the other and the order does not matter. A chunk
+// that repeats a key of an earlier chunk upserts only after every earlier chunk committed, so
+// the key ends with its last line's values: last line wins across chunks as within one. The
+// report's counts are the ones a single transaction would give. Each key's 128-bit
+// fingerprint (two seeded SipHashes of the key's COPY text: a false match among a million keys
+// has a probability of about 10^-27) tells, while reading, which rows repeat a key of an earlier
+// chunk; before its upsert such a chunk counts, among those keys only, how many will change a
+// row an earlier chunk of this import wrote (its `xmin` is one of the import's transactions):
+// those were already counted inserted or updated. A repeated key that changes a row the import
+// had left unchanged moves from unchanged to updated. A repeated key is counted once; its other
+// lines are duplicates.
 //
-// A crash, a cancel or the reject limit leaves the chunks committed before it; a re-run upserts
+// A crash, a cancel or the reject limit leaves the chunks committed before it (not always a
+// prefix of the file, since chunks commit out of order); a re-run upserts
 // the whole file again and, since the upsert is idempotent, finishes it (the committed rows come
 // back unchanged). The second connection is opened beside the pool (one per running import),
 // so two imports never wait on each other for it; if it cannot be opened, the chunks run one
@@ -122,13 +125,19 @@ extension ImportLoader {
         try await withThrowingTaskGroup(of: ChunkCounts.self) { group in
             var inFlight = 0
             var index = 0
+            // One chunk more than connections: it is read and encoded while every connection
+            // is busy, and its COPY starts as soon as its connection's previous chunk commits.
             while let chunk = try await chunks.next(index: index, limit: chunkRows) {
-                while inFlight >= connections.count {
+                while inFlight > connections.count {
                     totals.add(try await group.next()!)
                     inFlight -= 1
                 }
                 let c = connections[index % connections.count]
-                group.addTask { try await self.run(chunk, on: c, target: target, gate: gate) }
+                let previousOnConnection = index - connections.count
+                group.addTask {
+                    if previousOnConnection >= 0 { _ = try await gate.wait(for: .chunk(previousOnConnection)) }
+                    return try await self.run(chunk, on: c, target: target, gate: gate)
+                }
                 inFlight += 1
                 index += 1
             }
@@ -146,8 +155,8 @@ extension ImportLoader {
         return Outcome(counts: counts, rejects: chunks.rejects)
     }
 
-    /// One chunk's transaction: stage, COPY, wait for the previous chunk's commit, count the
-    /// repeated keys, upsert, commit.
+    /// One chunk's transaction: stage, COPY, wait for every earlier chunk's commit when the
+    /// chunk repeats a key of theirs (and count those keys), upsert, commit.
     private func run(_ chunk: Chunk, on c: PostgresConnection, target: [String: TargetColumn], gate: ChunkGate) async throws -> ChunkCounts {
         do {
             let table = spec.table.quoted
@@ -156,7 +165,9 @@ extension ImportLoader {
                 try await c.simpleQuery("SET LOCAL work_mem = '\(Self.workMem)'")
                 try await c.simpleQuery("CREATE TEMP TABLE \(Self.stage) ON COMMIT DROP AS SELECT \(staged) FROM \(table) WITH NO DATA")
                 let copied = try await c.copyIn(into: "COPY \(Self.stage) FROM STDIN", data: chunk.data)
-                let ours = try await gate.wait(for: chunk.index)
+                // A chunk whose keys are all new to the import changes no row an earlier chunk
+                // wrote: it upserts at once, beside the others.
+                let ours = chunk.repeatLines.isEmpty ? [] : try await gate.wait(for: .before(chunk.index))
                 var counts = ChunkCounts(rows: copied)
                 if !chunk.repeatLines.isEmpty {
                     (counts.repeated, counts.changedOurs) = try await repeatedKeys(on: c, target: target, lines: chunk.repeatLines, ours: ours)
@@ -201,23 +212,96 @@ extension ImportLoader {
     }
 }
 
-/// A key's 128-bit fingerprint.
-struct KeyPrint: Hashable {
+/// A key's 128-bit fingerprint: two seeded SipHashes of the key's COPY text (the fields
+/// `keyIndexes` of the row just written), each field preceded by its length.
+struct KeyPrint: Equatable {
     var a: UInt64
     var b: UInt64
-    func hash(into hasher: inout Hasher) { hasher.combine(a) }
 
-    init(_ values: [PostgresValue], _ indexes: [Int]) {
+    init(row: UnsafeBufferPointer<UInt8>, keyIndexes: [Int]) {
         var h1 = Hasher()
         var h2 = Hasher()
         h1.combine(0x5155_1CE0 as UInt32)
         h2.combine(0x2D0F_A9B7 as UInt32)
-        for i in indexes {
-            h1.combine(values[i])
-            h2.combine(values[i])
+        for k in keyIndexes {
+            // Fields are separated by tabs; COPY text escapes a tab inside a value.
+            var field = 0
+            var start = 0
+            var i = 0
+            while field < k, i < row.count {
+                if row[i] == 0x09 {
+                    field += 1
+                    start = i + 1
+                }
+                i += 1
+            }
+            var end = start
+            while end < row.count, row[end] != 0x09, row[end] != 0x0A { end += 1 }
+            let bytes = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: row[start..<end]))
+            h1.combine(bytes.count)
+            h2.combine(bytes.count)
+            h1.combine(bytes: bytes)
+            h2.combine(bytes: bytes)
         }
         a = UInt64(bitPattern: Int64(h1.finalize()))
         b = UInt64(bitPattern: Int64(h2.finalize()))
+    }
+}
+
+/// Every key seen by an import: the first and the last chunk it appeared in. Open addressing
+/// over flat arrays, indexed by the fingerprint's own bits (already uniform), so a lookup
+/// hashes nothing more and a million keys are four arrays, not a million dictionary entries.
+struct KeyPrintTable {
+    private var a: [UInt64]
+    private var b: [UInt64]
+    private var first: [Int32]
+    private var last: [Int32]
+    private(set) var count = 0
+
+    init(capacity: Int = 1 << 16) {
+        var n = 16
+        while n < capacity * 2 { n <<= 1 }
+        a = Array(repeating: 0, count: n)
+        b = Array(repeating: 0, count: n)
+        first = Array(repeating: -1, count: n)
+        last = Array(repeating: -1, count: n)
+    }
+
+    /// Records `print` in `chunk`; the chunks it was first and last seen in before, if it was.
+    mutating func record(_ print: KeyPrint, chunk: Int32) -> (first: Int32, last: Int32)? {
+        if (count + 1) * 2 > first.count { grow() }
+        let mask = first.count - 1
+        var i = Int(truncatingIfNeeded: print.a) & mask
+        while first[i] >= 0 {
+            if a[i] == print.a, b[i] == print.b {
+                let seen = (first[i], last[i])
+                last[i] = chunk
+                return seen
+            }
+            i = (i + 1) & mask
+        }
+        a[i] = print.a
+        b[i] = print.b
+        first[i] = chunk
+        last[i] = chunk
+        count += 1
+        return nil
+    }
+
+    private mutating func grow() {
+        var bigger = KeyPrintTable(capacity: first.count)
+        for i in first.indices where first[i] >= 0 {
+            _ = bigger.record(KeyPrint(a: a[i], b: b[i]), chunk: first[i])
+            _ = bigger.record(KeyPrint(a: a[i], b: b[i]), chunk: last[i])
+        }
+        self = bigger
+    }
+}
+
+extension KeyPrint {
+    init(a: UInt64, b: UInt64) {
+        self.a = a
+        self.b = b
     }
 }
 
@@ -231,8 +315,8 @@ final class ChunkReader<S: ImportByteSource>: @unchecked Sendable {
     let keyIndexes: [Int]
     let state: ImportProgressState
     let progress: ProgressReporter
-    /// Every key seen: the first and the last chunk it appeared in.
-    private var seen: [KeyPrint: (first: Int32, last: Int32)] = [:]
+    private var seen = KeyPrintTable()
+    private var scratch: [UInt8] = []
     private var sinceCheck = 0
     private var done = false
 
@@ -261,22 +345,19 @@ final class ChunkReader<S: ImportByteSource>: @unchecked Sendable {
                     await progress(state.fields(phase: "reading", rows: reader.rowsRead, bytes: reader.bytesRead, rejected: rejects.count))
                 }
             }
-            guard let item = try await reader.next() else {
+            let mark = writer.buffer.count
+            guard let item = try await reader.nextEncoded(into: &writer, scratch: &scratch) else {
                 done = true
                 break
             }
             switch item {
-            case .row(let values):
-                let print = KeyPrint(values, keyIndexes)
-                if let found = seen[print] {
+            case .row(let line):
+                let print = writer.buffer.withUnsafeBufferPointer { KeyPrint(row: UnsafeBufferPointer(rebasing: $0[mark...]), keyIndexes: keyIndexes) }
+                if let found = seen.record(print, chunk: chunk) {
                     if found.last == chunk { duplicates = true }
-                    if found.first < chunk, case .int(let line) = values[0] { repeats.append(line) }
-                    seen[print] = (found.first, chunk)
-                } else {
-                    seen[print] = (chunk, chunk)
+                    if found.first < chunk { repeats.append(line) }
                 }
                 rows += 1
-                try writer.append(row: values, rowNumber: rows)
             case .reject(let reject):
                 rejects.append(reject)
                 if rejects.count > maxRejects { throw ImportLoader.RejectLimit(rejects: rejects) }
@@ -287,60 +368,97 @@ final class ChunkReader<S: ImportByteSource>: @unchecked Sendable {
     }
 }
 
-/// Orders the chunks' upserts: chunk k's waits until chunk k-1 committed, and learns the
-/// import's transaction ids so far. A failed chunk fails every waiter.
+/// Orders the chunks: a chunk that repeats a key of an earlier chunk upserts only once every
+/// earlier chunk committed (and learns the import's transaction ids so far); a chunk runs on its
+/// connection only once that connection's previous chunk finished. A failed chunk fails every
+/// waiter. Chunks may commit out of order (one with no repeated key does not wait), so the gate
+/// keeps the set of committed chunks and the prefix they make.
 final class ChunkGate: Sendable {
+    enum Point: Sendable {
+        /// Every chunk before this index committed.
+        case before(Int)
+        /// This chunk committed.
+        case chunk(Int)
+    }
+    private struct Waiter {
+        var point: Point
+        var id: Int
+        var continuation: CheckedContinuation<[UInt32], any Error>
+    }
     private struct State {
-        var committed = 0
+        var prefix = 0
+        var committed: Set<Int> = []
         var rows = 0
         var xids: [UInt32] = []
         var failure: (any Error)?
-        var waiters: [Int: CheckedContinuation<[UInt32], any Error>] = [:]
+        var waiters: [Waiter] = []
+        var nextID = 0
         var cancelled: Set<Int> = []
+
+        func reached(_ point: Point) -> Bool {
+            switch point {
+            case .before(let index): prefix >= index
+            case .chunk(let index): committed.contains(index)
+            }
+        }
     }
     private let state = Mutex(State())
 
     /// Rows of the chunks committed so far.
     var committedRows: Int { state.withLock { $0.rows } }
 
-    /// Waits until every chunk before `index` committed; their transaction ids.
-    func wait(for index: Int) async throws -> [UInt32] {
-        try await withTaskCancellationHandler {
+    /// Waits until `point` is reached; the transaction ids of the chunks committed by then.
+    func wait(for point: Point) async throws -> [UInt32] {
+        let id = state.withLock { s in
+            s.nextID += 1
+            return s.nextID
+        }
+        return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt32], any Error>) in
                 let now: Result<[UInt32], any Error>? = state.withLock { s in
                     if let f = s.failure { return .failure(f) }
-                    if s.committed >= index { return .success(s.xids) }
-                    if s.cancelled.contains(index) { return .failure(CancellationError()) }
-                    s.waiters[index] = continuation
+                    if s.reached(point) { return .success(s.xids) }
+                    if s.cancelled.remove(id) != nil { return .failure(CancellationError()) }
+                    s.waiters.append(Waiter(point: point, id: id, continuation: continuation))
                     return nil
                 }
                 if let now { continuation.resume(with: now) }
             }
         } onCancel: {
-            let waiter = state.withLock { s in
-                s.cancelled.insert(index)
-                return s.waiters.removeValue(forKey: index)
+            let waiter = state.withLock { s -> Waiter? in
+                guard let i = s.waiters.firstIndex(where: { $0.id == id }) else {
+                    s.cancelled.insert(id)
+                    return nil
+                }
+                return s.waiters.remove(at: i)
             }
-            waiter?.resume(throwing: CancellationError())
+            waiter?.continuation.resume(throwing: CancellationError())
         }
     }
 
     func committed(_ index: Int, xid: UInt32, rows: Int) {
-        let (waiter, xids) = state.withLock { s in
-            s.committed = index + 1
+        let (ready, xids) = state.withLock { s in
+            s.committed.insert(index)
+            while s.committed.contains(s.prefix) { s.prefix += 1 }
             s.rows += rows
             s.xids.append(xid)
-            return (s.waiters.removeValue(forKey: index + 1), s.xids)
+            var ready: [Waiter] = []
+            var waiting: [Waiter] = []
+            for w in s.waiters {
+                if s.reached(w.point) { ready.append(w) } else { waiting.append(w) }
+            }
+            s.waiters = waiting
+            return (ready, s.xids)
         }
-        waiter?.resume(returning: xids)
+        for w in ready { w.continuation.resume(returning: xids) }
     }
 
     func fail(_ error: any Error) {
         let waiters = state.withLock { s in
             if s.failure == nil { s.failure = error }
-            defer { s.waiters = [:] }
-            return Array(s.waiters.values)
+            defer { s.waiters = [] }
+            return s.waiters
         }
-        for w in waiters { w.resume(throwing: error) }
+        for w in waiters { w.continuation.resume(throwing: error) }
     }
 }

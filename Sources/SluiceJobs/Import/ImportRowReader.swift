@@ -21,6 +21,12 @@ public enum ImportItem {
     case reject(ImportReject)
 }
 
+/// A row `nextEncoded(into:)` wrote (its line number first), or a reject (nothing written).
+public enum ImportEncodedItem {
+    case row(line: Int)
+    case reject(ImportReject)
+}
+
 public struct ImportRowReader<Source: ImportByteSource> {
     public let spec: ImportSpec
     public let format: ImportFormat
@@ -106,6 +112,56 @@ public struct ImportRowReader<Source: ImportByteSource> {
             guard let (line, bytes) = try await lines!.next() else { return nil }
             rowsRead += 1
             return jsonRow(line: line, bytes: bytes)
+        }
+    }
+
+    /// The next row written straight into `writer` as one COPY text row (its line number
+    /// first), or a reject; nil at the end. A CSV cell goes from the reader's buffer to the
+    /// writer without an array, a String or a value of its own (`ImportValueCheck.encode`);
+    /// NDJSON rows go through `next()`.
+    public mutating func nextEncoded(into writer: inout PostgresCopyTextWriter, scratch: inout [UInt8]) async throws -> ImportEncodedItem? {
+        guard format == .csv, !mapping.isEmpty else {
+            guard let item = try await next() else { return nil }
+            switch item {
+            case .reject(let reject): return .reject(reject)
+            case .row(let values):
+                try writer.append(row: values, rowNumber: rowsRead)
+                guard case .int(let line) = values[0] else { return .row(line: 0) }
+                return .row(line: line)
+            }
+        }
+        guard let result = try await csv!.nextInPlace() else { return nil }
+        rowsRead += 1
+        switch result {
+        case .malformed(let line, let reason, _):
+            return .reject(ImportReject(line: line, column: nil, reason: reason))
+        case .record(let line, _):
+            let ends = csv!.fieldEnds
+            guard ends.count == mapping.count else {
+                return .reject(ImportReject(line: line, column: nil, reason: "has \(ends.count) field(s); the header has \(mapping.count)"))
+            }
+            let mark = writer.buffer.count
+            writer.appendInt(line)
+            let columns = self.columns
+            // `start()` refuses a file with an unknown column, so file column i is spec column i.
+            let reject: ImportReject? = csv!.fieldStorage.withUnsafeBufferPointer { storage in
+                var start = 0
+                for (i, end) in ends.enumerated() {
+                    writer.appendSeparator()
+                    let cell = UnsafeBufferPointer(rebasing: storage[start..<end])
+                    if let reason = ImportValueCheck.encode(cell, columns[i], scratch: &scratch, into: &writer) {
+                        return ImportReject(line: line, column: columns[i].header, reason: reason.text)
+                    }
+                    start = end
+                }
+                return nil
+            }
+            if let reject {
+                writer.truncate(to: mark)
+                return .reject(reject)
+            }
+            writer.endRow()
+            return .row(line: line)
         }
     }
 

@@ -67,9 +67,11 @@ public enum ImportValueCheck {
             }
             return .failure(.init("is not a timestamp (\(column.formats.map(\.rawValue).joined(separator: ", ")))"))
         case .json_object:
-            guard let value = try? JSONValue.parse(Array(text.utf8)) else { return .failure(.init("is not valid JSON")) }
+            let bytes = Array(text.utf8)
+            if bytes.withUnsafeBufferPointer({ JSONSyntax.isObject($0, postgresJSONB: true) }) { return .success(.json(text)) }
+            guard let value = try? JSONValue.parse(bytes) else { return .failure(.init("is not valid JSON")) }
             guard case .object = value else { return .failure(.init("is JSON but not an object")) }
-            return .success(.json(text))
+            return .failure(.init("holds the escape \\u0000, which a jsonb value cannot store"))
         case .text_array:
             guard let elements = arrayLiteral(text) else {
                 return .failure(.init("is not an array literal such as {a,b,\"c d\"}"))
@@ -85,6 +87,79 @@ public enum ImportValueCheck {
         return .success(.text(text))
     }
 
+    /// Checks the field `bytes` (indexed from 0) for `column` and writes its COPY text into
+    /// `writer`; nil when written, else the reason (and nothing written). The byte path covers
+    /// ASCII cells of the common types (text, email, uuid, an ISO 8601 timestamp, a JSON object)
+    /// without a String or a value per cell; anything else (non-ASCII, blanks to trim, `one_of`,
+    /// a length to count in characters, numbers, booleans, arrays, other timestamp formats)
+    /// goes through `check(_:_:)`, so both give the same bytes and the same reasons.
+    static func encode(_ bytes: UnsafeBufferPointer<UInt8>, _ column: ImportColumn, scratch: inout [UInt8],
+                       into writer: inout PostgresCopyTextWriter) -> ImportReject.Reason? {
+        var ascii = true
+        for b in bytes where b >= 0x80 || b == 0 {
+            if b == 0 { return .init("contains a NUL byte") }
+            ascii = false
+        }
+        let trims = column.type != .text && column.type != .json_object
+        if ascii, !bytes.isEmpty, trims, bytes[0] == 0x20 || bytes[0] == 0x09 || bytes[bytes.count - 1] == 0x20 || bytes[bytes.count - 1] == 0x09 {
+            ascii = false
+        }
+        guard ascii else { return fallback(bytes, column, into: &writer) }
+        if bytes.isEmpty {
+            if column.required { return .init("is required but empty") }
+            writer.appendNull()
+            return nil
+        }
+        guard column.lowercase else { return encodeASCII(bytes, column, into: &writer) }
+        scratch.removeAll(keepingCapacity: true)
+        for b in bytes { scratch.append(b >= 0x41 && b <= 0x5A ? b | 0x20 : b) }
+        return scratch.withUnsafeBufferPointer { encodeASCII($0, column, into: &writer) }
+    }
+
+    /// `encode` for a non-empty ASCII cell, trimmed and lowercased as its column says.
+    private static func encodeASCII(_ bytes: UnsafeBufferPointer<UInt8>, _ column: ImportColumn,
+                                    into writer: inout PostgresCopyTextWriter) -> ImportReject.Reason? {
+        switch column.type {
+        case .text:
+            if column.oneOf != nil { break }
+            if let max = column.maxLength, bytes.count > max { break }
+            _ = writer.appendEscaped(bytes)
+            return nil
+        case .email:
+            if column.oneOf != nil || bytes.count > (column.maxLength ?? 320) { break }
+            if !isEmail(bytes) { return .init("is not a valid email address") }
+            _ = writer.appendEscaped(bytes)
+            return nil
+        case .uuid:
+            if !isUUID(bytes) { return .init("is not a UUID") }
+            for b in bytes { writer.buffer.append(b >= 0x41 && b <= 0x46 ? b | 0x20 : b) }
+            return nil
+        case .timestamp:
+            guard column.formats.first == .iso8601, isISO8601(bytes) else { break }
+            _ = writer.appendEscaped(bytes)
+            return nil
+        case .json_object:
+            guard JSONSyntax.isObject(bytes, postgresJSONB: true) else { break }
+            _ = writer.appendEscaped(bytes)
+            return nil
+        default:
+            break
+        }
+        return fallback(bytes, column, into: &writer)
+    }
+
+    private static func fallback(_ bytes: UnsafeBufferPointer<UInt8>, _ column: ImportColumn,
+                                 into writer: inout PostgresCopyTextWriter) -> ImportReject.Reason? {
+        switch check(Array(bytes), column) {
+        case .success(let value):
+            // `check` refused every NUL byte already.
+            _ = writer.append(value)
+            return nil
+        case .failure(let reason):
+            return reason
+        }
+    }
+
     static func format(_ d: Double) -> String { d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)) : String(d) }
 
     static func trim(_ s: String) -> String {
@@ -96,14 +171,15 @@ public enum ImportValueCheck {
     /// A practical address check: one `@`, a non-empty local part of at most 64 printable
     /// characters without spaces or quotes, a domain of dot-separated labels (letters, digits,
     /// hyphens, not starting or ending with one) with at least one dot.
-    static func isEmail(_ text: String) -> Bool {
-        let u = Array(text.utf8)
-        guard let at = u.firstIndex(of: UInt8(ascii: "@")), at > 0, at <= 64, at < u.count - 3 else { return false }
+    static func isEmail(_ text: String) -> Bool { isEmail(Array(text.utf8)) }
+
+    static func isEmail<C: RandomAccessCollection<UInt8>>(_ u: C) -> Bool where C.Index == Int {
+        guard !u.isEmpty, let at = u.firstIndex(of: UInt8(ascii: "@")), at > 0, at <= 64, at < u.count - 3 else { return false }
         for c in u[..<at] {
             if c <= 0x20 || c == 0x22 || c == 0x28 || c == 0x29 || c == 0x2C || c == 0x3A || c == 0x3B || c == 0x3C
                 || c == 0x3E || c == 0x40 || c == 0x5B || c == 0x5C || c == 0x5D || c == 0x7F { return false }
         }
-        if u[0] == 0x2E || u[at - 1] == 0x2E { return false }
+        if u[u.startIndex] == 0x2E || u[at - 1] == 0x2E { return false }
         let domain = u[(at + 1)...]
         var labels = 0
         var labelLength = 0
@@ -124,8 +200,9 @@ public enum ImportValueCheck {
         return labels >= 1 && labelLength > 0 && previous != 0x2D
     }
 
-    static func isUUID(_ text: String) -> Bool {
-        let u = Array(text.utf8)
+    static func isUUID(_ text: String) -> Bool { isUUID(Array(text.utf8)) }
+
+    static func isUUID<C: Collection<UInt8>>(_ u: C) -> Bool {
         guard u.count == 36 else { return false }
         for (i, c) in u.enumerated() {
             if i == 8 || i == 13 || i == 18 || i == 23 {
@@ -173,7 +250,7 @@ public enum ImportValueCheck {
         }
     }
 
-    private static func digits(_ u: [UInt8], _ from: Int, _ count: Int) -> Int? {
+    private static func digits<C: RandomAccessCollection<UInt8>>(_ u: C, _ from: Int, _ count: Int) -> Int? where C.Index == Int {
         guard from + count <= u.count else { return nil }
         var n = 0
         for i in from..<(from + count) {
@@ -185,7 +262,7 @@ public enum ImportValueCheck {
     }
 
     /// `YYYY-MM-DD` with a real month and day.
-    private static func validDate(_ u: [UInt8]) -> Bool {
+    private static func validDate<C: RandomAccessCollection<UInt8>>(_ u: C) -> Bool where C.Index == Int {
         guard u.count >= 10, u[4] == 0x2D, u[7] == 0x2D, let y = digits(u, 0, 4), let m = digits(u, 5, 2), let d = digits(u, 8, 2),
             y >= 1, (1...12).contains(m), d >= 1 else { return false }
         let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
@@ -195,7 +272,7 @@ public enum ImportValueCheck {
 
     /// `YYYY-MM-DD[T| ]HH:MM[:SS[.f…]][Z|±HH[:MM]]`; a time without offset is UTC (the
     /// import session runs with TimeZone UTC).
-    static func isISO8601(_ u: [UInt8]) -> Bool {
+    static func isISO8601<C: RandomAccessCollection<UInt8>>(_ u: C) -> Bool where C.Index == Int {
         guard u.count >= 16, validDate(u), u[10] == 0x54 || u[10] == 0x20 || u[10] == 0x74,
             let h = digits(u, 11, 2), u[13] == 0x3A, let mi = digits(u, 14, 2), h <= 23, mi <= 59 else { return false }
         var i = 16
