@@ -161,6 +161,8 @@ import SluiceRuntime
             "\(ws),l@x.io,toolong,,,,,,,,,",
             "\(ws),m@x.io,bad\"quote,,,,,,,,,",
             "\(ws)\t,N@X.IO, pad,free,  kept  , Up ,{x},\"  {\"\"b\"\": 2}  \", 2026-11-22T10:00:00Z ,2026-01-02,  3  ,TRUE",
+            "\(ws),o@x.io,,,,,\"{ a b , \"\"x\\\"\"y\\\\z\"\" ,q\tr}\",,,,,",
+            "\(ws),p@x.io,,,,,\"{a,,b}\",,,,,",
         ]
         let file = Array((([header] + rows).joined(separator: "\n") + "\n").utf8)
 
@@ -190,8 +192,8 @@ import SluiceRuntime
         #expect(String(decoding: written.buffer, as: UTF8.self) == String(decoding: expected.buffer, as: UTF8.self))
         #expect(rejects == expectedRejects)
         // Line 4's record runs over two lines (a quoted CRLF).
-        #expect(lines == [2, 3, 4, 18])
-        #expect(rejects.map(\.line) == Array(6...17))
+        #expect(lines == [2, 3, 4, 18, 19])
+        #expect(rejects.map(\.line) == Array(6...17) + [20])
         #expect(byBytes.rowsRead == rows.count)
     }
 

@@ -249,50 +249,51 @@ struct KeyPrint: Equatable {
 }
 
 /// Every key seen by an import: the first and the last chunk it appeared in. Open addressing
-/// over flat arrays, indexed by the fingerprint's own bits (already uniform), so a lookup
-/// hashes nothing more and a million keys are four arrays, not a million dictionary entries.
+/// over one flat array of slots (a lookup touches one cache line), indexed by the fingerprint's
+/// own bits (already uniform), so a lookup hashes nothing more and a million keys are one array,
+/// not a million dictionary entries.
 struct KeyPrintTable {
-    private var a: [UInt64]
-    private var b: [UInt64]
-    private var first: [Int32]
-    private var last: [Int32]
+    private struct Slot {
+        var a: UInt64 = 0
+        var b: UInt64 = 0
+        /// -1: empty.
+        var first: Int32 = -1
+        var last: Int32 = -1
+    }
+    private var slots: [Slot]
     private(set) var count = 0
 
     init(capacity: Int = 1 << 16) {
         var n = 16
         while n < capacity * 2 { n <<= 1 }
-        a = Array(repeating: 0, count: n)
-        b = Array(repeating: 0, count: n)
-        first = Array(repeating: -1, count: n)
-        last = Array(repeating: -1, count: n)
+        slots = Array(repeating: Slot(), count: n)
     }
 
     /// Records `print` in `chunk`; the chunks it was first and last seen in before, if it was.
     mutating func record(_ print: KeyPrint, chunk: Int32) -> (first: Int32, last: Int32)? {
-        if (count + 1) * 2 > first.count { grow() }
-        let mask = first.count - 1
+        if (count + 1) * 2 > slots.count { grow() }
+        let mask = slots.count - 1
         var i = Int(truncatingIfNeeded: print.a) & mask
-        while first[i] >= 0 {
-            if a[i] == print.a, b[i] == print.b {
-                let seen = (first[i], last[i])
-                last[i] = chunk
-                return seen
+        return slots.withUnsafeMutableBufferPointer { slots in
+            while slots[i].first >= 0 {
+                if slots[i].a == print.a, slots[i].b == print.b {
+                    let seen = (slots[i].first, slots[i].last)
+                    slots[i].last = chunk
+                    return seen
+                }
+                i = (i + 1) & mask
             }
-            i = (i + 1) & mask
+            slots[i] = Slot(a: print.a, b: print.b, first: chunk, last: chunk)
+            count += 1
+            return nil
         }
-        a[i] = print.a
-        b[i] = print.b
-        first[i] = chunk
-        last[i] = chunk
-        count += 1
-        return nil
     }
 
     private mutating func grow() {
-        var bigger = KeyPrintTable(capacity: first.count)
-        for i in first.indices where first[i] >= 0 {
-            _ = bigger.record(KeyPrint(a: a[i], b: b[i]), chunk: first[i])
-            _ = bigger.record(KeyPrint(a: a[i], b: b[i]), chunk: last[i])
+        var bigger = KeyPrintTable(capacity: slots.count)
+        for slot in slots where slot.first >= 0 {
+            _ = bigger.record(KeyPrint(a: slot.a, b: slot.b), chunk: slot.first)
+            _ = bigger.record(KeyPrint(a: slot.a, b: slot.b), chunk: slot.last)
         }
         self = bigger
     }

@@ -142,6 +142,11 @@ public enum ImportValueCheck {
             guard JSONSyntax.isObject(bytes, postgresJSONB: true) else { break }
             _ = writer.appendEscaped(bytes)
             return nil
+        case .text_array:
+            if column.maxLength != nil { break }
+            let mark = writer.buffer.count
+            if appendArrayLiteral(bytes, to: &writer.buffer) { return nil }
+            writer.truncate(to: mark)
         default:
             break
         }
@@ -297,6 +302,80 @@ public enum ImportValueCheck {
     }
 
     // MARK: Arrays
+
+    /// The array literal `u` (ASCII, indexed from 0) read as `arrayLiteral` reads it, appended
+    /// as `PostgresTextFormat` writes a text array (every element quoted, `"` and `\` escaped)
+    /// with COPY's text escapes on top; false when it is not a literal `arrayLiteral` accepts
+    /// (the caller then takes that path for the reason).
+    static func appendArrayLiteral(_ u: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) -> Bool {
+        guard u.count >= 2, u[0] == 0x7B, u[u.count - 1] == 0x7D else { return false }
+        out.append(0x7B)
+        if u.count == 2 {
+            out.append(0x7D)
+            return true
+        }
+        /// One byte of the canonical literal, escaped for COPY.
+        func put(_ b: UInt8) {
+            switch b {
+            case 0x5C: out.append(0x5C); out.append(0x5C)
+            case 0x09: out.append(0x5C); out.append(UInt8(ascii: "t"))
+            case 0x0A: out.append(0x5C); out.append(UInt8(ascii: "n"))
+            case 0x0D: out.append(0x5C); out.append(UInt8(ascii: "r"))
+            default: out.append(b)
+            }
+        }
+        /// An element byte inside quotes: `"` and `\` get the array's backslash.
+        func element(_ b: UInt8) {
+            if b == 0x22 || b == 0x5C { put(0x5C) }
+            put(b)
+        }
+        var i = 1
+        let end = u.count - 1
+        var first = true
+        while true {
+            if !first { out.append(0x2C) }
+            first = false
+            out.append(0x22)
+            while i < end, u[i] == 0x20 { i += 1 }
+            if i < end, u[i] == 0x22 {
+                i += 1
+                var closed = false
+                while i < end {
+                    if u[i] == 0x5C, i + 1 < end {
+                        element(u[i + 1])
+                        i += 2
+                    } else if u[i] == 0x22 {
+                        closed = true
+                        i += 1
+                        break
+                    } else {
+                        element(u[i])
+                        i += 1
+                    }
+                }
+                guard closed else { return false }
+                while i < end, u[i] == 0x20 { i += 1 }
+            } else {
+                let start = i
+                while i < end, u[i] != 0x2C {
+                    let c = u[i]
+                    if c == 0x22 || c == 0x7B || c == 0x7D || c == 0x5C { return false }
+                    i += 1
+                }
+                var last = i
+                while last > start, u[last - 1] == 0x20 { last -= 1 }
+                if last == start { return false }
+                for k in start..<last { element(u[k]) }
+            }
+            out.append(0x22)
+            if i == end {
+                out.append(0x7D)
+                return true
+            }
+            guard u[i] == 0x2C else { return false }
+            i += 1
+        }
+    }
 
     /// The elements of a one-dimensional Postgres array literal: `{a,b}`, `{"a b","c\"d"}`, `{}`.
     static func arrayLiteral(_ text: String) -> [String]? {
