@@ -26,6 +26,7 @@ struct BenchImport: AsyncParsableCommand {
     @Option(help: "The second file (same keys, changed values) for the update passes.") var updateFile: String?
     @Flag(help: "Print one JSON document.") var json = false
     @Flag(help: "Skip the psql reference.") var noReference = false
+    @Option(help: "Rows per committed chunk (the import's chunk_rows).") var chunkRows = 100_000
 
     static let schema = "bench_import"
     static let header = "workspace_id,email,first_name,last_name,company,tags,custom_fields,created_at"
@@ -85,8 +86,9 @@ struct BenchImport: AsyncParsableCommand {
         let checkpoint = { try await pool.withConnection { c in _ = try await c.simpleQuery("CHECKPOINT") } }
         for (name, path) in passes {
             try await checkpoint()
-            let importer = FileImporter(catalog: catalog, store: ImportStore(pool: pool, schema: Self.schema),
+            var importer = FileImporter(catalog: catalog, store: ImportStore(pool: pool, schema: Self.schema),
                                         importDirectory: (path as NSString).deletingLastPathComponent)
+            importer.chunkRows = chunkRows
             let start = ContinuousClock.now
             let r = try await importer.run(
                 .init(spec: "bench_contacts", source: .init(path: (path as NSString).lastPathComponent)), jobID: UUID(), pool: pool,
