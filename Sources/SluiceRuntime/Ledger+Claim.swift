@@ -68,7 +68,9 @@ extension Ledger {
         }
     }
 
-    /// The conditional claim of `group` (one statement); no entry for an id without a row.
+    /// The conditional claim of `group` (one statement); no entry for an id without a row. Only
+    /// the ids it did not claim are looked up in the whole ledger, one primary-key probe per
+    /// leaf each (the `LIMIT` keeps the lookup per id, never a join over every row).
     private static func claimUpdate(_ group: [ClaimRequest], worker: String, leaseMS: Int, table: String,
                                     connection c: PostgresConnection) async throws -> [JobID: ClaimOutcome] {
         let rows = try await c.query("""
@@ -80,8 +82,11 @@ extension Ledger {
                 WHERE j.id = i.id AND (j.state IN \(JobState.waitingSQL)
                     OR (j.state = \(JobState.running.sql) AND j.lease_until < now()))
                 RETURNING j.id, j.attempt)
-            SELECT i.id, c.attempt AS claimed_attempt, j.state, j.worker
-            FROM input i LEFT JOIN claimed c ON c.id = i.id LEFT JOIN \(table) j ON j.id = i.id
+            SELECT c.id, c.attempt AS claimed_attempt, NULL::text AS state, NULL::text AS worker FROM claimed c
+            UNION ALL
+            SELECT i.id, NULL, j.state, j.worker
+            FROM input i LEFT JOIN LATERAL (SELECT j.state, j.worker FROM \(table) j WHERE j.id = i.id LIMIT 1) j ON true
+            WHERE NOT EXISTS (SELECT 1 FROM claimed c WHERE c.id = i.id)
             """, [.textArray(group.map { $0.envelope.id.description }), .intArray(group.map { $0.envelope.attempt }),
                   .text(worker), .int(leaseMS), .textArray(group.map { $0.startedAt.map(Timestamp.format) })])
         var outcomes: [JobID: ClaimOutcome] = [:]
