@@ -68,7 +68,10 @@ extension Ledger {
         }
     }
 
-    /// The conditional claim of `group` (one statement); no entry for an id without a row. Only
+    /// The conditional claim of `group` (one statement); no entry for an id without a row.
+    /// `j.id = ANY($1)` beside the join hands the planner the ids for the primary key: with the
+    /// join alone (and `jobs_live`'s statistics behind its churn) it hashed the input and read
+    /// every waiting row through the `(state, id)` index, dead entries included. Only
     /// the ids it did not claim are looked up in the whole ledger, one primary-key probe per
     /// leaf each (the `LIMIT` keeps the lookup per id, never a join over every row).
     private static func claimUpdate(_ group: [ClaimRequest], worker: String, leaseMS: Int, table: String,
@@ -79,7 +82,7 @@ extension Ledger {
                 UPDATE \(table) j SET state = \(JobState.running.sql), worker = $3, lease_until = now() + $4 * interval '1 millisecond',
                     started_at = COALESCE(i.started_at, now()), attempt = GREATEST(j.attempt, i.attempt), error = NULL
                 FROM input i
-                WHERE j.id = i.id AND (j.state IN \(JobState.waitingSQL)
+                WHERE j.id = i.id AND j.id = ANY($1::uuid[]) AND (j.state IN \(JobState.waitingSQL)
                     OR (j.state = \(JobState.running.sql) AND j.lease_until < now()))
                 RETURNING j.id, j.attempt)
             SELECT c.id, c.attempt AS claimed_attempt, NULL::text AS state, NULL::text AS worker FROM claimed c
@@ -116,7 +119,7 @@ extension Ledger {
                     CASE WHEN i.state IN \(JobState.finalSQL) THEN now() ELSE NULL END,
                     lease_until = NULL, attempt = GREATEST(j.attempt, i.attempt)
                 FROM unnest($1::uuid[], $2::text[], $3::text[]::jsonb[], $4::text[], $5::int[]) AS i(id, state, result, error, attempt)
-                WHERE j.id = i.id AND j.state NOT IN \(JobState.finalSQL)
+                WHERE j.id = i.id AND j.id = ANY($1::uuid[]) AND j.state NOT IN \(JobState.finalSQL)
                 RETURNING j.id
                 """, [.textArray(items.map { $0.id.description }), .textArray(items.map { $0.state.rawValue }),
                       .textArray(items.map { $0.result?.jsonString }), .textArray(items.map { $0.error.map { String($0.prefix(4096)) } }),

@@ -116,7 +116,7 @@ extension Ledger {
                 UPDATE \(table) j SET state = \(JobState.completed.sql), result = i.result, error = NULL, worker = i.worker,
                     started_at = i.started_at, finished_at = now(), lease_until = NULL, attempt = GREATEST(j.attempt, i.attempt)
                 FROM input i
-                WHERE j.id = i.id AND j.state IN \(JobState.waitingSQL)
+                WHERE j.id = i.id AND j.id = ANY($1::uuid[]) AND j.state IN \(JobState.waitingSQL)
                 RETURNING j.id)
             SELECT i.id, m.id IS NOT NULL AS moved, EXISTS (SELECT 1 FROM \(table) j WHERE j.id = i.id) AS present
             FROM input i LEFT JOIN moved m ON m.id = i.id
