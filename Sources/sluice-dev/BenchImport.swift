@@ -86,12 +86,12 @@ struct BenchImport: AsyncParsableCommand {
         let checkpoint = { try await pool.withConnection { c in _ = try await c.simpleQuery("CHECKPOINT") } }
         for (name, path) in passes {
             try await checkpoint()
-            var importer = FileImporter(catalog: catalog, store: ImportStore(pool: pool, schema: Self.schema),
+            let importer = FileImporter(catalog: catalog, store: ImportStore(pool: pool, schema: Self.schema),
                                         importDirectory: (path as NSString).deletingLastPathComponent)
-            importer.chunkRows = chunkRows
             let start = ContinuousClock.now
             let r = try await importer.run(
-                .init(spec: "bench_contacts", source: .init(path: (path as NSString).lastPathComponent)), jobID: UUID(), pool: pool,
+                .init(spec: "bench_contacts", source: .init(path: (path as NSString).lastPathComponent),
+                      options: .init(chunkRows: chunkRows)), jobID: UUID(), pool: pool,
                 progress: { _ in }, logger: logger)
             let s = seconds(ContinuousClock.now - start)
             results.append(["method": "sluice", "pass": name, "rows": r.rowsRead, "seconds": s, "rows_per_s": Double(r.rowsRead) / s,
