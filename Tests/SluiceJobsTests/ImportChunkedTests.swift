@@ -2,7 +2,9 @@
 // its counts equal the one-transaction dry run's on a file whose keys repeat within a chunk and
 // across chunks (last line wins, a key counted once), a dry run writes nothing, a cancel midway
 // leaves committed chunks that a re-run finishes, and so does a worker process killed with
-// SIGKILL in the middle of an import.
+// SIGKILL in the middle of an import. A chunk of keys new to the table is COPYed straight in;
+// one that holds a stored key, or an empty cell an insert fills, takes the upsert, with the same
+// rows and counts; a table without a unique index on the key still gets the upsert's error.
 
 import Foundation
 import Glibc
@@ -64,6 +66,79 @@ import TestSupport
             #expect(plain.inserted == 0 && plain.duplicates == 0 && plain.updated + plain.unchanged == 500, "\(plain)")
             let same = try await w.importText(LeadsFile.file(ws, 0..<500, variant: 1), importer: chunked)
             #expect(same.inserted == 0 && same.updated == 0 && same.unchanged == 500, "\(same)")
+        }
+    }
+
+    @Test func newKeysCopyStraightInAndTheRestTakeTheUpsert() async throws {
+        try await ImportWorld.with("imp_straight") { w in
+            let ws = w.workspaces[0]
+            // Which statements inserted: "COPY" (straight in) or "WITH" (the upsert), sorted
+            // (the two connections' chunks commit in either order).
+            try await w.db.run("""
+                CREATE TABLE public.import_paths (n serial, path text);
+                CREATE FUNCTION public.note_import_path() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN INSERT INTO public.import_paths (path) VALUES (left(current_query(), 4)); RETURN NULL; END $$;
+                CREATE TRIGGER note_import_path AFTER INSERT ON demo.leads FOR EACH STATEMENT EXECUTE FUNCTION public.note_import_path();
+                ALTER TABLE demo.leads ALTER COLUMN company SET DEFAULT 'n/a';
+                """)
+            func paths() async throws -> String {
+                let p = try await w.db.value("SELECT coalesce(string_agg(path, ',' ORDER BY path), '') FROM public.import_paths", as: String.self)
+                try await w.db.run("TRUNCATE public.import_paths")
+                return p
+            }
+            var chunked = w.importer
+            chunked.chunkRows = 100
+            let fresh = try await w.importText(LeadsFile.file(ws, 0..<300), importer: chunked)
+            #expect((fresh.inserted, fresh.updated, fresh.unchanged) == (300, 0, 0), "\(fresh)")
+            #expect(try await paths() == "COPY,COPY,COPY")
+
+            // New keys, then stored ones (changed): the second chunk's COPY is refused, it and
+            // the third take the upsert (the third may have been copied before the refusal).
+            let mixed = [LeadsFile.header] + (300..<400).map { LeadsFile.row(ws, $0) } + (0..<100).map { LeadsFile.row(ws, $0, variant: 1) }
+                + (400..<500).map { LeadsFile.row(ws, $0) }
+            let r = try await w.importText(mixed.joined(separator: "\n") + "\n", importer: chunked)
+            #expect((r.inserted, r.updated, r.unchanged, r.duplicates) == (200, 100, 0, 0), "\(r)")
+            let p = try await paths()
+            #expect(p == "COPY,WITH,WITH" || p == "COPY,COPY,WITH", "\(p)")
+            #expect(try await w.db.value("SELECT string_agg(DISTINCT first_name, ',') FROM demo.leads WHERE email IN ('new0@import.test', 'new99@import.test')",
+                                         as: String.self) == "First1,First100")
+            #expect(try await w.count("SELECT count(*) FROM demo.leads WHERE email LIKE 'new%@import.test'") == 500)
+
+            // An empty company, whose column has a default: the insert must write the default,
+            // which a COPY would not (it writes NULL), so that chunk takes the upsert.
+            let blank = [LeadsFile.header] + (500..<600).map { LeadsFile.row(ws, $0) }
+                + (600..<700).map { LeadsFile.row(ws, $0).replacingOccurrences(of: "\"Acme, Inc. 0\"", with: "") }
+            let b = try await w.importText(blank.joined(separator: "\n") + "\n", importer: chunked)
+            #expect((b.inserted, b.updated, b.unchanged) == (200, 0, 0), "\(b)")
+            #expect(try await paths() == "COPY,WITH")
+            #expect(try await w.count("SELECT count(*) FROM demo.leads WHERE email LIKE 'new6__@import.test' AND company = 'n/a'") == 100)
+            #expect(try await w.count("SELECT count(*) FROM demo.leads WHERE email LIKE 'new5__@import.test' AND company = 'Acme, Inc. 0'") == 100)
+        }
+    }
+
+    @Test func aKeyWithoutUniqueIndexIsRefusedEvenWhenEveryKeyIsNew() async throws {
+        var catalog = try TestCatalog.demo()
+        catalog.imports[0].key = [SQLIdentifier("email")!]
+        try await ImportWorld.with("imp_no_arbiter", catalog: catalog) { w in
+            var chunked = w.importer
+            chunked.chunkRows = 100
+            let e = await expectJobError { _ = try await w.importText(LeadsFile.file(w.workspaces[0], 0..<150), importer: chunked) }
+            #expect(e?.description.contains("has no unique index or constraint on (email)") == true, "\(String(describing: e))")
+            let written = try await w.count("SELECT count(*) FROM demo.leads WHERE email LIKE 'new%@import.test'")
+            #expect(written == 0)
+        }
+    }
+
+    @Test func straightRowsAreInKeyOrderWithoutTheirLineNumbers() {
+        let data = Array("3\tb\tx\t1\n1\ta\tz\t2\n2\ta\ty\t3\n4\ta\tyy\t4\n".utf8)
+        #expect(String(decoding: ImportLoader.straightRows(data, keyFields: [1, 2]), as: UTF8.self) == "a\ty\t3\na\tyy\t4\na\tz\t2\nb\tx\t1\n")
+        #expect(String(decoding: ImportLoader.straightRows(data, keyFields: [2, 1]), as: UTF8.self) == "b\tx\t1\na\ty\t3\na\tyy\t4\na\tz\t2\n")
+        let row = Array("5\t\\N\tq\t\\N".utf8)
+        row.withUnsafeBufferPointer { r in
+            #expect(ChunkReader<MemoryByteSource>.hasNull(row: r, fields: [1]))
+            #expect(!ChunkReader<MemoryByteSource>.hasNull(row: r, fields: [2]))
+            #expect(ChunkReader<MemoryByteSource>.hasNull(row: r, fields: [2, 3]))
+            #expect(!ChunkReader<MemoryByteSource>.hasNull(row: r, fields: [0, 2]))
         }
     }
 

@@ -4,7 +4,10 @@
 // connections) while both connections COPY and upsert theirs.
 //
 // A chunk whose keys are all new to the import upserts at once, beside the other connection's
-// chunk: they share no key, so neither blocks the other and the order does not matter. A chunk
+// chunk: they share no key, so neither blocks the other and the order does not matter. While
+// every chunk so far held only keys the table lacked, such a chunk is first COPYed straight into
+// the table (`runStraight`): the key's unique index refuses it if a key is already stored, and
+// then it and the chunks after it take the upsert. A chunk
 // that repeats a key of an earlier chunk upserts only after every earlier chunk committed, so
 // the key ends with its last line's values: last line wins across chunks as within one. The
 // report's counts are the ones a single transaction would give. Each key's 128-bit
@@ -44,6 +47,9 @@ extension ImportLoader {
         var hasDuplicates: Bool
         /// Lines of this chunk whose key appeared in an earlier chunk.
         var repeatLines: [Int]
+        /// A row of this chunk leaves empty a column whose empty cell takes more than NULL on
+        /// insert (a default, or the stored value): such a chunk never copies straight in.
+        var emptyDefaulted = false
     }
 
     /// What one chunk's upsert did.
@@ -119,6 +125,9 @@ extension ImportLoader {
         progress: @escaping ProgressReporter
     ) async throws -> Outcome {
         let target = try await targetColumns(on: connections[0])
+        let straight = try await straightCopy(on: connections[0], target: target)
+        chunks.nullChecked = straight?.nullChecked ?? []
+        let keyFields = chunks.keyIndexes
         let readStart = ContinuousClock.now
         var readEnd = readStart
         var totals = ChunkCounts()
@@ -136,6 +145,10 @@ extension ImportLoader {
                 let previousOnConnection = index - connections.count
                 group.addTask {
                     if previousOnConnection >= 0 { _ = try await gate.wait(for: .chunk(previousOnConnection)) }
+                    if let straight, let counts = try await self.runStraight(chunk, on: c, straight: straight, gate: gate,
+                                                                                                  keyFields: keyFields) {
+                        return counts
+                    }
                     return try await self.run(chunk, on: c, target: target, gate: gate)
                 }
                 inFlight += 1
@@ -153,6 +166,148 @@ extension ImportLoader {
             duplicates: duplicates, rejects: [], readSeconds: FileImporter.seconds(readEnd - readStart),
             upsertSeconds: FileImporter.seconds(ContinuousClock.now - readEnd), seconds: 0)
         return Outcome(counts: counts, rejects: chunks.rejects)
+    }
+
+    /// Whether chunks may COPY straight into the table, and which fields' `\N` forbids it.
+    final class StraightCopy: Sendable {
+        /// COPY fields (the line number is field 0) of the columns whose empty cell an insert
+        /// fills with more than NULL.
+        let nullChecked: [Int]
+        private let enabled = Mutex(true)
+
+        init(nullChecked: [Int]) { self.nullChecked = nullChecked }
+
+        var isEnabled: Bool { enabled.withLock { $0 } }
+        func disable() { enabled.withLock { $0 = false } }
+    }
+
+    /// A chunk whose keys are new to the import, with no key twice and no empty cell that an
+    /// insert would fill (`Chunk.emptyDefaulted`), inserts exactly what the upsert would insert
+    /// if none of its keys is in the table yet, and a plain COPY into the table does that in
+    /// about half the server's time (no staging table, no speculative insertion, no join). The
+    /// table's unique index on the key refuses the COPY otherwise, and then the chunk, and every
+    /// chunk after it, takes the upsert. Offered only when that index exists (exactly the key's
+    /// columns, valid, not partial, not deferred), so a table without one still gets the upsert's
+    /// error instead of a second copy of its rows.
+    func straightCopy(on c: PostgresConnection, target: [String: TargetColumn]) async throws -> StraightCopy? {
+        let row = try await c.query(
+            """
+            SELECT EXISTS (
+                SELECT 1 FROM pg_index i
+                WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indisvalid AND i.indimmediate
+                  AND i.indpred IS NULL AND i.indexprs IS NULL
+                  AND (SELECT array_agg(a.attname::text ORDER BY a.attname::text)
+                       FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, n)
+                       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                       WHERE k.n <= i.indnkeyatts) = (SELECT array_agg(x ORDER BY x) FROM unnest($2::text[]) x)
+            )
+            """, [.text(spec.table.quoted), .text("{" + spec.key.map { "\"\($0.rawValue)\"" }.joined(separator: ",") + "}")])
+        guard try row[0].decode(0, as: Bool.self) else { return nil }
+        let table = spec.table.quoted
+        var checked: [Int] = []
+        for (i, column) in columns.enumerated() {
+            let plan = Self.emptyCellPlan(column, target: target[column.column.rawValue]!, table: table, key: spec.key)
+            if plan.inserted != "s.\(column.column.quoted)" { checked.append(i + 1) }
+        }
+        return StraightCopy(nullChecked: checked)
+    }
+
+    /// The chunk copied straight into the table in its own transaction; nil when it cannot be
+    /// (then the upsert runs it): its keys repeat, an insert would fill an empty cell, or the
+    /// server refused the COPY (a key already stored, or anything else the upsert will report).
+    private func runStraight(_ chunk: Chunk, on c: PostgresConnection, straight: StraightCopy, gate: ChunkGate,
+                             keyFields: [Int]) async throws -> ChunkCounts? {
+        guard straight.isEnabled, chunk.repeatLines.isEmpty, !chunk.hasDuplicates, !chunk.emptyDefaulted else { return nil }
+        let data = Self.straightRows(chunk.data, keyFields: keyFields)
+        let names = columns.map(\.column.quoted).joined(separator: ", ")
+        do {
+            let (copied, xid) = try await c.withTransaction { c in
+                let copied = try await c.copyIn(into: "COPY \(spec.table.quoted) (\(names)) FROM STDIN", data: data)
+                let xid = try await c.query("SELECT txid_current()")[0].decode(0, as: Int.self)
+                return (copied, UInt32(truncatingIfNeeded: xid))
+            }
+            gate.committed(chunk.index, xid: xid, rows: chunk.rows)
+            return ChunkCounts(rows: copied, distinct: copied, inserted: copied)
+        } catch let e as PostgresError where e.code == .server || e.code == .transactionRolledBack {
+            // Rolled back: the chunk, and the ones after it, take the upsert.
+            straight.disable()
+            return nil
+        } catch {
+            gate.fail(error)
+            throw error
+        }
+    }
+
+    /// The chunk's rows in key order (by each key field's COPY text, byte by byte, in the key's
+    /// order: `keyFields` are the key columns' fields), without
+    /// their first field (the line number the staging table keeps). In key order, the rows go
+    /// into the key's index at neighbouring places and sit in the heap as the upsert would have
+    /// left them (it inserts in key order), so a later import of the same keys, which updates in
+    /// key order, reads the heap in order too (the update pass was 10 % slower after a COPY in
+    /// file order). For a uuid or a "C"-collated text key, byte order is the index's order; for
+    /// another collation it still keeps one workspace's (one first key's) rows together.
+    static func straightRows(_ data: [UInt8], keyFields key: [Int]) -> [UInt8] {
+        let keyFields = key.sorted()
+        let compared = key.map { keyFields.firstIndex(of: $0)! }
+        var rows: [(start: Int32, end: Int32)] = []
+        var keys: [(start: Int32, end: Int32)] = []
+        rows.reserveCapacity(data.count / 64)
+        keys.reserveCapacity(data.count / 64 * keyFields.count)
+        data.withUnsafeBufferPointer { d in
+            var i = 0
+            while i < d.count {
+                let rowStart = i
+                var field = 0
+                var fieldStart = i
+                var next = 0
+                while true {
+                    let atEnd = i == d.count || d[i] == 0x0A
+                    if atEnd || d[i] == 0x09 {
+                        if next < keyFields.count, field == keyFields[next] {
+                            keys.append((Int32(fieldStart), Int32(i)))
+                            next += 1
+                        }
+                        if atEnd { break }
+                        field += 1
+                        fieldStart = i + 1
+                    }
+                    i += 1
+                }
+                while next < keyFields.count {
+                    keys.append((Int32(i), Int32(i)))
+                    next += 1
+                }
+                rows.append((Int32(rowStart), Int32(i)))
+                i += 1
+            }
+        }
+        let k = keyFields.count
+        var order = Array(0..<Int32(rows.count))
+        var out = [UInt8]()
+        out.reserveCapacity(data.count)
+        data.withUnsafeBufferPointer { d in
+            let base = d.baseAddress!
+            keys.withUnsafeBufferPointer { keys in
+                order.sort { a, b in
+                    for f in compared {
+                        let x = keys[Int(a) * k + f], y = keys[Int(b) * k + f]
+                        let lx = Int(x.end - x.start), ly = Int(y.end - y.start)
+                        let c = memcmp(base + Int(x.start), base + Int(y.start), min(lx, ly))
+                        if c != 0 { return c < 0 }
+                        if lx != ly { return lx < ly }
+                    }
+                    return false
+                }
+            }
+            for r in order {
+                let row = rows[Int(r)]
+                var tab = Int(row.start)
+                while tab < Int(row.end), d[tab] != 0x09 { tab += 1 }
+                if tab < Int(row.end) { out.append(contentsOf: UnsafeBufferPointer(rebasing: d[(tab + 1)..<Int(row.end)])) }
+                out.append(0x0A)
+            }
+        }
+        return out
     }
 
     /// One chunk's transaction: stage, COPY, wait for every earlier chunk's commit when the
@@ -314,6 +469,8 @@ final class ChunkReader<S: ImportByteSource>: @unchecked Sendable {
     var rejects: [ImportReject] = []
     let maxRejects: Int
     let keyIndexes: [Int]
+    /// Fields whose `\N` marks the chunk `emptyDefaulted`.
+    var nullChecked: [Int] = []
     let state: ImportProgressState
     let progress: ProgressReporter
     private var seen = KeyPrintTable()
@@ -336,6 +493,7 @@ final class ChunkReader<S: ImportByteSource>: @unchecked Sendable {
         var rows = 0
         var duplicates = false
         var repeats: [Int] = []
+        var emptyDefaulted = false
         let chunk = Int32(index)
         while rows < limit {
             sinceCheck += 1
@@ -353,7 +511,11 @@ final class ChunkReader<S: ImportByteSource>: @unchecked Sendable {
             }
             switch item {
             case .row(let line):
-                let print = writer.buffer.withUnsafeBufferPointer { KeyPrint(row: UnsafeBufferPointer(rebasing: $0[mark...]), keyIndexes: keyIndexes) }
+                let print = writer.buffer.withUnsafeBufferPointer { b in
+                    let row = UnsafeBufferPointer(rebasing: b[mark...])
+                    if !emptyDefaulted, !nullChecked.isEmpty, Self.hasNull(row: row, fields: nullChecked) { emptyDefaulted = true }
+                    return KeyPrint(row: row, keyIndexes: keyIndexes)
+                }
                 if let found = seen.record(print, chunk: chunk) {
                     if found.last == chunk { duplicates = true }
                     if found.first < chunk { repeats.append(line) }
@@ -365,7 +527,27 @@ final class ChunkReader<S: ImportByteSource>: @unchecked Sendable {
             }
         }
         if rows == 0 { return nil }
-        return ImportLoader.Chunk(index: index, data: writer.buffer, rows: rows, hasDuplicates: duplicates, repeatLines: repeats)
+        return ImportLoader.Chunk(index: index, data: writer.buffer, rows: rows, hasDuplicates: duplicates, repeatLines: repeats,
+                                  emptyDefaulted: emptyDefaulted)
+    }
+
+    /// Whether one of `fields` (ascending) of the COPY text `row` is `\N`.
+    static func hasNull(row: UnsafeBufferPointer<UInt8>, fields: [Int]) -> Bool {
+        var field = 0
+        var start = 0
+        var next = 0
+        for i in 0...row.count {
+            guard i == row.count || row[i] == 0x09 || row[i] == 0x0A else { continue }
+            if field == fields[next] {
+                if i - start == 2, row[start] == 0x5C, row[start + 1] == 0x4E { return true }
+                next += 1
+                if next == fields.count { return false }
+            }
+            if i == row.count || row[i] == 0x0A { return false }
+            field += 1
+            start = i + 1
+        }
+        return false
     }
 }
 
