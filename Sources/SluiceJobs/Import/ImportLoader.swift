@@ -147,9 +147,11 @@ struct ImportLoader: Sendable {
 
     /// The upsert; returns (distinct keys, inserted, updated). When no two rows of the file can
     /// share a key (their key hashes all differ), the DISTINCT ON pass and its materialization are
-    /// skipped: every staged row is its own key.
+    /// skipped: every staged row is its own key. `presorted`: the rows were staged in key order
+    /// (ImportLoader.sortedRows), and the staging table's scan gives them in that order, so the
+    /// upsert takes and locks the keys in one order without a sort of its own.
     func upsert(on c: PostgresConnection, target: [String: TargetColumn], mayHaveDuplicates: Bool,
-                        staged: Int) async throws -> (Int, Int, Int) {
+                staged: Int, presorted: Bool = false) async throws -> (Int, Int, Int) {
         let table = spec.table.quoted
         let key = spec.key.map(\.quoted).joined(separator: ", ")
         let keySet = Set(spec.key)
@@ -172,7 +174,7 @@ struct ImportLoader: Sendable {
         let fast = """
             WITH ins AS (
                 INSERT INTO \(table) AS t (\(names.joined(separator: ", ")))
-                SELECT \(selected.joined(separator: ", ")) FROM \(Self.stage) s ORDER BY \(key)
+                SELECT \(selected.joined(separator: ", ")) FROM \(Self.stage) s\(presorted ? "" : " ORDER BY \(key)")
                 \(conflict)
                 RETURNING (t.xmax = 0) AS inserted
             )
