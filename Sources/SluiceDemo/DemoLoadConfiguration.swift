@@ -18,7 +18,7 @@ public struct DemoLoadConfiguration: Sendable {
     public var activitiesPerLead: Double
     /// Truncate the demo tables first when they already hold rows (otherwise loading refuses).
     public var replace: Bool
-    /// ANALYZE the loaded tables and refresh the four materialized views at the end.
+    /// VACUUM (ANALYZE) the loaded tables and refresh (and vacuum) the four materialized views at the end.
     public var finish: Bool
     /// How often progress is reported.
     public var progressInterval: Duration

@@ -1,5 +1,5 @@
 // DemoLoadSummary: what a demo load wrote and how fast: rows and seconds per table, totals,
-// and the finishing steps (ANALYZE, view refreshes).
+// and the finishing steps (VACUUM (ANALYZE), view refreshes).
 
 public struct DemoLoadSummary: Sendable {
     public struct Table: Sendable {
@@ -15,7 +15,7 @@ public struct DemoLoadSummary: Sendable {
     public var copySeconds: Double
     /// The part of `copySeconds` spent rebuilding the big tables' keys and indexes.
     public var indexSeconds: Double
-    /// Seconds spent on ANALYZE and refreshing the views.
+    /// Seconds spent on VACUUM (ANALYZE) and refreshing the views.
     public var finishSeconds: Double
     /// Seconds for the whole load, schema and partitions included.
     public var totalSeconds: Double

@@ -125,7 +125,7 @@ struct DemoLoadCommand: AsyncParsableCommand {
             + String(format: "%.2f", summary.copySeconds).leftPad(10) + String(format: "%.0f", summary.rowsPerSecond).leftPad(11))
         print(String(format: "  of which rebuilding keys and indexes of the big tables: %.2f s", summary.indexSeconds))
         if configuration.finish {
-            print(String(format: "ANALYZE and 4 view refreshes: %.2f s", summary.finishSeconds))
+            print(String(format: "VACUUM (ANALYZE) and 4 view refreshes: %.2f s", summary.finishSeconds))
         }
         print(String(format: "whole load: %.2f s", summary.totalSeconds)
             + (summary.defaultPartitionRows > 0 ? "; WARNING: \(summary.defaultPartitionRows) rows in DEFAULT partitions" : ""))
