@@ -247,10 +247,11 @@ extension ImportLoader {
     /// file order). For a uuid or a "C"-collated text key, byte order is the index's order; for
     /// another collation it still keeps one workspace's (one first key's) rows together.
     static func sortedRows(_ data: [UInt8], keyFields key: [Int], keepLineNumbers: Bool) -> [UInt8] {
+        if data.isEmpty { return [] }
         let keyFields = key.sorted()
         let compared = key.map { keyFields.firstIndex(of: $0)! }
-        var rows: [(start: Int32, end: Int32)] = []
-        var keys: [(start: Int32, end: Int32)] = []
+        var rows: [(start: Int, end: Int)] = []
+        var keys: [(start: Int, end: Int)] = []
         rows.reserveCapacity(data.count / 64)
         keys.reserveCapacity(data.count / 64 * keyFields.count)
         data.withUnsafeBufferPointer { d in
@@ -264,7 +265,7 @@ extension ImportLoader {
                     let atEnd = i == d.count || d[i] == 0x0A
                     if atEnd || d[i] == 0x09 {
                         if next < keyFields.count, field == keyFields[next] {
-                            keys.append((Int32(fieldStart), Int32(i)))
+                            keys.append((fieldStart, i))
                             next += 1
                         }
                         if atEnd { break }
@@ -274,15 +275,15 @@ extension ImportLoader {
                     i += 1
                 }
                 while next < keyFields.count {
-                    keys.append((Int32(i), Int32(i)))
+                    keys.append((i, i))
                     next += 1
                 }
-                rows.append((Int32(rowStart), Int32(i)))
+                rows.append((rowStart, i))
                 i += 1
             }
         }
         let k = keyFields.count
-        var order = Array(0..<Int32(rows.count))
+        var order = Array(0..<rows.count)
         var out = [UInt8]()
         out.reserveCapacity(data.count)
         data.withUnsafeBufferPointer { d in
@@ -290,9 +291,9 @@ extension ImportLoader {
             keys.withUnsafeBufferPointer { keys in
                 order.sort { a, b in
                     for f in compared {
-                        let x = keys[Int(a) * k + f], y = keys[Int(b) * k + f]
-                        let lx = Int(x.end - x.start), ly = Int(y.end - y.start)
-                        let c = memcmp(base + Int(x.start), base + Int(y.start), min(lx, ly))
+                        let x = keys[a * k + f], y = keys[b * k + f]
+                        let lx = x.end - x.start, ly = y.end - y.start
+                        let c = memcmp(base + x.start, base + y.start, min(lx, ly))
                         if c != 0 { return c < 0 }
                         if lx != ly { return lx < ly }
                     }
@@ -300,13 +301,13 @@ extension ImportLoader {
                 }
             }
             for r in order {
-                let row = rows[Int(r)]
-                var start = Int(row.start)
+                let row = rows[r]
+                var start = row.start
                 if !keepLineNumbers {
-                    while start < Int(row.end), d[start] != 0x09 { start += 1 }
+                    while start < row.end, d[start] != 0x09 { start += 1 }
                     start += 1
                 }
-                if start < Int(row.end) { out.append(contentsOf: UnsafeBufferPointer(rebasing: d[start..<Int(row.end)])) }
+                if start < row.end { out.append(contentsOf: UnsafeBufferPointer(rebasing: d[start..<row.end])) }
                 out.append(0x0A)
             }
         }
