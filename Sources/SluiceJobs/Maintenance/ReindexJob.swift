@@ -231,13 +231,25 @@ public struct ReindexJob: Sendable {
                 if copies.isEmpty { return ([], []) }
                 try await guardrails.apply(lockTimeout: max(guardrails.lockTimeout, cleanupLockTimeout), on: connection)
                 for copy in copies {
-                    do {
-                        try await connection.simpleQuery("DROP INDEX CONCURRENTLY IF EXISTS \(Catalog.quoted(copy))")
-                        dropped.append(copy.description)
-                        logger.notice("dropped invalid index \(copy) left by REINDEX CONCURRENTLY")
-                    } catch {
-                        failed.append(copy.description)
-                        logger.warning("could not drop invalid index \(copy): \(error)")
+                    // A cancel request sent for the REINDEX can reach the server late and cancel
+                    // one of these statements instead (Postgres cannot tell statements apart:
+                    // StatementControl): a DROP cancelled so (57014) is run once more; it is
+                    // idempotent.
+                    var attempt = 0
+                    while true {
+                        attempt += 1
+                        do {
+                            try await connection.simpleQuery("DROP INDEX CONCURRENTLY IF EXISTS \(Catalog.quoted(copy))")
+                            dropped.append(copy.description)
+                            logger.notice("dropped invalid index \(copy) left by REINDEX CONCURRENTLY")
+                        } catch let e as PostgresError where e.sqlState == PostgresError.queryCanceled && attempt == 1 {
+                            logger.info("dropping invalid index \(copy) was cancelled (a late cancel request); running it again")
+                            continue
+                        } catch {
+                            failed.append(copy.description)
+                            logger.warning("could not drop invalid index \(copy): \(error)")
+                        }
+                        break
                     }
                 }
                 try await guardrails.apply(lockTimeout: guardrails.lockTimeout, on: connection)
