@@ -433,8 +433,12 @@ class RedisNode:
                  f'pidfile "{self.base}/redis.pid"', f'logfile "{self.base}/redis.log"', f'dir "{self.base}"']
         if self.kind == "sentinel":
             conf = self.base / "sentinel.conf"
+            # 1.5 s, not 1: on a loaded 2-core machine the Sentinels once took a replica they had
+            # just promoted for down (no PING answer within 1 s of the switch) and failed over
+            # again, to the old master restarted with a stale RDB, so two masters took writes
+            # and one was resynced from the other (redis_failover: 740 statuses lost).
             lines += [f"sentinel monitor {MASTER_NAME} 127.0.0.1 {master_port} 2",
-                      f"sentinel down-after-milliseconds {MASTER_NAME} 1000",
+                      f"sentinel down-after-milliseconds {MASTER_NAME} 1500",
                       f"sentinel failover-timeout {MASTER_NAME} 5000",
                       f"sentinel parallel-syncs {MASTER_NAME} 1"]
             conf.write_text("\n".join(lines) + "\n")
