@@ -88,7 +88,7 @@ extension Ledger {
                 + (request.startedAt.map { "\"\(Timestamp.format($0))\"" } ?? "null") + "]"
         }
         byID += "}"
-        let rows = try await c.query("""
+        let rows = try await c.keyed("""
             WITH input AS (SELECT $4::jsonb AS m),
             claimed AS (
                 UPDATE \(table) j SET state = \(JobState.running.sql), worker = $2, lease_until = now() + $3 * interval '1 millisecond',
@@ -124,18 +124,29 @@ extension Ledger {
         try await finisher.submit(request)
     }
 
+    /// The rows are found by `j.id = ANY($1)` and each one's values read from a JSON object keyed
+    /// by id, as in the claim: joined with the unnested input, a generic plan may rescan the input
+    /// for every row (quadratic in the batch).
     static func finish(_ items: [FinishRequest], table: String, pool: PostgresPool) async throws -> [Result<Bool, any Error>] {
+        // {"<id>": [state, {"r": result} or {}, error or null, attempt], …}
+        var byID = "{"
+        for (n, item) in items.enumerated() {
+            if n > 0 { byID += "," }
+            byID += "\"\(item.id.uuid.uuidString.lowercased())\":[\"\(item.state.rawValue)\","
+                + (item.result.map { "{\"r\":" + $0.jsonString + "}" } ?? "{}") + ","
+                + (item.error.map { JSONValue.string(String($0.prefix(4096))).jsonString } ?? "null") + ",\(item.attempt)]"
+        }
+        byID += "}"
         let rows = try await pool.withConnection { c in
-            try await c.query("""
-                UPDATE \(table) j SET state = i.state, result = i.result, error = i.error, finished_at =
-                    CASE WHEN i.state IN \(JobState.finalSQL) THEN now() ELSE NULL END,
-                    lease_until = NULL, attempt = GREATEST(j.attempt, i.attempt)
-                FROM unnest($1::uuid[], $2::text[], $3::text[]::jsonb[], $4::text[], $5::int[]) AS i(id, state, result, error, attempt)
-                WHERE j.id = i.id AND j.id = ANY($1::uuid[]) AND j.state NOT IN \(JobState.finalSQL)
+            try await c.keyed("""
+                UPDATE \(table) j SET state = i.m -> j.id::text ->> 0, result = i.m -> j.id::text -> 1 -> 'r',
+                    error = i.m -> j.id::text ->> 2,
+                    finished_at = CASE WHEN i.m -> j.id::text ->> 0 IN \(JobState.finalSQL) THEN now() ELSE NULL END,
+                    lease_until = NULL, attempt = GREATEST(j.attempt, (i.m -> j.id::text ->> 3)::int)
+                FROM (SELECT $2::jsonb AS m) i
+                WHERE j.id = ANY($1::uuid[]) AND j.state NOT IN \(JobState.finalSQL)
                 RETURNING j.id
-                """, [.textArray(items.map { $0.id.description }), .textArray(items.map { $0.state.rawValue }),
-                      .textArray(items.map { $0.result?.jsonString }), .textArray(items.map { $0.error.map { String($0.prefix(4096)) } }),
-                      .intArray(items.map(\.attempt))])
+                """, [.textArray(items.map { $0.id.description }), .text(byID)])
         }
         var updated = Set<UUID>()
         for row in rows { updated.insert(try row.decode(0, as: UUID.self)) }
@@ -159,7 +170,7 @@ extension Ledger {
     public func heartbeat(_ ids: [JobID], worker: String, lease: Duration) async throws -> Set<JobID> {
         guard !ids.isEmpty else { return [] }
         let rows = try await pool.withConnection { c in
-            try await c.query("""
+            try await c.keyed("""
                 UPDATE \(table) SET lease_until = now() + $3 * interval '1 millisecond'
                 WHERE id = ANY($1::uuid[]) AND state = \(JobState.running.sql) AND worker = $2
                 RETURNING id, cancel_requested

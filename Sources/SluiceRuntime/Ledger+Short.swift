@@ -46,10 +46,18 @@ extension Ledger {
     }
 
     static func peek(_ ids: [JobID], table: String, pool: PostgresPool) async throws -> [Result<PeekOutcome, any Error>] {
+        // The live leaf first, where a delivered job's row almost always is; the other leaves only
+        // for an id it lacks (a final row, or none yet), one primary-key probe per leaf, and the
+        // `LIMIT` keeps that a per-id lookup. A plain join through the parent probed every leaf
+        // for every id.
         let rows = try await pool.withConnection { c in
-            try await c.query("""
-                SELECT i.id, j.state, j.attempt, j.worker, j.lease_until < now() AS expired
-                FROM unnest($1::uuid[]) AS i(id) LEFT JOIN \(table) j ON j.id = i.id
+            try await c.keyed("""
+                SELECT i.id, COALESCE(l.state, f.state), COALESCE(l.attempt, f.attempt), COALESCE(l.worker, f.worker),
+                    COALESCE(l.lease_until, f.lease_until) < now() AS expired
+                FROM unnest($1::uuid[]) AS i(id)
+                LEFT JOIN \(liveLeaf(table)) l ON l.id = i.id
+                LEFT JOIN LATERAL (SELECT j.state, j.attempt, j.worker, j.lease_until FROM \(table) j
+                                   WHERE l.id IS NULL AND j.id = i.id LIMIT 1) f ON true
                 """, [.textArray(ids.map(\.description))])
         }
         var found: [UUID: PeekOutcome] = [:]
@@ -105,30 +113,42 @@ extension Ledger {
         }
     }
 
-    /// Moves waiting rows to completed; returns the ids moved, and the ids that had a row in
-    /// any leaf (moved or not) when the statement began.
+    /// Moves waiting rows to completed; returns the ids moved, and the ids that have a row in
+    /// any leaf that was moved or is not waiting (final, or claimed: not ours to record). A row
+    /// still waiting that the update did not see (its producer's insert committed meanwhile) is
+    /// not counted present, so the caller goes on to move it. The rows are found by `j.id = ANY($1)`
+    /// and each one's values read from a JSON object keyed by id, not joined with the unnested
+    /// input (the claim's reason: a generic plan that rescans the input for every row is
+    /// quadratic in the batch, and packs make batches of hundreds). Only ids not moved are looked
+    /// up again, in a second statement (rare: a redelivery, or no row yet).
     private static func completeWaiting(_ items: [ShortCompletion], table: String, connection c: PostgresConnection) async throws
         -> (moved: Set<UUID>, present: Set<UUID>) {
-        let rows = try await c.query("""
-            WITH input AS (SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[]::timestamptz[], $4::text[]::jsonb[], $5::text[])
-                    AS t(id, attempt, started_at, result, worker)),
-            moved AS (
-                UPDATE \(table) j SET state = \(JobState.completed.sql), result = i.result, error = NULL, worker = i.worker,
-                    started_at = i.started_at, finished_at = now(), lease_until = NULL, attempt = GREATEST(j.attempt, i.attempt)
-                FROM input i
-                WHERE j.id = i.id AND j.id = ANY($1::uuid[]) AND j.state IN \(JobState.waitingSQL)
-                RETURNING j.id)
-            SELECT i.id, m.id IS NOT NULL AS moved, EXISTS (SELECT 1 FROM \(table) j WHERE j.id = i.id) AS present
-            FROM input i LEFT JOIN moved m ON m.id = i.id
-            """, [.textArray(items.map { $0.envelope.id.description }), .intArray(items.map { $0.envelope.attempt }),
-                  .textArray(items.map { Timestamp.format($0.startedAt) }), .textArray(items.map { $0.result.jsonString }),
-                  .textArray(items.map(\.worker))])
+        // {"<id>": [attempt, started_at, result, worker], …}
+        var byID = "{"
+        for (n, item) in items.enumerated() {
+            if n > 0 { byID += "," }
+            byID += "\"\(item.envelope.id.uuid.uuidString.lowercased())\":[\(item.envelope.attempt),\"\(Timestamp.format(item.startedAt))\","
+                + item.result.jsonString + "," + JSONValue.string(item.worker).jsonString + "]"
+        }
+        byID += "}"
+        let rows = try await c.keyed("""
+            UPDATE \(table) j SET state = \(JobState.completed.sql), result = i.m -> j.id::text -> 2, error = NULL,
+                worker = i.m -> j.id::text ->> 3, started_at = (i.m -> j.id::text ->> 1)::timestamptz, finished_at = now(),
+                lease_until = NULL, attempt = GREATEST(j.attempt, (i.m -> j.id::text ->> 0)::int)
+            FROM (SELECT $2::jsonb AS m) i
+            WHERE j.id = ANY($1::uuid[]) AND j.state IN \(JobState.waitingSQL)
+            RETURNING j.id
+            """, [.textArray(items.map { $0.envelope.id.description }), .text(byID)])
         var moved = Set<UUID>()
-        var present = Set<UUID>()
-        for row in rows {
-            let id = try row.decode(0, as: UUID.self)
-            if try row.decode(1, as: Bool.self) { moved.insert(id) }
-            if try row.decode(2, as: Bool.self) { present.insert(id) }
+        for row in rows { moved.insert(try row.decode(0, as: UUID.self)) }
+        var present = moved
+        let rest = items.map(\.envelope.id.uuid).filter { !moved.contains($0) }
+        if !rest.isEmpty {
+            let found = try await c.keyed("""
+                SELECT i.id FROM unnest($1::uuid[]) AS i(id)
+                WHERE EXISTS (SELECT 1 FROM \(table) j WHERE j.id = i.id AND j.state NOT IN \(JobState.waitingSQL))
+                """, [.textArray(rest.map(\.uuidString))])
+            for row in found { present.insert(try row.decode(0, as: UUID.self)) }
         }
         return (moved, present)
     }
