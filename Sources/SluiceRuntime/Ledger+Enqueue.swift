@@ -20,13 +20,17 @@ extension Ledger {
     }
 
     /// Inserts a batch of rows with one statement per thousand (no task per row); one outcome
-    /// per row, in order.
-    public func insert(batch items: [LedgerInsert]) async -> [Result<InsertOutcome, any Error>] {
+    /// per row, in order. `secondLook: false` when no message of these jobs can have been
+    /// published yet (the caller publishes after this returns): no worker can have recorded one,
+    /// so the look for a copy in a final leaf is skipped.
+    public func insert(batch items: [LedgerInsert], secondLook: Bool = true) async -> [Result<InsertOutcome, any Error>] {
         var out: [Result<InsertOutcome, any Error>] = []
         var start = 0
         while start < items.count {
             let chunk = Array(items[start..<min(start + 1000, items.count)])
-            out += await Ledger.runBatch(chunk.count) { [table, pool] in try await Ledger.insert(chunk, table: table, pool: pool) }
+            out += await Ledger.runBatch(chunk.count) { [table, pool] in
+                try await Ledger.insert(chunk, table: table, pool: pool, secondLook: secondLook)
+            }
             start += chunk.count
         }
         for i in out.indices {
@@ -38,7 +42,8 @@ extension Ledger {
         return out
     }
 
-    static func insert(_ items: [LedgerInsert], table: String, pool: PostgresPool) async throws -> [Result<InsertOutcome, any Error>] {
+    static func insert(_ items: [LedgerInsert], table: String, pool: PostgresPool, secondLook: Bool = true) async throws
+        -> [Result<InsertOutcome, any Error>] {
         let e = items.map(\.envelope)
         func ts(_ d: Date?) -> String? { d.map(Timestamp.format) }
         let binds: [PostgresValue] = [
@@ -62,13 +67,14 @@ extension Ledger {
         // a run under load, FailureTests.privateBroker). So the same transaction looks again with
         // a fresh snapshot, taken after our rows were written: any final row of an id we inserted
         // is visible then, and our live copy is deleted before anyone can see it
-        // (`dropShadowedLive`). The job is recorded either way: it counts as inserted. Both
+        // (`dropShadowedLive`; skipped with `secondLook: false`, when the caller publishes only
+        // after this insert). The job is recorded either way: it counts as inserted. Both
         // statements go in one pipeline: one round trip and one commit, not four round trips
         // (BEGIN, insert, look again, COMMIT). The second look takes every id of the batch, not
         // only those the insert returned (it cannot wait for them): a live row beside a final
         // row of the same id is a leftover whoever wrote it, and goes.
         return try await pool.withConnection { c in
-            let results = try await c.pipeline([
+            var statements: [(sql: String, binds: [PostgresValue])] = [
                 (sql: """
                 INSERT INTO \(table) (id, kind, class, target, args, state, attempt, max_attempts, timeout_s, priority,
                     unique_key, enqueued_at, not_before, producer, trace_id, enqueued_by)
@@ -80,9 +86,13 @@ extension Ledger {
                 ON CONFLICT DO NOTHING
                 RETURNING id
                 """, binds: binds),
-                (sql: dropShadowedLiveSQL(table), binds: [.textArray(e.map { $0.id.description })]),
-            ])
-            let rows = results[0]
+            ]
+            if secondLook {
+                // The second look finds rows by id: index scans only (Ledger.keyedPlans).
+                statements.insert((sql: keyedPlans, binds: []), at: 0)
+                statements.append((sql: dropShadowedLiveSQL(table), binds: [.textArray(e.map { $0.id.description })]))
+            }
+            let rows = try await c.pipeline(statements)[secondLook ? 1 : 0]
             var inserted = Set<UUID>()
             for row in rows { inserted.insert(try row.decode(0, as: UUID.self)) }
             // A row with the job's own id is there already: the worker that received its message
@@ -90,14 +100,14 @@ extension Ledger {
             // way the job is recorded: count it inserted.
             let missing = e.filter { !inserted.contains($0.id.uuid) }
             if !missing.isEmpty {
-                let existing = try await c.query("SELECT id FROM \(table) WHERE id = ANY($1::uuid[])",
+                let existing = try await c.keyed("SELECT id FROM \(table) WHERE id = ANY($1::uuid[])",
                                                  [.textArray(missing.map(\.id.description))])
                 for row in existing { inserted.insert(try row.decode(0, as: UUID.self)) }
             }
             let missingKeys = missing.filter { !inserted.contains($0.id.uuid) }.compactMap(\.uniqueKey)
             var holders: [String: JobID] = [:]
             if !missingKeys.isEmpty {
-                let found = try await c.query(
+                let found = try await c.keyed(
                     "SELECT unique_key, id FROM \(table) WHERE unique_key = ANY($1::text[]) AND state IN \(JobState.liveSQL)",
                     [.textArray(missingKeys)])
                 for row in found { holders[try row.decode(0, as: String.self)] = JobID(uuid: try row.decode(1, as: UUID.self)) }
@@ -119,7 +129,7 @@ extension Ledger {
     /// with the state of its final row.
     static func dropShadowedLive(_ ids: [UUID], table: String, connection c: PostgresConnection) async throws -> [UUID: JobState] {
         guard !ids.isEmpty else { return [:] }
-        let rows = try await c.query(dropShadowedLiveSQL(table), [.textArray(ids.map(\.uuidString))])
+        let rows = try await c.keyed(dropShadowedLiveSQL(table), [.textArray(ids.map(\.uuidString))])
         var dropped: [UUID: JobState] = [:]
         for row in rows {
             dropped[try row.decode(0, as: UUID.self)] = JobState(rawValue: try row.decode(1, as: String.self)) ?? .completed

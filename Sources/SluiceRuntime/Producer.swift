@@ -128,57 +128,29 @@ public final class Producer: Sendable {
                 out[i] = .failure(error)
             }
         }
-        // A job without a unique key is inserted and published at once, and counts as enqueued
-        // when both are durable: a worker that receives it before the insert commits creates the
-        // row from the envelope, and the insert accepts a row already there. A job with a unique
-        // key is published only once its insert won the key (a duplicate publishes nothing).
-        let parallel = prepared.indices.filter { prepared[$0].envelope.uniqueKey == nil }
-        let message = { (n: Int) -> AMQPOutgoingMessage in
-            let p = prepared[n]
-            let tier = p.envelope.notBefore.flatMap { DelayLadder.tier(forRemaining: .milliseconds(Int64($0.timeIntervalSince(now) * 1000))) }
-            return self.publisher.message(for: p.envelope, workloadClass: p.workloadClass.rawValue, tier: tier)
-        }
-        // Those due now travel several to a message (JobPack) per class and priority; a delayed
-        // job, a unique-key job and a class's only job of the batch go alone.
-        var packed: [AMQPOutgoingMessage] = []
-        var carried: [[Int]] = []
-        var alone: [Int] = []
-        if packJobs > 1 {
-            var groups: [String: [Int]] = [:]
-            var order: [String] = []
-            for n in parallel {
-                guard prepared[n].envelope.notBefore == nil else { alone.append(n); continue }
-                let key = "\(prepared[n].workloadClass.rawValue)\u{0}\(prepared[n].envelope.priority ?? -1)"
-                if groups[key] == nil { order.append(key) }
-                groups[key, default: []].append(n)
-            }
-            for key in order {
-                let group = groups[key]!
-                guard group.count > 1 else { alone.append(group[0]); continue }
-                let first = prepared[group[0]]
-                var offset = 0
-                for (m, count) in publisher.packs(group.map { prepared[$0].envelope }, workloadClass: first.workloadClass.rawValue,
-                                                  priority: first.envelope.priority, maxJobs: packJobs) {
-                    packed.append(m)
-                    carried.append(Array(group[offset..<(offset + count)]))
-                    offset += count
-                }
-            }
-        } else {
-            alone = parallel
-        }
-        let early = packed + alone.map(message)
-        carried += alone.map { [$0] }
+        // A job alone, without a unique key, is inserted and published at once, and counts as
+        // enqueued when both are durable: a worker that receives it before the insert commits
+        // creates the row from the envelope, and the insert accepts a row already there (then
+        // looks again for a copy the worker already moved to a final leaf). A batch is inserted
+        // first and published once its rows are committed: its latency matters less than its
+        // cost, and no worker can meet its jobs before their rows, so the insert needs no second
+        // look (12.5 µs of Postgres time per job in `bench throughput`). A job with a unique key
+        // is published only once its insert won the key (a duplicate publishes nothing).
+        let parallel = prepared.count == 1 ? prepared.indices.filter { prepared[$0].envelope.uniqueKey == nil } : []
+        let (early, carried) = outgoing(parallel, prepared.map { ($0.envelope, $0.workloadClass) }, now: now)
         // Their Redis status goes out beside the insert and the publish, not after them (one
         // round trip less on the call): `available` only if the worker wrote nothing yet, and
         // overwritten below if the publish fails.
         for n in parallel { recordStatus(prepared[n].envelope, prepared[n].workloadClass, prepared[n].state) }
         let rows = prepared.map { LedgerInsert(envelope: $0.envelope, workloadClass: $0.workloadClass.rawValue, state: $0.state) }
+        // An id the caller chose may have been published before (an enqueue that threw after its
+        // publish, retried): its worker may have recorded it already, so its insert looks again.
+        let secondLook = !parallel.isEmpty || requests.contains { $0.id != nil }
         var inserts: [Result<InsertOutcome, any Error>] = []
         var published = [Result<Void, any Error>?](repeating: nil, count: prepared.count)
         await withTaskGroup(of: EnqueueStep.self) { group in
             group.addTask { .published(await self.publishConfirmed(early)) }
-            group.addTask { .inserted(await self.insert(rows)) }
+            group.addTask { .inserted(await self.insert(rows, secondLook: secondLook)) }
             group.addTask {
                 await self.flushStatus()
                 return .flushed
@@ -198,13 +170,15 @@ public final class Producer: Sendable {
             let retry = parallel.filter { if case .failure = inserts[$0], case .success? = published[$0] { true } else { false } }
             if retry.isEmpty { break }
             try? await Task.sleep(for: .milliseconds(100 * attempt))
-            let again = await insert(retry.map { LedgerInsert(envelope: prepared[$0].envelope, workloadClass: prepared[$0].workloadClass.rawValue, state: prepared[$0].state) })
+            let again = await insert(retry.map { LedgerInsert(envelope: prepared[$0].envelope, workloadClass: prepared[$0].workloadClass.rawValue, state: prepared[$0].state) },
+                                     secondLook: true)
             for (n, r) in zip(retry, again) { inserts[n] = r }
         }
         let late = prepared.indices.filter { n in
             if published[n] == nil, case .success(.inserted) = inserts[n] { true } else { false }
         }
-        for (n, r) in zip(late, await publishConfirmed(late.map(message))) { published[n] = r }
+        let (lateMessages, lateCarried) = outgoing(late, prepared.map { ($0.envelope, $0.workloadClass) }, now: now)
+        for (jobs, one) in zip(lateCarried, await publishConfirmed(lateMessages)) { for n in jobs { published[n] = one } }
         var failed: [JobID] = []
         for (n, p) in prepared.enumerated() {
             switch (inserts[n], published[n]) {
@@ -212,11 +186,11 @@ public final class Producer: Sendable {
                 out[p.index] = .success(EnqueueResult(id: holder, duplicate: true, state: p.state, workloadClass: p.workloadClass))
             case (.success(.inserted), .success?):
                 out[p.index] = .success(EnqueueResult(id: p.envelope.id, duplicate: false, state: p.state, workloadClass: p.workloadClass))
-                if p.envelope.uniqueKey != nil { recordStatus(p.envelope, p.workloadClass, p.state) }
+                if !parallel.contains(n) { recordStatus(p.envelope, p.workloadClass, p.state) }
             case (.success(.inserted), .failure(let error)?):
                 failed.append(p.envelope.id)
                 out[p.index] = .failure(error)
-                if p.envelope.uniqueKey == nil {
+                if parallel.contains(n) {
                     results?.record(JobStatusUpdate(id: p.envelope.id, state: .discarded, fields: [JobStatusField.error: "publish_failed"]))
                 }
             case (.failure(let error), .success?):
@@ -262,7 +236,7 @@ public final class Producer: Sendable {
 
     /// Inserts the rows: a single one through the ledger's batcher (shared with concurrent
     /// enqueues), several with one statement per thousand.
-    private func insert(_ rows: [LedgerInsert]) async -> [Result<InsertOutcome, any Error>] {
+    private func insert(_ rows: [LedgerInsert], secondLook: Bool) async -> [Result<InsertOutcome, any Error>] {
         guard rows.count > 1 else {
             guard let row = rows.first else { return [] }
             do {
@@ -271,7 +245,48 @@ public final class Producer: Sendable {
                 return [.failure(error)]
             }
         }
-        return await ledger.insert(batch: rows)
+        return await ledger.insert(batch: rows, secondLook: secondLook)
+    }
+
+    /// The messages that carry the jobs at `indices` of `jobs`, and which jobs each carries. Those
+    /// due now travel several to a message (JobPack) per class and priority; a delayed job, a
+    /// unique-key job and a class's only job of the batch go alone.
+    private func outgoing(_ indices: [Int], _ jobs: [(envelope: Envelope, workloadClass: WorkloadClass)], now: Date)
+        -> (messages: [AMQPOutgoingMessage], carried: [[Int]]) {
+        var messages: [AMQPOutgoingMessage] = []
+        var carried: [[Int]] = []
+        var alone: [Int] = []
+        if packJobs > 1 {
+            var groups: [String: [Int]] = [:]
+            var order: [String] = []
+            for n in indices {
+                guard jobs[n].envelope.notBefore == nil, jobs[n].envelope.uniqueKey == nil else { alone.append(n); continue }
+                let key = "\(jobs[n].workloadClass.rawValue)\u{0}\(jobs[n].envelope.priority ?? -1)"
+                if groups[key] == nil { order.append(key) }
+                groups[key, default: []].append(n)
+            }
+            for key in order {
+                let group = groups[key]!
+                guard group.count > 1 else { alone.append(group[0]); continue }
+                let first = jobs[group[0]]
+                var offset = 0
+                for (m, count) in publisher.packs(group.map { jobs[$0].envelope }, workloadClass: first.workloadClass.rawValue,
+                                                  priority: first.envelope.priority, maxJobs: packJobs) {
+                    messages.append(m)
+                    carried.append(Array(group[offset..<(offset + count)]))
+                    offset += count
+                }
+            }
+        } else {
+            alone = indices
+        }
+        for n in alone {
+            let e = jobs[n].envelope
+            let tier = e.notBefore.flatMap { DelayLadder.tier(forRemaining: .milliseconds(Int64($0.timeIntervalSince(now) * 1000))) }
+            messages.append(publisher.message(for: e, workloadClass: jobs[n].workloadClass.rawValue, tier: tier))
+            carried.append([n])
+        }
+        return (messages, carried)
     }
 
     /// Publishes and waits for the confirms. What the broker did not confirm (a connection lost
