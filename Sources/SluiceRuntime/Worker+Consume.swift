@@ -108,7 +108,7 @@ extension Worker {
 
     /// One job, alone in its message or a line of a pack: decode and validate (a bad one is
     /// dead-lettered naming the field, then settled), re-delay it if it is not due, run it the
-    /// short way (a job alone in its message only) or claim it and settle its message right
+    /// short way (Worker+Short; a pack's line too) or claim it and settle its message right
     /// after the claim, then run it.
     func handleJob(_ body: [UInt8], verdict: EnvelopeSigner.Verdict, messageID: String?, settle: Settlement,
                    settings: ClassSettings) async {
@@ -157,8 +157,8 @@ extension Worker {
             return
         }
         let threshold = shortThreshold(settings)
-        if settle.pack == nil, threshold > .zero, !registry.isTransactional(envelope.kind),
-           await runShort(envelope, delivery: settle.delivery, consumer: settle.consumer, settings: settings, threshold: threshold) {
+        if threshold > .zero, !registry.isTransactional(envelope.kind),
+           await runShort(envelope, settle: settle, settings: settings, threshold: threshold) {
             return
         }
         let outcome: ClaimOutcome

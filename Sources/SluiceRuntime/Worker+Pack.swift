@@ -7,10 +7,13 @@
 // whole pack; the jobs already claimed or final are skipped by their ledger rows (a claimed one
 // whose worker died is rerun by the lease rescue, as any claimed job), only the others run. A
 // job of a pack that fails retries alone through the delay ladder, and one that exhausts its
-// attempts is dead-lettered alone (Worker+Execute). A pack's jobs are always claimed first (the
-// short path of Worker+Short is for a job alone in its message). When a job could not be
-// settled (its claim or dead letter failed), the pack goes back to its queue once the others
-// are settled; its redelivery skips what was recorded (a bad line is dead-lettered again).
+// attempts is dead-lettered alone (Worker+Execute). When its class opts into the short path
+// (Worker+Short), a pack's job runs unclaimed and counts as settled once it is recorded
+// completed (or claimed at its threshold, or after a failed run): the pack is acked when every
+// job in it is recorded or claimed, and a redelivery after a kill runs only the jobs that were
+// not. When a job could not be settled (its claim or dead letter failed), the pack goes back to
+// its queue once the others are settled; its redelivery skips what was recorded (a bad line is
+// dead-lettered again).
 
 import RabbitMQ
 import SluiceCatalog

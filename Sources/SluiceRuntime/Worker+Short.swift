@@ -39,14 +39,12 @@ extension Worker {
 
     /// Runs a delivered job the short way. Returns false when it must take the long way (its
     /// row is running under an expired lease: claim it first).
-    func runShort(_ envelope: Envelope, delivery: AMQPDelivery, consumer: AMQPConsumer, settings: ClassSettings,
-                  threshold: Duration) async -> Bool {
-        let tag = delivery.deliveryTag
+    func runShort(_ envelope: Envelope, settle: Settlement, settings: ClassSettings, threshold: Duration) async -> Bool {
         var job = envelope
         do {
             switch try await ledger.peek(envelope.id) {
             case .final, .busy:
-                consumer.ack(tag)
+                settle.ack()
                 counters.withLock { $0.skipped += 1 }
                 return true
             case .claim:
@@ -57,7 +55,7 @@ extension Worker {
         } catch {
             logger.warning("ledger read failed; requeueing", metadata: ["job.id": "\(envelope.id)", "error": "\(error)"])
             try? await Task.sleep(for: .seconds(1))
-            consumer.nack(tag, requeue: true)
+            settle.requeue()
             return true
         }
         let workloadClass = settings.workloadClass
@@ -84,7 +82,7 @@ extension Worker {
                             claim = .lost
                             running.stop(job.id, .cancelled)
                         }
-                        consumer.ack(tag)
+                        settle.ack()
                         unclaimedShortRuns.withLock { $0 -= 1 }
                     } catch {
                         logger.warning("claim at the short-job threshold failed; trying again", metadata: [
@@ -106,7 +104,7 @@ extension Worker {
         case .lost:
             counters.withLock { $0.skipped += 1 }
         case .unclaimed:
-            await recordShort(performed, job, workloadClass: workloadClass, delivery: delivery, consumer: consumer)
+            await recordShort(performed, job, workloadClass: workloadClass, settle: settle)
             unclaimedShortRuns.withLock { $0 -= 1 }
         }
         return true
@@ -126,9 +124,7 @@ extension Worker {
 
     /// Records an unclaimed run that ended: completed with one statement, then the ack; any
     /// other end claims the job first and goes the long way (retry, dead letter, hand-back).
-    private func recordShort(_ performed: Performed, _ job: Envelope, workloadClass: WorkloadClass, delivery: AMQPDelivery,
-                             consumer: AMQPConsumer) async {
-        let tag = delivery.deliveryTag
+    private func recordShort(_ performed: Performed, _ job: Envelope, workloadClass: WorkloadClass, settle: Settlement) async {
         switch performed.outcome {
         case .success(let result):
             let completion = ShortCompletion(envelope: job, workloadClass: workloadClass.rawValue, worker: configuration.name,
@@ -137,7 +133,7 @@ extension Worker {
             for _ in 0..<10 {
                 do {
                     let recorded = try await ledger.recordCompleted(completion)
-                    consumer.ack(tag)
+                    settle.ack()
                     if recorded {
                         let duration = String(Int(performed.finishedAt.timeIntervalSince(performed.startedAt) * 1000))
                         results.record(JobStatusUpdate(id: job.id, state: .completed, fields: [
@@ -155,10 +151,10 @@ extension Worker {
                 }
             }
             logger.error("ledger update failed for good; the job's message goes back to its queue", metadata: ["job.id": "\(job.id)"])
-            consumer.nack(tag, requeue: true)
+            settle.requeue()
         case .stopped(.shutdown):
             // Unclaimed and unacked: back to the queue with its attempt unchanged.
-            consumer.nack(tag, requeue: true)
+            settle.requeue()
         case .failure, .stopped(.timeout), .stopped(.cancelled):
             let request = ClaimRequest(envelope: job, workloadClass: workloadClass.rawValue, worker: configuration.name,
                                        lease: configuration.lease, startedAt: performed.startedAt)
@@ -168,10 +164,10 @@ extension Worker {
             } catch {
                 logger.warning("claim after a failed short run failed; requeueing", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
                 try? await Task.sleep(for: .seconds(1))
-                consumer.nack(tag, requeue: true)
+                settle.requeue()
                 return
             }
-            consumer.ack(tag)
+            settle.ack()
             guard case .claimed(let attempt) = outcome else {
                 counters.withLock { $0.skipped += 1 }
                 return

@@ -4,7 +4,8 @@
 // one started: every job completed exactly once, never more claimed than the slots; a signed
 // pack with one tampered and one unsigned line under SLUICE_REQUIRE_SIGNED=1; a worker still
 // reads a job alone in its message (old producers); cancels reach a pack's jobs; `sluice
-// enqueue --file` with a bad line; the pack framing itself.
+// enqueue --file` with a bad line; the pack framing itself; the short path over a pack's jobs
+// (none claimed, a kill mid-pack reruns only what was not recorded).
 
 import Foundation
 import Glibc
@@ -133,6 +134,53 @@ struct PackTests {
                                   [.textArray(ids.map(\.description))])
             }
             #expect(try rows[0].decode(0, as: Int.self) == count && rows[0].decode(1, as: Int.self) == count)
+        }
+    }
+
+    @Test("the short path takes a pack's jobs: none claimed, each recorded once; a worker killed mid-pack, the redelivery runs only the rest")
+    func shortPathInPack() async throws {
+        try await withHarness { h in
+            let count = 24
+            let ids = try await h.producer.enqueue(batch: (0..<count).map { _ in JobRequest(kind: .sleep, args: ["ms": 250]) })
+                .map { try $0.get().id }
+            #expect(try await peekQueue(h, expect: 2).count == 1)
+            let table = PostgresIdentifier.quote(schema: h.schema, "jobs")
+            func inState(_ state: String) async throws -> Int {
+                try await h.pool.withConnection { c in
+                    try await c.query("SELECT count(*)::int FROM \(table) WHERE id = ANY($1::uuid[]) AND state = $2",
+                                      [.textArray(ids.map(\.description)), .text(state)])[0].decode(0, as: Int.self)
+                }
+            }
+            let arguments = ["--classes", "analytics", "--concurrency", "3", "--lease", "30s", "--short-job-threshold", "10s"]
+            let a = try WorkerProcess(h, arguments: arguments)
+            var claimedEver = 0
+            try await waitUntil(seconds: 30) {
+                claimedEver = max(claimedEver, try await inState("running"))
+                return try await inState("completed") >= 6
+            }
+            a.kill9()
+            let done = try await h.pool.withConnection { c in
+                try await c.query("SELECT id FROM \(table) WHERE id = ANY($1::uuid[]) AND state = 'completed'",
+                                  [.textArray(ids.map(\.description))]).map { JobID(uuid: try $0.decode(0, as: UUID.self)) }
+            }
+            #expect(done.count < count, "the worker finished the pack before it was killed")
+            #expect(claimedEver == 0, "a short job of a pack was claimed")
+            let b = try WorkerProcess(h, arguments: arguments)
+            let jobs = try await h.waitFinal(ids, seconds: 60)
+            #expect(b.terminate(waiting: 10) == 0, "log: \(b.log)")
+            for id in ids {
+                let job = try #require(jobs[id])
+                #expect(job.state == .completed && job.attempt == 1, "\(id): \(job.state), attempt \(job.attempt)")
+                #expect(try await stateEvents(h, id).filter { $0 == "completed" }.count == 1, "\(id) recorded completed more than once")
+            }
+            // What was recorded before the kill did not run again: its status says so.
+            for id in done { #expect(try await stateEvents(h, id).filter { $0 == "running" }.count == 1, "\(id) ran again") }
+            let rows = try await h.pool.withConnection { c in
+                try await c.query("SELECT count(*)::int, count(DISTINCT id)::int FROM \(table) WHERE id = ANY($1::uuid[])",
+                                  [.textArray(ids.map(\.description))])
+            }
+            #expect(try rows[0].decode(0, as: Int.self) == count && rows[0].decode(1, as: Int.self) == count)
+            #expect(try await peekQueue(h, expect: 1).isEmpty, "the pack was left unacked")
         }
     }
 
