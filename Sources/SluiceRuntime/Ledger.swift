@@ -137,9 +137,16 @@ extension Ledger {
     /// against the whole id array, and is kept while the backlog grows: 781 ms for a claim of
     /// 138 jobs over 13,748 waiting rows, 848 ms for a finish of 253 (`auto_explain` of a
     /// `bench throughput --batch 1` run at 1,600 jobs/s with Postgres at 780 µs a job: the
-    /// slow mode). `set_config(…, true)` rather than `SET LOCAL`, which warns outside an
-    /// explicit transaction block.
-    static let keyedPlans = "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true)"
+    /// slow mode). The plan is also forced generic: with scans disabled, a generic plan's cost
+    /// (which counts the disabled nodes it cannot avoid) never compares well with a custom
+    /// plan's, so Postgres planned every execution again, 0.7–3 ms a bind on the partitioned
+    /// ledger (the log's `bind` durations), which took the enqueue call from 1.5 to 2.6 ms.
+    /// `set_config(…, true)` rather than `SET LOCAL`, which warns outside an explicit
+    /// transaction block.
+    static let keyedPlans = """
+        SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),
+            set_config('plan_cache_mode', 'force_generic_plan', true)
+        """
 }
 
 extension PostgresConnection {
