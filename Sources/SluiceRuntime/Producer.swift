@@ -1,5 +1,6 @@
 // Producer: enqueues jobs: validate, insert into the ledger and publish with confirm (at once
-// for a job without a unique key; insert first for one with), then record the status in Redis.
+// for a job alone without a unique key; insert first for a batch and for a job with a unique
+// key), then record the status in Redis.
 //
 // `enqueue` returns only an id whose row is committed and whose message is confirmed, or
 // throws: when the publish fails the ledger row is marked `discarded` (error `publish_failed`)
@@ -8,7 +9,8 @@
 // it). A duplicate of a live unique key returns the existing id and publishes nothing.
 // Delayed jobs go through the delay ladder. Concurrent enqueues share ledger statements and
 // confirm round trips. A batch's jobs due now without a unique key share messages (JobPack): one
-// publish and confirm for up to `packJobs` of them, each keeping its own row and fate.
+// publish and confirm for up to `packJobs` of them, each keeping its own row and fate; so do
+// jobs enqueued alone at the same moment (the publishes that gather while one is in flight).
 
 import Foundation
 import Logging
@@ -92,6 +94,10 @@ public final class Producer: Sendable {
     /// At most this many jobs of a batch share one message (JobPack); 0 or 1: a message per job.
     public let packJobs: Int
     private let logger: Logger
+    /// Jobs enqueued alone (due now, no unique key) whose publishes overlap: while one publish is
+    /// in flight the next ones gather and go together, several to a message (JobPack), as a
+    /// batch's would. A job alone on a quiet system is published at once, alone.
+    private let singles: Batcher<AloneJob, Void>
 
     public init(registry: JobRegistry, ledger: Ledger, publisher: JobPublisher, results: ResultStore?,
                 packJobs: Int = Producer.defaultPackJobs, logger: Logger) {
@@ -101,6 +107,50 @@ public final class Producer: Sendable {
         self.publisher = publisher
         self.results = results
         self.logger = logger
+        singles = Batcher(maxBatch: 1000, maxFlushers: 2) { [publisher] jobs in
+            await Producer.publishTogether(jobs, publisher: publisher, packJobs: packJobs)
+        }
+    }
+
+    /// A job enqueued alone, due now, without a unique key: it may share a message with others.
+    struct AloneJob: Sendable {
+        var envelope: Envelope
+        var workloadClass: WorkloadClass
+    }
+
+    /// Publishes jobs enqueued alone at the same time: several to a message per class and
+    /// priority (a class's only job goes alone, as a plain message); one result per job.
+    static func publishTogether(_ jobs: [AloneJob], publisher: JobPublisher, packJobs: Int) async -> [Result<Void, any Error>] {
+        var groups: [String: [Int]] = [:]
+        var order: [String] = []
+        for (n, job) in jobs.enumerated() {
+            let key = packJobs > 1 ? "\(job.workloadClass.rawValue)\u{0}\(job.envelope.priority ?? -1)" : "\(n)"
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(n)
+        }
+        var messages: [AMQPOutgoingMessage] = []
+        var carried: [[Int]] = []
+        for key in order {
+            let group = groups[key]!
+            let first = jobs[group[0]]
+            if group.count == 1 {
+                messages.append(publisher.message(for: first.envelope, workloadClass: first.workloadClass.rawValue, tier: nil))
+                carried.append(group)
+                continue
+            }
+            var offset = 0
+            for (m, count) in publisher.packs(group.map { jobs[$0].envelope }, workloadClass: first.workloadClass.rawValue,
+                                              priority: first.envelope.priority, maxJobs: packJobs) {
+                messages.append(m)
+                carried.append(Array(group[offset..<(offset + count)]))
+                offset += count
+            }
+        }
+        var out = [Result<Void, any Error>](repeating: .success(()), count: jobs.count)
+        for (indices, result) in zip(carried, await publishConfirmed(messages, publisher: publisher)) {
+            for n in indices { out[n] = result }
+        }
+        return out
     }
 
     /// Jobs per pack unless configured (`SLUICE_PACK_JOBS`).
@@ -146,10 +196,23 @@ public final class Producer: Sendable {
         // An id the caller chose may have been published before (an enqueue that threw after its
         // publish, retried): its worker may have recorded it already, so its insert looks again.
         let secondLook = !parallel.isEmpty || requests.contains { $0.id != nil }
+        // A job alone and due now may share a message with concurrent ones (`singles`).
+        let alone: AloneJob? = parallel.count == 1 && prepared[parallel[0]].envelope.notBefore == nil
+            ? AloneJob(envelope: prepared[parallel[0]].envelope, workloadClass: prepared[parallel[0]].workloadClass) : nil
         var inserts: [Result<InsertOutcome, any Error>] = []
         var published = [Result<Void, any Error>?](repeating: nil, count: prepared.count)
         await withTaskGroup(of: EnqueueStep.self) { group in
-            group.addTask { .published(await self.publishConfirmed(early)) }
+            group.addTask {
+                if let job = alone {
+                    do {
+                        try await self.singles.submit(job)
+                        return .published([.success(())])
+                    } catch {
+                        return .published([.failure(error)])
+                    }
+                }
+                return .published(await Producer.publishConfirmed(early, publisher: self.publisher))
+            }
             group.addTask { .inserted(await self.insert(rows, secondLook: secondLook)) }
             group.addTask {
                 await self.flushStatus()
@@ -178,7 +241,9 @@ public final class Producer: Sendable {
             if published[n] == nil, case .success(.inserted) = inserts[n] { true } else { false }
         }
         let (lateMessages, lateCarried) = outgoing(late, prepared.map { ($0.envelope, $0.workloadClass) }, now: now)
-        for (jobs, one) in zip(lateCarried, await publishConfirmed(lateMessages)) { for n in jobs { published[n] = one } }
+        for (jobs, one) in zip(lateCarried, await Producer.publishConfirmed(lateMessages, publisher: publisher)) {
+            for n in jobs { published[n] = one }
+        }
         var failed: [JobID] = []
         for (n, p) in prepared.enumerated() {
             switch (inserts[n], published[n]) {
@@ -292,7 +357,7 @@ public final class Producer: Sendable {
     /// Publishes and waits for the confirms. What the broker did not confirm (a connection lost
     /// mid-flight, a cluster node gone) is published again on a new connection, by the same job
     /// id: a copy that did arrive is deduplicated by the ledger, so this never records a job twice.
-    private func publishConfirmed(_ messages: [AMQPOutgoingMessage]) async -> [Result<Void, any Error>] {
+    private static func publishConfirmed(_ messages: [AMQPOutgoingMessage], publisher: JobPublisher) async -> [Result<Void, any Error>] {
         var published = await publisher.publish(messages)
         for _ in 0..<2 {
             let unconfirmed = published.indices.filter { if case .failure = published[$0] { true } else { false } }
