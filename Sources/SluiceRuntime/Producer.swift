@@ -121,31 +121,8 @@ public final class Producer: Sendable {
     /// Publishes jobs enqueued alone at the same time: several to a message per class and
     /// priority (a class's only job goes alone, as a plain message); one result per job.
     static func publishTogether(_ jobs: [AloneJob], publisher: JobPublisher, packJobs: Int) async -> [Result<Void, any Error>] {
-        var groups: [String: [Int]] = [:]
-        var order: [String] = []
-        for (n, job) in jobs.enumerated() {
-            let key = packJobs > 1 ? "\(job.workloadClass.rawValue)\u{0}\(job.envelope.priority ?? -1)" : "\(n)"
-            if groups[key] == nil { order.append(key) }
-            groups[key, default: []].append(n)
-        }
-        var messages: [AMQPOutgoingMessage] = []
-        var carried: [[Int]] = []
-        for key in order {
-            let group = groups[key]!
-            let first = jobs[group[0]]
-            if group.count == 1 {
-                messages.append(publisher.message(for: first.envelope, workloadClass: first.workloadClass.rawValue, tier: nil))
-                carried.append(group)
-                continue
-            }
-            var offset = 0
-            for (m, count) in publisher.packs(group.map { jobs[$0].envelope }, workloadClass: first.workloadClass.rawValue,
-                                              priority: first.envelope.priority, maxJobs: packJobs) {
-                messages.append(m)
-                carried.append(Array(group[offset..<(offset + count)]))
-                offset += count
-            }
-        }
+        let (messages, carried) = outgoing(Array(jobs.indices), jobs.map { ($0.envelope, $0.workloadClass) }, now: Date(),
+                                           publisher: publisher, packJobs: packJobs)
         var out = [Result<Void, any Error>](repeating: .success(()), count: jobs.count)
         for (indices, result) in zip(carried, await publishConfirmed(messages, publisher: publisher)) {
             for n in indices { out[n] = result }
@@ -187,7 +164,8 @@ public final class Producer: Sendable {
         // look (12.5 µs of Postgres time per job in `bench throughput`). A job with a unique key
         // is published only once its insert won the key (a duplicate publishes nothing).
         let parallel = prepared.count == 1 ? prepared.indices.filter { prepared[$0].envelope.uniqueKey == nil } : []
-        let (early, carried) = outgoing(parallel, prepared.map { ($0.envelope, $0.workloadClass) }, now: now)
+        let (early, carried) = Producer.outgoing(parallel, prepared.map { ($0.envelope, $0.workloadClass) }, now: now,
+                                                 publisher: publisher, packJobs: packJobs)
         // Their Redis status goes out beside the insert and the publish, not after them (one
         // round trip less on the call): `available` only if the worker wrote nothing yet, and
         // overwritten below if the publish fails.
@@ -240,7 +218,8 @@ public final class Producer: Sendable {
         let late = prepared.indices.filter { n in
             if published[n] == nil, case .success(.inserted) = inserts[n] { true } else { false }
         }
-        let (lateMessages, lateCarried) = outgoing(late, prepared.map { ($0.envelope, $0.workloadClass) }, now: now)
+        let (lateMessages, lateCarried) = Producer.outgoing(late, prepared.map { ($0.envelope, $0.workloadClass) }, now: now,
+                                                            publisher: publisher, packJobs: packJobs)
         for (jobs, one) in zip(lateCarried, await Producer.publishConfirmed(lateMessages, publisher: publisher)) {
             for n in jobs { published[n] = one }
         }
@@ -316,8 +295,8 @@ public final class Producer: Sendable {
     /// The messages that carry the jobs at `indices` of `jobs`, and which jobs each carries. Those
     /// due now travel several to a message (JobPack) per class and priority; a delayed job, a
     /// unique-key job and a class's only job of the batch go alone.
-    private func outgoing(_ indices: [Int], _ jobs: [(envelope: Envelope, workloadClass: WorkloadClass)], now: Date)
-        -> (messages: [AMQPOutgoingMessage], carried: [[Int]]) {
+    private static func outgoing(_ indices: [Int], _ jobs: [(envelope: Envelope, workloadClass: WorkloadClass)], now: Date,
+                                 publisher: JobPublisher, packJobs: Int) -> (messages: [AMQPOutgoingMessage], carried: [[Int]]) {
         var messages: [AMQPOutgoingMessage] = []
         var carried: [[Int]] = []
         var alone: [Int] = []

@@ -16,6 +16,14 @@ import SluiceRuntime
 import TestSupport
 import Testing
 
+/// How many of `ids` are in `state` in the ledger.
+private func jobsIn(_ h: Harness, _ ids: [JobID], _ state: String) async throws -> Int {
+    try await h.pool.withConnection { c in
+        try await c.query("SELECT count(*)::int FROM \(PostgresIdentifier.quote(schema: h.schema, "jobs")) WHERE id = ANY($1::uuid[]) AND state = $2",
+                          [.textArray(ids.map(\.description)), .text(state)])[0].decode(0, as: Int.self)
+    }
+}
+
 @Suite("Packs", .serialized, .timeLimit(.minutes(4)))
 struct PackTests {
     /// The messages waiting in the class's queue, read and requeued (nothing acked).
@@ -101,12 +109,7 @@ struct PackTests {
             let ids = try await h.producer.enqueue(batch: (0..<count).map { _ in JobRequest(kind: .sleep, args: ["ms": 250]) })
                 .map { try $0.get().id }
             let table = PostgresIdentifier.quote(schema: h.schema, "jobs")
-            func inState(_ state: String) async throws -> Int {
-                try await h.pool.withConnection { c in
-                    try await c.query("SELECT count(*)::int FROM \(table) WHERE id = ANY($1::uuid[]) AND state = $2",
-                                      [.textArray(ids.map(\.description)), .text(state)])[0].decode(0, as: Int.self)
-                }
-            }
+            func inState(_ state: String) async throws -> Int { try await jobsIn(h, ids, state) }
             let a = try WorkerProcess(h, arguments: ["--classes", "analytics", "--concurrency", "3", "--lease", "3s"])
             var peakRunning = 0
             try await waitUntil(seconds: 30) {
@@ -145,12 +148,7 @@ struct PackTests {
                 .map { try $0.get().id }
             #expect(try await peekQueue(h, expect: 2).count == 1)
             let table = PostgresIdentifier.quote(schema: h.schema, "jobs")
-            func inState(_ state: String) async throws -> Int {
-                try await h.pool.withConnection { c in
-                    try await c.query("SELECT count(*)::int FROM \(table) WHERE id = ANY($1::uuid[]) AND state = $2",
-                                      [.textArray(ids.map(\.description)), .text(state)])[0].decode(0, as: Int.self)
-                }
-            }
+            func inState(_ state: String) async throws -> Int { try await jobsIn(h, ids, state) }
             let arguments = ["--classes", "analytics", "--concurrency", "3", "--lease", "30s", "--short-job-threshold", "10s"]
             let a = try WorkerProcess(h, arguments: arguments)
             var claimedEver = 0
