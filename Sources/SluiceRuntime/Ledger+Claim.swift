@@ -80,14 +80,10 @@ extension Ledger {
     /// probe per leaf each (the `LIMIT` keeps the lookup per id, never a join over every row).
     private static func claimUpdate(_ group: [ClaimRequest], worker: String, leaseMS: Int, table: String,
                                     connection c: PostgresConnection) async throws -> [JobID: ClaimOutcome] {
-        // {"<id>": [attempt, started_at or null], …}: ids and timestamps need no JSON escaping.
-        var byID = "{"
-        for (n, request) in group.enumerated() {
-            if n > 0 { byID += "," }
-            byID += "\"\(request.envelope.id.uuid.uuidString.lowercased())\":[\(request.envelope.attempt),"
-                + (request.startedAt.map { "\"\(Timestamp.format($0))\"" } ?? "null") + "]"
+        // {"<id>": [attempt, started_at or null], …}: timestamps need no JSON escaping.
+        let byID = jsonByID(group, id: \.envelope.id) { r in
+            ["\(r.envelope.attempt)", r.startedAt.map { "\"\(Timestamp.format($0))\"" } ?? "null"]
         }
-        byID += "}"
         let rows = try await c.keyed("""
             WITH input AS (SELECT $4::jsonb AS m),
             claimed AS (
@@ -129,14 +125,10 @@ extension Ledger {
     /// for every row (quadratic in the batch).
     static func finish(_ items: [FinishRequest], table: String, pool: PostgresPool) async throws -> [Result<Bool, any Error>] {
         // {"<id>": [state, {"r": result} or {}, error or null, attempt], …}
-        var byID = "{"
-        for (n, item) in items.enumerated() {
-            if n > 0 { byID += "," }
-            byID += "\"\(item.id.uuid.uuidString.lowercased())\":[\"\(item.state.rawValue)\","
-                + (item.result.map { "{\"r\":" + $0.jsonString + "}" } ?? "{}") + ","
-                + (item.error.map { JSONValue.string(String($0.prefix(4096))).jsonString } ?? "null") + ",\(item.attempt)]"
+        let byID = jsonByID(items, id: \.id) { item in
+            ["\"\(item.state.rawValue)\"", item.result.map { "{\"r\":" + $0.jsonString + "}" } ?? "{}",
+             item.error.map { JSONValue.string(String($0.prefix(4096))).jsonString } ?? "null", "\(item.attempt)"]
         }
-        byID += "}"
         let rows = try await pool.withConnection { c in
             try await c.keyed("""
                 UPDATE \(table) j SET state = i.m -> j.id::text ->> 0, result = i.m -> j.id::text -> 1 -> 'r',

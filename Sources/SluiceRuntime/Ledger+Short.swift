@@ -128,13 +128,10 @@ extension Ledger {
     private static func completeWaiting(_ items: [ShortCompletion], table: String, connection c: PostgresConnection) async throws
         -> (moved: Set<UUID>, present: Set<UUID>) {
         // {"<id>": [attempt, started_at, result, worker], …}
-        var byID = "{"
-        for (n, item) in items.enumerated() {
-            if n > 0 { byID += "," }
-            byID += "\"\(item.envelope.id.uuid.uuidString.lowercased())\":[\(item.envelope.attempt),\"\(Timestamp.format(item.startedAt))\","
-                + item.result.jsonString + "," + JSONValue.string(item.worker).jsonString + "]"
+        let byID = Ledger.jsonByID(items, id: \.envelope.id) { item in
+            ["\(item.envelope.attempt)", "\"\(Timestamp.format(item.startedAt))\"", item.result.jsonString,
+             JSONValue.string(item.worker).jsonString]
         }
-        byID += "}"
         let rows = try await c.keyed("""
             UPDATE \(table) j SET state = \(JobState.completed.sql), result = i.m -> j.id::text -> 2, error = NULL,
                 worker = i.m -> j.id::text ->> 3, started_at = (i.m -> j.id::text ->> 1)::timestamptz, finished_at = now(),

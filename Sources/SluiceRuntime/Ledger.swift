@@ -149,6 +149,21 @@ extension Ledger {
         """
 }
 
+extension Ledger {
+    /// `{"<id>": [entry…], …}`, the per-row values of a batch statement that finds its rows by
+    /// `j.id = ANY($1)` and reads each row's values with `$n::jsonb -> j.id::text` (a binary
+    /// search) rather than joining the unnested input, whose generic plan can rescan the input
+    /// for every row. `entry` gives each item's array elements as JSON text.
+    static func jsonByID<T>(_ items: [T], id: (T) -> JobID, entry: (T) -> [String]) -> String {
+        var out = "{"
+        for (n, item) in items.enumerated() {
+            if n > 0 { out += "," }
+            out += "\"\(id(item).uuid.uuidString.lowercased())\":[" + entry(item).joined(separator: ",") + "]"
+        }
+        return out + "}"
+    }
+}
+
 extension PostgresConnection {
     /// Runs a ledger statement that finds its rows by id, with index scans only (`Ledger.keyedPlans`).
     /// Not for use inside a transaction block: the settings would last until its end.

@@ -164,8 +164,12 @@ public final class Producer: Sendable {
         // look (12.5 µs of Postgres time per job in `bench throughput`). A job with a unique key
         // is published only once its insert won the key (a duplicate publishes nothing).
         let parallel = prepared.count == 1 ? prepared.indices.filter { prepared[$0].envelope.uniqueKey == nil } : []
-        let (early, carried) = Producer.outgoing(parallel, prepared.map { ($0.envelope, $0.workloadClass) }, now: now,
-                                                 publisher: publisher, packJobs: packJobs)
+        // A job alone and due now may share a message with concurrent ones (`singles`, which
+        // builds its message); a delayed one is published here, alone.
+        let alone: AloneJob? = parallel.count == 1 && prepared[parallel[0]].envelope.notBefore == nil
+            ? AloneJob(envelope: prepared[parallel[0]].envelope, workloadClass: prepared[parallel[0]].workloadClass) : nil
+        let (early, carried) = alone != nil ? ([], [parallel])
+            : Producer.outgoing(parallel, prepared.map { ($0.envelope, $0.workloadClass) }, now: now, publisher: publisher, packJobs: packJobs)
         // Their Redis status goes out beside the insert and the publish, not after them (one
         // round trip less on the call): `available` only if the worker wrote nothing yet, and
         // overwritten below if the publish fails.
@@ -174,9 +178,6 @@ public final class Producer: Sendable {
         // An id the caller chose may have been published before (an enqueue that threw after its
         // publish, retried): its worker may have recorded it already, so its insert looks again.
         let secondLook = !parallel.isEmpty || requests.contains { $0.id != nil }
-        // A job alone and due now may share a message with concurrent ones (`singles`).
-        let alone: AloneJob? = parallel.count == 1 && prepared[parallel[0]].envelope.notBefore == nil
-            ? AloneJob(envelope: prepared[parallel[0]].envelope, workloadClass: prepared[parallel[0]].workloadClass) : nil
         var inserts: [Result<InsertOutcome, any Error>] = []
         var published = [Result<Void, any Error>?](repeating: nil, count: prepared.count)
         await withTaskGroup(of: EnqueueStep.self) { group in

@@ -271,6 +271,33 @@ struct PackTests {
         }
     }
 
+    @Test("single enqueues made at the same moment: every job travels in exactly one message (alone or in a pack) and runs once")
+    func concurrentSinglesShareMessages() async throws {
+        try await withHarness { h in
+            let ids = try await withThrowingTaskGroup(of: JobID.self) { group in
+                for n in 0..<40 { group.addTask { try await h.producer.enqueue(JobRequest(kind: .noop, args: ["n": .int(Int64(n))])).id } }
+                return try await group.reduce(into: [JobID]()) { $0.append($1) }
+            }
+            let waiting = try await peekQueue(h, expect: 41)
+            var carried: [JobID] = []
+            for d in waiting {
+                if JobPack.isPack(d.properties) {
+                    carried += try JobPack.split(d.body).map { try Envelope.decode($0.body).id }
+                } else {
+                    carried.append(try Envelope.decode(d.body).id)
+                }
+            }
+            #expect(carried.count == 40, "\(waiting.count) messages carried \(carried.count) jobs")
+            #expect(Set(carried) == Set(ids))
+            let worker = try h.makeWorker(h.workerConfiguration(concurrency: 8))
+            try await h.withWorker(worker) {
+                let jobs = try await h.waitFinal(ids)
+                #expect(jobs.values.allSatisfy { $0.state == .completed && $0.attempt == 1 } && jobs.count == 40)
+            }
+            #expect(worker.statistics.completed == 40 && worker.statistics.skipped == 0)
+        }
+    }
+
     @Test("`sluice enqueue --file`: a bad line enqueues nothing and is named by its number; a good file enqueues every line")
     func enqueueFile() async throws {
         try await withHarness { h in
