@@ -24,19 +24,6 @@ extension Worker {
         settings.shortJobThreshold ?? .zero
     }
 
-    private enum ShortEvent: Sendable {
-        case ended(Performed)
-        case threshold
-    }
-
-    /// What happened to a short run at its threshold.
-    private enum ClaimState {
-        case unclaimed
-        case claimed(attempt: Int)
-        /// Final or held by another worker: its outcome is not ours to record.
-        case lost
-    }
-
     /// Runs a delivered job the short way. Returns false when it must take the long way (its
     /// row is running under an expired lease: claim it first).
     func runShort(_ envelope: Envelope, settle: Settlement, settings: ClassSettings, threshold: Duration) async -> Bool {
@@ -61,65 +48,50 @@ extension Worker {
         let workloadClass = settings.workloadClass
         let startedAt = Date()
         unclaimedShortRuns.withLock { $0 += 1 }
-        var claim = ClaimState.unclaimed
-        let performed = await withTaskGroup(of: ShortEvent.self) { group -> Performed in
-            group.addTask { [job] in .ended(await self.perform(job, workloadClass: workloadClass, startedAt: startedAt)) }
-            group.addTask { await self.thresholdPassed(threshold) }
-            while let event = await group.next() {
-                switch event {
-                case .ended(let performed):
-                    group.cancelAll()
-                    return performed
-                case .threshold:
-                    guard case .unclaimed = claim else { continue }
-                    do {
-                        let request = ClaimRequest(envelope: job, workloadClass: workloadClass.rawValue, worker: configuration.name,
-                                                   lease: configuration.lease, startedAt: startedAt)
-                        switch try await ledger.claim(request) {
-                        case .claimed(let attempt):
-                            claim = .claimed(attempt: attempt)
-                        case .final, .busy:
-                            claim = .lost
-                            running.stop(job.id, .cancelled)
-                        }
-                        settle.ack()
-                        unclaimedShortRuns.withLock { $0 -= 1 }
-                    } catch {
-                        logger.warning("claim at the short-job threshold failed; trying again", metadata: [
-                            "job.id": "\(job.id)", "error": "\(error)"])
-                        group.addTask {
-                            try? await Task.sleep(for: .milliseconds(500))
-                            return await self.thresholdPassed(threshold)
-                        }
-                    }
-                }
-            }
-            // Unreachable: the run's task always ends.
-            return Performed(outcome: .stopped(.shutdown), startedAt: startedAt, finishedAt: Date())
+        let run = ShortRun { [job] run in
+            await self.claimAtThreshold(run, job, workloadClass: workloadClass, startedAt: startedAt, settle: settle)
         }
-        switch claim {
+        let key = shortWatch.add(run, deadline: .now + threshold)
+        let performed = await perform(job, workloadClass: workloadClass, startedAt: startedAt)
+        let phase = await run.end()
+        shortWatch.remove(key)
+        switch phase {
         case .claimed(let attempt):
             job.attempt = attempt
             await record(performed, job, workloadClass: workloadClass)
         case .lost:
             counters.withLock { $0.skipped += 1 }
-        case .unclaimed:
+        case .unclaimed, .claiming, .ended:
             await recordShort(performed, job, workloadClass: workloadClass, settle: settle)
             unclaimedShortRuns.withLock { $0 -= 1 }
         }
         return true
     }
 
-    /// Returns after `threshold`, or as soon as the worker starts stopping (a short run is
-    /// claimed before its consumer closes, so its redelivery finds it leased).
-    private func thresholdPassed(_ threshold: Duration) async -> ShortEvent {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await Task.sleep(for: threshold) }
-            group.addTask { await self.waitForStop() }
-            await group.next()
-            group.cancelAll()
+    /// The run's threshold passed (or the worker started stopping) before it ended: claim it,
+    /// with the time it really started, and ack its message; it goes on as a long job. A claim
+    /// that fails is tried again in half a second.
+    private func claimAtThreshold(_ run: ShortRun, _ job: Envelope, workloadClass: WorkloadClass, startedAt: Date,
+                                  settle: Settlement) async {
+        guard run.beginClaim() else { return }
+        do {
+            let request = ClaimRequest(envelope: job, workloadClass: workloadClass.rawValue, worker: configuration.name,
+                                       lease: configuration.lease, startedAt: startedAt)
+            switch try await ledger.claim(request) {
+            case .claimed(let attempt):
+                run.claimEnded(.claimed(attempt: attempt))
+            case .final, .busy:
+                run.claimEnded(.lost)
+                running.stop(job.id, .cancelled)
+            }
+            settle.ack()
+            unclaimedShortRuns.withLock { $0 -= 1 }
+        } catch {
+            logger.warning("claim at the short-job threshold failed; trying again", metadata: [
+                "job.id": "\(job.id)", "error": "\(error)"])
+            run.claimEnded(nil)
+            shortWatch.retry(run, after: .milliseconds(500))
         }
-        return .threshold
     }
 
     /// Records an unclaimed run that ended: completed with one statement, then the ack; any

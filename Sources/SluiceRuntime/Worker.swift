@@ -49,6 +49,8 @@ public final class Worker: Service, Sendable {
     let counters = Mutex(WorkerCounters())
     /// Short runs neither claimed nor recorded yet (Worker+Short): the drain waits for them.
     let unclaimedShortRuns = Mutex(0)
+    /// Their thresholds, watched by one task.
+    let shortWatch = ShortWatch()
 
     public init(
         configuration: WorkerConfiguration, registry: JobRegistry, ledger: Ledger, publisher: JobPublisher,
@@ -99,6 +101,7 @@ public final class Worker: Service, Sendable {
             outer.addTask { await self.heartbeatLoop() }
             if configuration.rescue { outer.addTask { await self.rescueLoop() } }
             outer.addTask { await self.graceTimer() }
+            outer.addTask { await self.shortWatch.run() }
             await withTaskGroup(of: Void.self) { classes in
                 for c in configuration.classes {
                     classes.addTask { await self.consume(c) }
@@ -123,6 +126,7 @@ public final class Worker: Service, Sendable {
             defer { c.stopWaiters = [:] }
             return Array(c.stopWaiters.values)
         }
+        shortWatch.stop()
         for w in waiters { w.resume() }
     }
 
