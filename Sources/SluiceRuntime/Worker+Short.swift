@@ -18,10 +18,10 @@ import SluiceCatalog
 import SluiceCore
 
 extension Worker {
-    /// The class's short-job threshold: its own, else zero: every job is claimed before it runs
-    /// (opt-in: measured back to back, the short path was no faster).
+    /// The class's short-job threshold: its own (zero: every job is claimed before it runs),
+    /// else `WorkerConfiguration.defaultShortJobThreshold`, at most a tenth of the lease.
     func shortThreshold(_ settings: ClassSettings) -> Duration {
-        settings.shortJobThreshold ?? .zero
+        settings.shortJobThreshold ?? min(WorkerConfiguration.defaultShortJobThreshold, configuration.lease / 10)
     }
 
     /// Runs a delivered job the short way. Returns false when it must take the long way (its

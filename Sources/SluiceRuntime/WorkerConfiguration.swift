@@ -56,6 +56,13 @@ public struct WorkerConfiguration: Sendable {
         self.retryPolicy = retryPolicy
     }
 
+    /// A job that completes within this long is recorded once, with no claim (Worker+Short),
+    /// unless its class says otherwise (`short_job_threshold`; zero claims every job first).
+    /// Longer jobs are claimed at this age and from then on show as running in the ledger,
+    /// renew a lease and see a cancel: a quarter second keeps that for every job an operator
+    /// could watch, while a job that short saves its claim commit. At most a tenth of the lease.
+    public static let defaultShortJobThreshold = Duration.milliseconds(250)
+
     /// `host:pid:random`.
     public static func defaultName() -> String {
         "\(ProcessInfo.processInfo.hostName):\(getpid()):\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"

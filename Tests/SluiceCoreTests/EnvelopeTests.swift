@@ -33,6 +33,31 @@ import Testing
         #expect(e.args["view"] == "campaign_analytics")
     }
 
+    /// The decoder reads the top level field by field: it must agree with the general parser on
+    /// escaped keys, duplicate keys (the last wins), unknown fields of any shape, and bad JSON
+    /// after the fields it wants.
+    @Test func readsTheTopLevelAsTheGeneralParserDoes() throws {
+        let base = #""id":"0193a5b2-7c00-7abc-8def-0123456789ab","kind":"sys.noop","enqueued_at":"2026-11-22T10:00:00Z""#
+        let escaped = try Envelope.decode(Array(#"{"\u0076":1,"t\u0061rget":"other",\#(base)}"#.utf8))
+        #expect(escaped.target == "other")
+        let twice = try Envelope.decode(Array(#"{"v":1,\#(base),"attempt":1,"attempt":2,"max_attempts":3}"#.utf8))
+        #expect(twice.attempt == 2)
+        #expect(try Envelope.decode(JSONValue.parse(Array(#"{"v":1,\#(base),"attempt":1,"attempt":2}"#.utf8))).attempt == 2)
+        let unknown = try Envelope.decode(Array(#" { "x" : [ {"y": [1, 2.5e3, null, "\"}"]} ], "v" : 1 , \#(base) } "#.utf8))
+        #expect(unknown.kind == "sys.noop")
+        for bad in [#"{"v":1,\#(base)} x"#, #"{"v":1,\#(base),}"#, #"{"v":1 \#(base)}"#, #"{"v":1,\#(base),"x":[1}"#, #"{"v":1,\#(base)"#,
+                    "{\"v\":1,\"\u{01}\":2,\(base)}", #"{v:1}"#] {
+            do {
+                _ = try Envelope.decode(Array(bad.utf8))
+                Issue.record("expected malformed for \(bad)")
+            } catch {
+                #expect(error.code == .malformed, "\(bad)")
+            }
+        }
+        let deep = #"{"v":1,\#(base),"x":"# + String(repeating: "[", count: 600) + String(repeating: "]", count: 600) + "}"
+        #expect(throws: EnvelopeError.self) { try Envelope.decode(Array(deep.utf8)) }
+    }
+
     @Test func roundTripsOptionalFields() throws {
         var e = Self.full
         e.notBefore = Timestamp.parse("2026-11-22T10:00:30.125Z")
