@@ -1,8 +1,9 @@
 // RunningJobs: the jobs a worker process is running now, and why one must stop.
 //
-// The heartbeat reads the ids to extend their leases; a stop reason set here (operator
-// cancel, shutdown) is noticed by the job's watcher, which cancels the job's task (and so
-// its statement, through PQcancel).
+// The heartbeat reads the ids to extend their leases; a stop set here (operator cancel,
+// shutdown, a lost short claim, or `expire` once its timeout passed) cancels the job's task at
+// once, and so its statement, through PQcancel. One task per worker calls `expire`: a job pays
+// no timer of its own.
 
 import Foundation
 import SluiceCore
@@ -22,6 +23,10 @@ final class RunningJobs: Sendable {
     private struct Entry {
         var reason: StopReason?
         var lastProgressWrite: ContinuousClock.Instant?
+        /// The job's task once it runs (`attach`): a stop cancels it at once.
+        var task: Task<Worker.Outcome, Never>?
+        /// When its `timeout_s` passes (`expire` stops it then).
+        var deadline: ContinuousClock.Instant?
     }
     private let state = Mutex<[JobID: Entry]>([:])
 
@@ -30,16 +35,50 @@ final class RunningJobs: Sendable {
     var ids: [JobID] { state.withLock { Array($0.keys) } }
     var count: Int { state.withLock { $0.count } }
 
-    func stop(_ id: JobID, _ reason: StopReason) {
-        state.withLock { s in
-            if s[id] != nil, s[id]?.reason == nil { s[id]?.reason = reason }
+    /// The job's task started; it is cancelled at once if the job was stopped already.
+    func attach(_ id: JobID, task: Task<Worker.Outcome, Never>, deadline: ContinuousClock.Instant) {
+        let stopped = state.withLock { s -> Bool in
+            guard s[id] != nil else { return false }
+            s[id]?.task = task
+            s[id]?.deadline = deadline
+            return s[id]?.reason != nil
         }
+        if stopped { task.cancel() }
+    }
+
+    func stop(_ id: JobID, _ reason: StopReason) {
+        let task = state.withLock { s -> Task<Worker.Outcome, Never>? in
+            guard s[id] != nil, s[id]?.reason == nil else { return nil }
+            s[id]?.reason = reason
+            return s[id]?.task
+        }
+        task?.cancel()
     }
 
     func stopAll(_ reason: StopReason) {
-        state.withLock { s in
-            for id in s.keys where s[id]?.reason == nil { s[id]?.reason = reason }
+        let tasks = state.withLock { s -> [Task<Worker.Outcome, Never>] in
+            var tasks: [Task<Worker.Outcome, Never>] = []
+            for id in s.keys where s[id]?.reason == nil {
+                s[id]?.reason = reason
+                if let t = s[id]?.task { tasks.append(t) }
+            }
+            return tasks
         }
+        for t in tasks { t.cancel() }
+    }
+
+    /// Stops (`.timeout`) every job whose deadline passed.
+    func expire(now: ContinuousClock.Instant = .now) {
+        let tasks = state.withLock { s -> [Task<Worker.Outcome, Never>] in
+            var tasks: [Task<Worker.Outcome, Never>] = []
+            for (id, e) in s where e.reason == nil {
+                guard let deadline = e.deadline, deadline <= now else { continue }
+                s[id]?.reason = .timeout
+                if let t = e.task { tasks.append(t) }
+            }
+            return tasks
+        }
+        for t in tasks { t.cancel() }
     }
 
     func reason(_ id: JobID) -> StopReason? { state.withLock { $0[id]?.reason } }

@@ -55,20 +55,16 @@ extension Worker {
         // published by hand gets it here).
         if let by = envelope.enqueuedBy { started[JobStatusField.enqueuedBy] = by }
         results.record(JobStatusUpdate(id: id, state: .running, fields: started))
-        var jobLogger = logger
-        jobLogger[metadataKey: "job.id"] = .string(id.description)
-        jobLogger[metadataKey: "job.kind"] = .string(envelope.kind.rawValue)
-        jobLogger[metadataKey: "db.target"] = .string(envelope.target)
         var outcome: Outcome
         var settled: Settled? = nil
         do {
             if registry.isTransactional(envelope.kind) {
                 (outcome, settled) = try await pools.withPool(target: envelope.target, workloadClass: workloadClass) { pool in
-                    await runInTransaction(envelope, pool: pool, logger: jobLogger)
+                    await runInTransaction(envelope, pool: pool, logger: logger)
                 }
             } else {
                 outcome = try await pools.withPool(target: envelope.target, workloadClass: workloadClass) { pool in
-                    await run(envelope, pool: pool, logger: jobLogger)
+                    await run(envelope, pool: pool, logger: logger)
                 }
             }
         } catch {
@@ -111,7 +107,7 @@ extension Worker {
                     }
                 } catch let rollback as Rollback {
                     guard let outcome = rollback.outcome else {
-                        jobLogger.warning("the job's claim is no longer this worker's; its effect was rolled back")
+                        JobContext.logger(jobLogger, for: envelope).warning("the job's claim is no longer this worker's; its effect was rolled back")
                         return (.success(.null), Settled.lostClaim)
                     }
                     return (outcome, nil)
@@ -196,36 +192,27 @@ extension Worker {
                 return try await producer.enqueue(request)
             })
         let entry = registry.entry(envelope.kind)!
-        let timeout = Duration.seconds(envelope.timeoutSeconds)
-        return await withTaskGroup(of: Outcome?.self) { group in
-            group.addTask {
-                do {
-                    return .success(try await entry.run(envelope.args, context))
-                } catch {
-                    return .failure(error)
-                }
+        let task = Task { () -> Outcome in
+            do {
+                return .success(try await entry.run(envelope.args, context))
+            } catch {
+                return .failure(error)
             }
-            group.addTask { [running] in
-                let deadline = ContinuousClock.now + timeout
-                while !Task.isCancelled {
-                    if let reason = running.reason(id) { return .stopped(reason) }
-                    let left = deadline - .now
-                    if left <= .zero { return .stopped(.timeout) }
-                    try? await Task.sleep(for: min(left, .milliseconds(250)))
-                }
-                return nil
-            }
-            var first: Outcome? = nil
-            while first == nil, let next = await group.next() { first = next }
-            group.cancelAll()
-            if case .stopped = first {
-                // Wait for the cancelled job to let go of its connection; its own outcome no
-                // longer matters unless it succeeded after all.
-                while let next = await group.next() {
-                    if case .success(let v)? = next { first = .success(v) }
-                }
-            }
-            return first ?? .stopped(.shutdown)
+        }
+        running.attach(id, task: task, deadline: .now + .seconds(envelope.timeoutSeconds))
+        let outcome = await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
+        // Stopped (cancel, timeout, shutdown): its own outcome no longer matters unless it
+        // succeeded after all.
+        if case .success = outcome { return outcome }
+        if let reason = running.reason(id) { return .stopped(reason) }
+        return Task.isCancelled ? .stopped(.shutdown) : outcome
+    }
+
+    /// Stops the jobs whose timeout passed, until cancelled (one task per worker).
+    func timeoutLoop() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(100))
+            running.expire()
         }
     }
 

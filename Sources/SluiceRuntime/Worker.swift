@@ -102,6 +102,7 @@ public final class Worker: Service, Sendable {
             if configuration.rescue { outer.addTask { await self.rescueLoop() } }
             outer.addTask { await self.graceTimer() }
             outer.addTask { await self.shortWatch.run() }
+            outer.addTask { await self.timeoutLoop() }
             await withTaskGroup(of: Void.self) { classes in
                 for c in configuration.classes {
                     classes.addTask { await self.consume(c) }
