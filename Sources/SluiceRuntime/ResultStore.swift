@@ -116,6 +116,9 @@ public final class ResultStore: Sendable {
         }
     }
 
+    /// The fields of an update its event carries (beside id, state and at).
+    private static let eventFields = [JobStatusField.kind, JobStatusField.workloadClass, JobStatusField.attempt, JobStatusField.error]
+
     /// Buffers an update; `run()` (or the next `flush()`) writes it.
     public func record(_ update: JobStatusUpdate) {
         state.withLock { s in
@@ -132,7 +135,7 @@ public final class ResultStore: Sendable {
             }
             if s.events.count < configuration.maxBuffered {
                 var f: [String: String] = ["at": Timestamp.format(Date())]
-                for k in [JobStatusField.kind, JobStatusField.workloadClass, JobStatusField.attempt, JobStatusField.error] { if let v = update.fields[k] { f[k] = String(v.prefix(1024)) } }
+                for k in Self.eventFields { if let v = update.fields[k] { f[k] = String(v.prefix(1024)) } }
                 s.events.append(Event(id: update.id, state: update.state, fields: f))
             } else {
                 s.droppedEvents += 1
@@ -170,12 +173,18 @@ public final class ResultStore: Sendable {
                 guard let p = jobs[id] else { continue }
                 let key = RedisArgument(key(id))
                 var hset: [RedisArgument] = ["HSET", key]
+                hset.reserveCapacity(4 + 2 * p.fields.count)
                 if p.stateIfAbsent {
                     commands.append(["HSETNX", key, RedisArgument(JobStatusField.state), RedisArgument(p.state.rawValue)])
                 } else {
-                    hset += [RedisArgument(JobStatusField.state), RedisArgument(p.state.rawValue)]
+                    hset.append(RedisArgument(JobStatusField.state))
+                    hset.append(RedisArgument(p.state.rawValue))
                 }
-                for (k, v) in p.fields { hset += [RedisArgument(k), RedisArgument(v)] }
+                // Appended one by one: `+= [k, v]` made an array per field.
+                for (k, v) in p.fields {
+                    hset.append(RedisArgument(k))
+                    hset.append(RedisArgument(v))
+                }
                 if hset.count > 2 { commands.append(hset) }
                 commands.append(["EXPIRE", key, ttl])
             }
@@ -184,7 +193,11 @@ public final class ResultStore: Sendable {
             for e in events {
                 var xadd: [RedisArgument] = ["XADD", stream, "MAXLEN", "~", maxLen, "*", "id", RedisArgument(e.id.description),
                                              RedisArgument(JobStatusField.state), RedisArgument(e.state.rawValue)]
-                for (k, v) in e.fields { xadd += [RedisArgument(k), RedisArgument(v)] }
+                xadd.reserveCapacity(xadd.count + 2 * e.fields.count)
+                for (k, v) in e.fields {
+                    xadd.append(RedisArgument(k))
+                    xadd.append(RedisArgument(v))
+                }
                 commands.append(xadd)
             }
             do {
