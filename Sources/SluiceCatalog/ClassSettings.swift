@@ -24,8 +24,8 @@ public struct ClassSettings: Sendable, Equatable {
     /// `set_config` on connect, e.g. `jit: off` for the analytics class's short reads.
     public var sessionSettings: [String: String]
     /// A job of this class that completes within this long is recorded once, with no claim
-    /// (the worker's short path, opt-in: it measured no faster); nil or zero: every job is
-    /// claimed before it runs.
+    /// (the worker's short path); zero: every job is claimed before it runs; nil: the worker's
+    /// default (250 ms, at most a tenth of the lease).
     public var shortJobThreshold: Duration?
     /// Where the class is configured; nil when it is all defaults.
     public var location: SourceLocation?

@@ -1,7 +1,7 @@
 // Worker+Short: a short job recorded once (issue 19). A delivery is run at once, without the
 // claim commit and without its ack: a read first skips a job that is final or held by a live
-// lease. When the job completes inside its class's threshold (opt-in: the default is zero, claim first),
-// one conditional statement records it completed and the ack follows that commit. A job still
+// lease. When the job completes inside its class's threshold (WorkerConfiguration.defaultShortJobThreshold,
+// 250 ms, unless the class sets `short_job_threshold`; zero claims every job first), one conditional statement records it completed and the ack follows that commit. A job still
 // running at the threshold (or when the worker starts stopping) is claimed then, with the time
 // it really started, acked, and goes on as a long job (lease, heartbeat, cancel, finish). A
 // short job that fails is claimed when it ends and then retried or dead-lettered as a long one.

@@ -27,7 +27,7 @@ struct BenchThroughput: AsyncParsableCommand {
     @Option(help: "Enqueue batches in flight.") var inFlight = 4
     @Option(help: "Worker slots (per worker process).") var concurrency = 256
     @Option(help: "Worker prefetch (per worker process).") var prefetch = 1000
-    @Option(help: "The workers' --short-job-threshold (default theirs: 0s, claim every job before it runs; above zero, the opt-in short path).")
+    @Option(help: "The workers' --short-job-threshold (default theirs: 250ms, the short path; 0s claims every job before it runs).")
     var shortJobThreshold: String?
     @Option(parsing: .upToNextOption, help: "Worker process counts to run, one line each (e.g. --workers 1 2 4).")
     var workers: [Int] = [1]
@@ -160,7 +160,7 @@ struct BenchLatency: AsyncParsableCommand {
     @Option(help: "Worker slots.") var concurrency = 16
     @Flag(help: "Print one JSON document.") var json = false
     @Flag(help: "Also split the latency into stages (p50/p99) at the ledger's claim and finish times.") var stages = false
-    @Option(help: "The workers' --short-job-threshold (default theirs: 0s, claim every job before it runs; above zero, the opt-in short path).")
+    @Option(help: "The workers' --short-job-threshold (default theirs: 250ms, the short path; 0s claims every job before it runs).")
     var shortJobThreshold: String?
     @Flag(help: "Start the workers with --no-pruner (no partition DDL during the run), to see what the pruner costs the tail.")
     var noPruner = false

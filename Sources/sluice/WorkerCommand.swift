@@ -19,7 +19,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Slots per class (default: the class's setting).") var concurrency: Int?
     @Option(help: "Prefetch per class (default: the class's setting, at least the concurrency).") var prefetch: Int?
     @Option(help: "Lease length (heartbeat every third of it).") var lease = "30s"
-    @Option(help: "Short-job threshold for every class (default: the class's setting, else 0s: claim every job before it runs; the short path is opt-in).")
+    @Option(help: "Short-job threshold for every class: a job done within it is recorded once, unclaimed (default: the class's setting, else 250ms, at most a tenth of the lease; 0s claims every job before it runs).")
     var shortJobThreshold: String?
     @Option(help: "Shutdown grace period for running jobs.") var grace = "30s"
     @Option(help: "How often the elected leader rescues expired leases.") var rescueInterval = "5s"
