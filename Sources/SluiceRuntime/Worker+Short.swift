@@ -1,10 +1,12 @@
 // Worker+Short: a short job recorded once (issue 19). A delivery is run at once, without the
 // claim commit and without its ack: a read first skips a job that is final or held by a live
-// lease. When the job completes inside its class's threshold (WorkerConfiguration.defaultShortJobThreshold,
-// 250 ms, unless the class sets `short_job_threshold`; zero claims every job first), one conditional statement records it completed and the ack follows that commit. A job still
-// running at the threshold (or when the worker starts stopping) is claimed then, with the time
-// it really started, acked, and goes on as a long job (lease, heartbeat, cancel, finish). A
-// short job that fails is claimed when it ends and then retried or dead-lettered as a long one.
+// lease. When the job completes inside its class's threshold (default 250 ms,
+// `WorkerConfiguration.defaultShortJobThreshold`; the class's `short_job_threshold` wins, and
+// zero claims every job first), one conditional statement records it completed and the ack
+// follows that commit. A job still running at the threshold (or when the worker starts
+// stopping) is claimed then by the worker's `ShortWatch`, with the time it really started,
+// acked, and goes on as a long job (lease, heartbeat, cancel, finish). A short job that fails
+// is claimed when it ends and then retried or dead-lettered as a long one.
 //
 // Guarantees: a worker killed while a short job runs or before its record commits leaves the
 // delivery unacked, so the broker redelivers it and it runs again, recorded once; a job recorded
