@@ -211,45 +211,21 @@ private struct EnvelopeFields {
     var slots = [JSONValue?](repeating: nil, count: names.count)
 
     /// Parses a JSON object's top level into slots (a later duplicate key wins, as in the general
-    /// parser); anything else, or bad JSON, throws.
+    /// parser); valid JSON that is not an object is `malformed`, bad JSON a `JSONValueError`.
     static func parse(_ bytes: some Collection<UInt8>) throws -> EnvelopeFields {
-        let array = Array(bytes)
-        return try array.withUnsafeBufferPointer { buffer in
-            var p = JSONParser.Cursor(bytes: buffer)
-            var fields = EnvelopeFields()
-            p.skipWhitespace()
+        var fields = EnvelopeFields()
+        let isObject = try JSONParser.whole(bytes) { (p: inout JSONParser.Cursor) throws(JSONValueError) -> Bool in
             guard p.peek == UInt8(ascii: "{") else {
-                // Valid JSON that is not an object, or not JSON at all.
                 _ = try p.value(depth: 0)
-                throw EnvelopeError(.malformed, field: nil, reason: "expected a JSON object")
+                return false
             }
-            p.index += 1
-            p.skipWhitespace()
-            if p.peek == UInt8(ascii: "}") {
-                p.index += 1
-            } else {
-                members: while true {
-                    p.skipWhitespace()
-                    guard p.peek == UInt8(ascii: "\"") else { throw p.error("expected a string key") }
-                    let slot = try p.fieldSlot(utf8Names)
-                    p.skipWhitespace()
-                    guard p.peek == UInt8(ascii: ":") else { throw p.error("expected ':'") }
-                    p.index += 1
-                    p.skipWhitespace()
-                    let value = try p.value(depth: 1)
-                    if let slot { fields.slots[slot] = value }
-                    p.skipWhitespace()
-                    switch p.peek {
-                    case UInt8(ascii: ","): p.index += 1
-                    case UInt8(ascii: "}"): p.index += 1; break members
-                    default: throw p.error("expected ',' or '}'")
-                    }
-                }
+            try p.members(depth: 0, key: { (p: inout JSONParser.Cursor) throws(JSONValueError) in try p.fieldSlot(utf8Names) }) {
+                if let slot = $0 { fields.slots[slot] = $1 }
             }
-            p.skipWhitespace()
-            guard p.index == buffer.count else { throw p.error("unexpected data after the JSON value") }
-            return fields
+            return true
         }
+        guard isObject else { throw EnvelopeError(.malformed, field: nil, reason: "expected a JSON object") }
+        return fields
     }
 
     subscript(_ slot: Slot) -> JSONValue? { slots[slot.rawValue] }

@@ -10,11 +10,16 @@ public enum JSONParser {
     public static let maxDepth = 512
 
     public static func parse(_ bytes: some Collection<UInt8>) throws(JSONValueError) -> JSONValue {
+        try whole(bytes) { (p: inout Cursor) throws(JSONValueError) -> JSONValue in try p.value(depth: 0) }
+    }
+
+    /// Runs `read` over one JSON document (whitespace around it allowed, nothing after it).
+    static func whole<T>(_ bytes: some Collection<UInt8>, _ read: (inout Cursor) throws(JSONValueError) -> T) throws(JSONValueError) -> T {
         let array = Array(bytes)
-        return try array.withUnsafeBufferPointer { (buffer) throws(JSONValueError) -> JSONValue in
+        return try array.withUnsafeBufferPointer { (buffer) throws(JSONValueError) -> T in
             var p = Cursor(bytes: buffer)
             p.skipWhitespace()
-            let value = try p.value(depth: 0)
+            let value = try read(&p)
             p.skipWhitespace()
             guard p.index == buffer.count else { throw p.error("unexpected data after the JSON value") }
             return value
@@ -67,23 +72,31 @@ public enum JSONParser {
         }
 
         mutating func object(depth: Int) throws(JSONValueError) -> JSONValue {
-            index += 1
             var out: [String: JSONValue] = [:]
+            try members(depth: depth, key: { (p: inout Cursor) throws(JSONValueError) in try p.string() }) { out[$0] = $1 }
+            return .object(out)
+        }
+
+        /// Reads an object (at its `{`): each member's key with `key` (at its opening quote),
+        /// its value parsed, both handed to `member` in order.
+        mutating func members<Key>(depth: Int, key: (inout Cursor) throws(JSONValueError) -> Key,
+                                   _ member: (Key, JSONValue) -> Void) throws(JSONValueError) {
+            index += 1
             skipWhitespace()
-            if peek == UInt8(ascii: "}") { index += 1; return .object(out) }
+            if peek == UInt8(ascii: "}") { index += 1; return }
             while true {
                 skipWhitespace()
                 guard peek == UInt8(ascii: "\"") else { throw error("expected a string key") }
-                let key = try string()
+                let k = try key(&self)
                 skipWhitespace()
                 guard peek == UInt8(ascii: ":") else { throw error("expected ':'") }
                 index += 1
                 skipWhitespace()
-                out[key] = try value(depth: depth + 1)
+                member(k, try value(depth: depth + 1))
                 skipWhitespace()
                 switch peek {
                 case UInt8(ascii: ","): index += 1
-                case UInt8(ascii: "}"): index += 1; return .object(out)
+                case UInt8(ascii: "}"): index += 1; return
                 default: throw error("expected ',' or '}'")
                 }
             }

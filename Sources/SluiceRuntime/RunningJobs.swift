@@ -46,35 +46,23 @@ final class RunningJobs: Sendable {
         if stopped { task.cancel() }
     }
 
-    func stop(_ id: JobID, _ reason: StopReason) {
-        let task = state.withLock { s -> Task<Worker.Outcome, Never>? in
-            guard s[id] != nil, s[id]?.reason == nil else { return nil }
-            s[id]?.reason = reason
-            return s[id]?.task
-        }
-        task?.cancel()
-    }
+    func stop(_ id: JobID, _ reason: StopReason) { stop(reason) { _ in CollectionOfOne(id) } }
 
-    func stopAll(_ reason: StopReason) {
-        let tasks = state.withLock { s -> [Task<Worker.Outcome, Never>] in
-            var tasks: [Task<Worker.Outcome, Never>] = []
-            for id in s.keys where s[id]?.reason == nil {
-                s[id]?.reason = reason
-                if let t = s[id]?.task { tasks.append(t) }
-            }
-            return tasks
-        }
-        for t in tasks { t.cancel() }
-    }
+    func stopAll(_ reason: StopReason) { stop(reason) { Array($0.keys) } }
 
     /// Stops (`.timeout`) every job whose deadline passed.
     func expire(now: ContinuousClock.Instant = .now) {
+        stop(.timeout) { jobs in jobs.compactMap { id, e in e.deadline.map { $0 <= now } == true ? id : nil } }
+    }
+
+    /// Gives the jobs `select` picks that are not stopped yet `reason`, and cancels their tasks
+    /// (outside the lock).
+    private func stop<S: Sequence<JobID>>(_ reason: StopReason, _ select: ([JobID: Entry]) -> S) {
         let tasks = state.withLock { s -> [Task<Worker.Outcome, Never>] in
             var tasks: [Task<Worker.Outcome, Never>] = []
-            for (id, e) in s where e.reason == nil {
-                guard let deadline = e.deadline, deadline <= now else { continue }
-                s[id]?.reason = .timeout
-                if let t = e.task { tasks.append(t) }
+            for id in select(s) where s[id] != nil && s[id]?.reason == nil {
+                s[id]?.reason = reason
+                if let t = s[id]?.task { tasks.append(t) }
             }
             return tasks
         }

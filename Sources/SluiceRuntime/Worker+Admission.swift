@@ -24,6 +24,8 @@ extension Worker {
         case refuse(reason: String, error: String)
     }
 
+    /// `catalog` is read only for a verified key: reading `registry.catalog` for every job copied
+    /// the whole catalog (seen in a worker profile).
     static func admission(_ verdict: EnvelopeSigner.Verdict, _ envelope: Envelope, className: String, userID: String?,
                           requireSigned: Bool, catalog: @autoclosure () -> Catalog) -> Admission {
         let unverifiedIdentity = envelope.enqueuedBy ?? userID.map { "amqp:\($0)" }
@@ -50,8 +52,6 @@ extension Worker {
             return .refuse(reason: DeadLetterReason.badSignature, error: "the signature of key '\(keyID)' does not match the body")
         }
     }
-    // `catalog` is read only for a verified key: reading `registry.catalog` copied the whole
-    // catalog for every job (seen in a worker profile).
 }
 
 /// Dead-letter reasons of the admission step (the `x-sluice-reason` header).

@@ -6,11 +6,11 @@ import SluiceCore
 import Testing
 
 @Suite struct RunningJobsTests {
-    /// A job that sleeps until cancelled (an hour at most).
+    /// A job that sleeps until cancelled: it succeeds after 10 s if nothing cancels it.
     private func sleeper() -> Task<Worker.Outcome, Never> {
         Task {
             do {
-                try await Task.sleep(for: .seconds(3600))
+                try await Task.sleep(for: .seconds(10))
                 return .success(.null)
             } catch {
                 return .failure(error)
@@ -24,10 +24,8 @@ import Testing
         running.add(id)
         let task = sleeper()
         running.attach(id, task: task, deadline: .now + .seconds(3600))
-        let start = ContinuousClock.now
         running.stop(id, .cancelled)
         guard case .failure = await task.value else { Issue.record("the job was not cancelled"); return }
-        #expect(ContinuousClock.now - start < .seconds(30))
         #expect(running.reason(id) == .cancelled)
         running.stop(id, .shutdown)
         #expect(running.reason(id) == .cancelled, "the first reason stays")
