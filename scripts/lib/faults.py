@@ -158,9 +158,10 @@ class Run:
                 time.sleep(0.25)
         threading.Thread(target=loop, daemon=True).start()
 
-    def recovery(self, rate: float) -> float:
+    def recovery(self, rate: float, confirmed: int) -> float:
         """Worst time, over the faults, from a fault until completions run at ≥ 80 % of `rate`
-        over a 1 s window again (or until the last job completed, when the flow ended first)."""
+        over a 1 s window again (or until the next completion, when the flow ended first; 0 when
+        all `confirmed` jobs had completed by then)."""
         worst = 0.0
         for t in self.faults:
             after = [(ts, n) for ts, n in self.samples if ts >= t]
@@ -172,10 +173,18 @@ class Run:
                         recovered = ts - t
                         break
             if recovered is None:
-                # The flow may have ended: the first sample after the fault showing progress.
+                # The flow may have ended: the first sample after the fault showing progress. A
+                # fault after the last job completed left nothing to recover (0): counting it to
+                # the last sample measured how long the verification ran (~15-18 s in
+                # `worker_kill_storm --quick` when the last kill fell after the last completion).
                 base = after[0][1] if after else 0
                 moved = next((ts for ts, n in after if n > base), None)
-                recovered = (moved - t) if moved else (after[-1][0] - t if after else 0.0)
+                if moved is not None:
+                    recovered = moved - t
+                elif after and base >= confirmed:
+                    recovered = 0.0
+                else:
+                    recovered = after[-1][0] - t if after else 0.0
             worst = max(worst, recovered)
         return worst
 
@@ -200,7 +209,7 @@ class Run:
         outcome.completed_twice = verified["completed_twice"]
         outcome.dead_lettered = verified["dead_lettered"] + max(0, verified["dead_queue_depth"])
         outcome.redis_missing = verified["redis_missing"]
-        outcome.recovery_s = round(self.recovery(rate), 2)
+        outcome.recovery_s = round(self.recovery(rate, outcome.confirmed), 2)
         if outcome.lost or outcome.dead_lettered:
             outcome.note += f"{'; ' if outcome.note else ''}ledger states of the confirmed jobs: {verified['states']}"
         outcome.ok = outcome.lost == 0 and outcome.completed_twice == 0 and outcome.dead_lettered == 0 \
