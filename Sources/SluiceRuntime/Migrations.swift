@@ -274,5 +274,16 @@ public enum Migrations {
             -- broker user, a signing key): README "Security". NULL for jobs enqueued before.
             ALTER TABLE {schema}.jobs ADD COLUMN IF NOT EXISTS enqueued_by text;
             """),
+        Migration(version: 9, name: "ledger: (state, id) on the live leaf only", sql: """
+            -- A final leaf holds one state, so its `(state, id)` entries repeat its primary key:
+            -- one index insert per finish (every job) and its share of WAL and vacuum bought
+            -- nothing. A listing by a final state is pruned to that state's leaves and reads
+            -- their primary keys. The live leaf keeps its own (the claim-first path and listings
+            -- of waiting or running jobs read it). Ranges the pruner makes from now on get only
+            -- the partitioned indexes left. Locks `jobs_live` while its index is built (the work
+            -- in flight; the history is not read).
+            CREATE INDEX jobs_live_state_id ON {schema}.jobs_live (state, id);
+            DROP INDEX {schema}.jobs_state_id;
+            """),
     ]
 }
