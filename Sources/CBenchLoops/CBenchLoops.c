@@ -1,6 +1,10 @@
 // The C reference loops of `sluice bench clients` (see include/CBenchLoops.h).
 #include "CBenchLoops.h"
 
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,4 +262,61 @@ double sluice_c_redis_set(const char *host, int port, int db, const char *prefix
     free(value);
     redisFree(c);
     return elapsed;
+}
+
+// ------------------------------------------------------------------ wake-up floor
+
+struct wake_state {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int signalled;       // under lock: a wake is due
+    int stop;            // under lock
+    _Atomic double woke; // the woken thread's clock when it ran (0: not yet)
+};
+
+static void *wake_waiter(void *arg) {
+    struct wake_state *s = arg;
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        while (!s->signalled && !s->stop) pthread_cond_wait(&s->cond, &s->lock);
+        if (s->stop) break;
+        s->signalled = 0;
+        atomic_store(&s->woke, now_s());
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+int sluice_c_wake_latency(long samples, long interval_us, double *out_us, char *err, size_t errlen) {
+    struct wake_state s = {.signalled = 0, .stop = 0};
+    pthread_mutex_init(&s.lock, NULL);
+    pthread_cond_init(&s.cond, NULL);
+    atomic_init(&s.woke, 0.0);
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, wake_waiter, &s) != 0) {
+        fail(err, errlen, "pthread_create", strerror(errno));
+        return -1;
+    }
+    struct timespec pause = {.tv_sec = interval_us / 1000000, .tv_nsec = (interval_us % 1000000) * 1000};
+    for (long i = 0; i < samples; i++) {
+        nanosleep(&pause, NULL);
+        atomic_store(&s.woke, 0.0);
+        double start = now_s();
+        pthread_mutex_lock(&s.lock);
+        s.signalled = 1;
+        pthread_cond_signal(&s.cond);
+        pthread_mutex_unlock(&s.lock);
+        // Waits by yielding, not by sleeping, so the measured wake is the waiter's alone.
+        double woke;
+        while ((woke = atomic_load(&s.woke)) == 0.0) sched_yield();
+        out_us[i] = (woke - start) * 1e6;
+    }
+    pthread_mutex_lock(&s.lock);
+    s.stop = 1;
+    pthread_cond_signal(&s.cond);
+    pthread_mutex_unlock(&s.lock);
+    pthread_join(thread, NULL);
+    pthread_cond_destroy(&s.cond);
+    pthread_mutex_destroy(&s.lock);
+    return 0;
 }

@@ -7,6 +7,7 @@
 // their commit; same host clock as the bench).
 
 import ArgumentParser
+import CBenchLoops
 import SluiceCLI
 import ClientSupport
 import Foundation
@@ -167,6 +168,8 @@ struct BenchLatency: AsyncParsableCommand {
 
     func run() async throws {
         SluiceLogging.bootstrap()
+        let interval = Duration.seconds(1.0 / Double(rate))
+        let floor = try Self.wakeFloor(samples: min(jobs, 1_000), interval: interval)
         let workerArguments = (shortJobThreshold.map { ["--short-job-threshold", $0] } ?? []) + (noPruner ? ["--no-pruner"] : [])
         let bench = try await PipelineBench.start(concurrency: concurrency, prefetch: max(concurrency, 50),
                                                   workerArguments: workerArguments)
@@ -199,7 +202,6 @@ struct BenchLatency: AsyncParsableCommand {
                 }
             }
             // The producer: one job every 1/rate s, each enqueue on its own task.
-            let interval = Duration.seconds(1.0 / Double(rate))
             for i in 0..<jobs {
                 let due = origin + interval * i
                 try await clock.sleep(until: due, tolerance: .microseconds(100))
@@ -230,6 +232,7 @@ struct BenchLatency: AsyncParsableCommand {
             "latency_ms": ["p50": pct(0.50), "p95": pct(0.95), "p99": pct(0.99), "max": sorted.last.map { ($0 * 1000).rounded() / 1000 } ?? .nan],
         ]
         if stages { report["stages_ms_p50_p99"] = stageReport }
+        report["thread_wake_us"] = ["p50": floor.p50, "p99": floor.p99]
         if json {
             Output.json(report)
         } else {
@@ -237,7 +240,24 @@ struct BenchLatency: AsyncParsableCommand {
             print("\(sorted.count)/\(jobs) no-op jobs at \(rate)/s, enqueue → completed status in Redis:")
             print("p50 \(pct(0.5)) ms  p95 \(pct(0.95)) ms  p99 \(pct(0.99)) ms  max \(sorted.last.map { String(format: "%.3f", $0) } ?? "-") ms")
             for (k, v) in stageReport.sorted(by: { $0.key < $1.key }) { print("  \(k): p50/p99 \(v) ms") }
+            print("the machine's floor per hop: a sleeping thread woken \(interval) apart, p50 \(floor.p50) µs, p99 \(floor.p99) µs")
         }
+    }
+
+    /// Percentiles of the machine's wake-up latency (`sluice_c_wake_latency`), paced as the jobs
+    /// are: every hop of a job (a client's I/O thread, a server process, the cooperative pool)
+    /// starts with one such wake, so a chain of hops cannot beat this floor, and its p99 says how
+    /// often a hop stalls on this machine whatever the code does.
+    static func wakeFloor(samples: Int, interval: Duration) throws -> (p50: Double, p99: Double) {
+        var values = [Double](repeating: 0, count: max(1, samples))
+        var err = [CChar](repeating: 0, count: 256)
+        let micros = max(1, Int(interval.seconds * 1_000_000))
+        guard sluice_c_wake_latency(values.count, micros, &values, &err, err.count) == 0 else {
+            throw ValidationError("wake-up floor: \(String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
+        }
+        values.sort()
+        func pct(_ p: Double) -> Double { (values[min(values.count - 1, Int(Double(values.count) * p))] * 10).rounded() / 10 }
+        return (pct(0.50), pct(0.99))
     }
 }
 

@@ -29,4 +29,11 @@ double sluice_c_consume_ack(const char *host, int port, const char *user, const 
 double sluice_c_redis_set(const char *host, int port, int db, const char *prefix, long count, int value_len,
                           int chunk, char *err, size_t errlen);
 
+/* The machine's floor under every hop of a job: a thread sleeping on a condition variable (as
+ * each client connection's I/O thread does) is signalled `samples` times, `interval_us` apart
+ * (the pacing of `bench latency`, so the CPU idles between wakes as it does there); `out_us[i]`
+ * gets the microseconds from the signal to the woken thread running. Returns 0, or -1 with a
+ * message in `err`. */
+int sluice_c_wake_latency(long samples, long interval_us, double *out_us, char *err, size_t errlen);
+
 #endif
