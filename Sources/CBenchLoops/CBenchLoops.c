@@ -2,6 +2,7 @@
 #include "CBenchLoops.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <postgresql/libpq-fe.h>
 #include <hiredis/hiredis.h>
@@ -319,4 +321,34 @@ int sluice_c_wake_latency(long samples, long interval_us, double *out_us, char *
     pthread_cond_destroy(&s.cond);
     pthread_mutex_destroy(&s.lock);
     return 0;
+}
+
+// ------------------------------------------------------------------ fsync floor
+
+int sluice_c_fsync_latency(const char *directory, long samples, long interval_us, double *out_us, char *err, size_t errlen) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/.sluice-fsync-probe-%ld", directory, (long)getpid());
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) {
+        fail(err, errlen, path, strerror(errno));
+        return -1;
+    }
+    static char block[8192];
+    memset(block, 'x', sizeof block);
+    struct timespec pause = {.tv_sec = interval_us / 1000000, .tv_nsec = (interval_us % 1000000) * 1000};
+    int status = 0;
+    for (long i = 0; i < samples; i++) {
+        nanosleep(&pause, NULL);
+        double start = now_s();
+        // The same block rewritten in place, as a WAL page is until it fills.
+        if (pwrite(fd, block, sizeof block, 0) != (ssize_t)sizeof block || fdatasync(fd) != 0) {
+            fail(err, errlen, "write and fdatasync", strerror(errno));
+            status = -1;
+            break;
+        }
+        out_us[i] = (now_s() - start) * 1e6;
+    }
+    close(fd);
+    unlink(path);
+    return status;
 }

@@ -165,11 +165,17 @@ struct BenchLatency: AsyncParsableCommand {
     var shortJobThreshold: String?
     @Flag(help: "Start the workers with --no-pruner (no partition DDL during the run), to see what the pruner costs the tail.")
     var noPruner = false
+    @Option(help: "Where to measure the fsync floor (a scratch file, removed): put it on the servers' disk.")
+    var fsyncDirectory = "."
 
     func run() async throws {
         SluiceLogging.bootstrap()
         let interval = Duration.seconds(1.0 / Double(rate))
-        let floor = try Self.wakeFloor(samples: min(jobs, 1_000), interval: interval)
+        let micros = max(1, Int(interval.seconds * 1_000_000))
+        let wake = try Self.floor("wake-up floor", samples: min(jobs, 1_000)) { sluice_c_wake_latency($0, micros, $1, $2, $3) }
+        let fsync = try Self.floor("fsync floor in \(fsyncDirectory)", samples: min(jobs, 200)) {
+            sluice_c_fsync_latency(fsyncDirectory, $0, micros, $1, $2, $3)
+        }
         let workerArguments = (shortJobThreshold.map { ["--short-job-threshold", $0] } ?? []) + (noPruner ? ["--no-pruner"] : [])
         let bench = try await PipelineBench.start(concurrency: concurrency, prefetch: max(concurrency, 50),
                                                   workerArguments: workerArguments)
@@ -232,7 +238,8 @@ struct BenchLatency: AsyncParsableCommand {
             "latency_ms": ["p50": pct(0.50), "p95": pct(0.95), "p99": pct(0.99), "max": sorted.last.map { ($0 * 1000).rounded() / 1000 } ?? .nan],
         ]
         if stages { report["stages_ms_p50_p99"] = stageReport }
-        report["thread_wake_us"] = ["p50": floor.p50, "p99": floor.p99]
+        report["thread_wake_us"] = ["p50": wake.p50, "p99": wake.p99]
+        report["fdatasync_us"] = ["p50": fsync.p50, "p99": fsync.p99]
         if json {
             Output.json(report)
         } else {
@@ -240,20 +247,24 @@ struct BenchLatency: AsyncParsableCommand {
             print("\(sorted.count)/\(jobs) no-op jobs at \(rate)/s, enqueue → completed status in Redis:")
             print("p50 \(pct(0.5)) ms  p95 \(pct(0.95)) ms  p99 \(pct(0.99)) ms  max \(sorted.last.map { String(format: "%.3f", $0) } ?? "-") ms")
             for (k, v) in stageReport.sorted(by: { $0.key < $1.key }) { print("  \(k): p50/p99 \(v) ms") }
-            print("the machine's floor per hop: a sleeping thread woken \(interval) apart, p50 \(floor.p50) µs, p99 \(floor.p99) µs")
+            print("the machine's floors: a sleeping thread woken \(interval) apart p50 \(wake.p50) µs, p99 \(wake.p99) µs; "
+                  + "an 8 kB write + fdatasync in \(fsyncDirectory) p50 \(fsync.p50) µs, p99 \(fsync.p99) µs")
         }
     }
 
-    /// Percentiles of the machine's wake-up latency (`sluice_c_wake_latency`), paced as the jobs
-    /// are: every hop of a job (a client's I/O thread, a server process, the cooperative pool)
-    /// starts with one such wake, so a chain of hops cannot beat this floor, and its p99 says how
-    /// often a hop stalls on this machine whatever the code does.
-    static func wakeFloor(samples: Int, interval: Duration) throws -> (p50: Double, p99: Double) {
+    /// p50 and p99 of one of the machine's floors, measured by a C probe (CBenchLoops) paced as
+    /// the jobs are. `sluice_c_wake_latency`: every hop of a job (a client's I/O thread, a server
+    /// process, the cooperative pool) starts with such a wake. `sluice_c_fsync_latency`: every
+    /// durable step (the ledger's commit, a persistent publish's confirm) waits for one such
+    /// flush. A chain of hops cannot beat the sum of its floors; their p99s say how often a hop
+    /// stalls on this machine whatever the code does.
+    static func floor(_ what: String, samples: Int,
+                      _ probe: (Int, UnsafeMutablePointer<Double>, UnsafeMutablePointer<CChar>, Int) -> Int32) throws
+        -> (p50: Double, p99: Double) {
         var values = [Double](repeating: 0, count: max(1, samples))
         var err = [CChar](repeating: 0, count: 256)
-        let micros = max(1, Int(interval.seconds * 1_000_000))
-        guard sluice_c_wake_latency(values.count, micros, &values, &err, err.count) == 0 else {
-            throw ValidationError("wake-up floor: \(String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
+        guard probe(values.count, &values, &err, err.count) == 0 else {
+            throw ValidationError("\(what): \(String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
         }
         values.sort()
         func pct(_ p: Double) -> Double { (values[min(values.count - 1, Int(Double(values.count) * p))] * 10).rounded() / 10 }

@@ -36,4 +36,10 @@ double sluice_c_redis_set(const char *host, int port, int db, const char *prefix
  * message in `err`. */
 int sluice_c_wake_latency(long samples, long interval_us, double *out_us, char *err, size_t errlen);
 
+/* The other floor under a durable step (a ledger commit, a persistent publish's confirm): an
+ * 8 kB write and `fdatasync` of a scratch file in `directory` (removed afterwards), `samples`
+ * times, `interval_us` apart; `out_us[i]` gets each one's microseconds, as `pg_test_fsync`'s
+ * fdatasync line measures. Returns 0, or -1 with a message in `err`. */
+int sluice_c_fsync_latency(const char *directory, long samples, long interval_us, double *out_us, char *err, size_t errlen);
+
 #endif
