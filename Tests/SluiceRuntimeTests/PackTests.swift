@@ -169,7 +169,15 @@ struct PackTests {
             for id in ids {
                 let job = try #require(jobs[id])
                 #expect(job.state == .completed && job.attempt == 1, "\(id): \(job.state), attempt \(job.attempt)")
-                #expect(try await stateEvents(h, id).filter { $0 == "completed" }.count == 1, "\(id) recorded completed more than once")
+                // A job the killed worker recorded may have lost its `completed` event with the
+                // worker (kill -9 takes the statuses it had not flushed yet; the ledger is the
+                // truth, and its redelivery is skipped as final): at most once for those.
+                let completedEvents = try await stateEvents(h, id).filter { $0 == "completed" }.count
+                if done.contains(id) {
+                    #expect(completedEvents <= 1, "\(id) recorded completed more than once")
+                } else {
+                    #expect(completedEvents == 1, "\(id) recorded completed \(completedEvents) times")
+                }
             }
             // What was recorded before the kill did not run again: its status says so.
             for id in done { #expect(try await stateEvents(h, id).filter { $0 == "running" }.count == 1, "\(id) ran again") }
