@@ -268,6 +268,10 @@ double sluice_c_redis_set(const char *host, int port, int db, const char *prefix
 
 // ------------------------------------------------------------------ wake-up floor
 
+static struct timespec pause_of(long interval_us) {
+    return (struct timespec){.tv_sec = interval_us / 1000000, .tv_nsec = (interval_us % 1000000) * 1000};
+}
+
 struct wake_state {
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -299,7 +303,7 @@ int sluice_c_wake_latency(long samples, long interval_us, double *out_us, char *
         fail(err, errlen, "pthread_create", strerror(errno));
         return -1;
     }
-    struct timespec pause = {.tv_sec = interval_us / 1000000, .tv_nsec = (interval_us % 1000000) * 1000};
+    struct timespec pause = pause_of(interval_us);
     for (long i = 0; i < samples; i++) {
         nanosleep(&pause, NULL);
         atomic_store(&s.woke, 0.0);
@@ -335,7 +339,7 @@ int sluice_c_fsync_latency(const char *directory, long samples, long interval_us
     }
     static char block[8192];
     memset(block, 'x', sizeof block);
-    struct timespec pause = {.tv_sec = interval_us / 1000000, .tv_nsec = (interval_us % 1000000) * 1000};
+    struct timespec pause = pause_of(interval_us);
     int status = 0;
     for (long i = 0; i < samples; i++) {
         nanosleep(&pause, NULL);

@@ -168,6 +168,11 @@ struct BenchLatency: AsyncParsableCommand {
     @Option(help: "Where to measure the fsync floor (a scratch file, removed): put it on the servers' disk.")
     var fsyncDirectory = "."
 
+    func validate() throws {
+        guard rate >= 1 else { throw ValidationError("--rate must be at least 1 job per second, not \(rate)") }
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1, not \(jobs)") }
+    }
+
     func run() async throws {
         SluiceLogging.bootstrap()
         let interval = Duration.seconds(1.0 / Double(rate))
@@ -267,8 +272,7 @@ struct BenchLatency: AsyncParsableCommand {
             throw ValidationError("\(what): \(String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
         }
         values.sort()
-        func pct(_ p: Double) -> Double { (values[min(values.count - 1, Int(Double(values.count) * p))] * 10).rounded() / 10 }
-        return (pct(0.50), pct(0.99))
+        return ((BenchSupport.percentile(values, 0.50) * 10).rounded() / 10, (BenchSupport.percentile(values, 0.99) * 10).rounded() / 10)
     }
 }
 
