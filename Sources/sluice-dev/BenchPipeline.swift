@@ -206,6 +206,7 @@ struct BenchLatency: AsyncParsableCommand {
         let latencies = Latencies()
         let walls = Walls()
         let clock = ContinuousClock()
+        let cpuBefore = ProcessCPU.snapshot()
         let origin = clock.now
         let streamStart = try await watcher.send(["XADD", RedisArgument(bench.results.eventsKey), "*", "bench", "start"]).string ?? "$"
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -241,6 +242,14 @@ struct BenchLatency: AsyncParsableCommand {
             }
             try await group.waitForAll()
         }
+        // CPU per job at this rate, every process of the chain (the bench's own reads of the
+        // event stream count as the producer's and Redis's: the observation Celery's harness
+        // makes by polling its results).
+        let cpuAfter = ProcessCPU.snapshot()
+        let elapsed = (clock.now - origin).seconds
+        let spent = bench.processes().delta(cpuBefore, cpuAfter)
+        let busy = ["producer", "workers_total", "rabbitmq", "postgres", "redis"].reduce(0.0) { $0 + (spent[$1] as? Double ?? 0) }
+        let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
         await watcher.close()
         var stageReport: [String: Any] = [:]
         if stages { stageReport = try await bench.stages(walls.snapshot) }
@@ -256,6 +265,9 @@ struct BenchLatency: AsyncParsableCommand {
             "latency_ms": ["p50": pct(0.50), "p95": pct(0.95), "p99": pct(0.99), "max": sorted.last.map { ($0 * 1000).rounded() / 1000 } ?? .nan],
         ]
         if stages { report["stages_ms_p50_p99"] = stageReport }
+        let perJob = microsecondsPerJob(spent, jobs: jobs)
+        report["cpu_us_per_job"] = perJob
+        report["cpu_busy_percent"] = (busy / (elapsed * cores) * 1000).rounded() / 10
         report["thread_wake_us"] = ["p50": wake.p50, "p99": wake.p99]
         report["fdatasync_us"] = ["p50": fsync.p50, "p99": fsync.p99]
         if json {
@@ -265,6 +277,10 @@ struct BenchLatency: AsyncParsableCommand {
             print("\(sorted.count)/\(jobs) no-op jobs at \(rate)/s, enqueue → completed status in Redis:")
             print("p50 \(pct(0.5)) ms  p95 \(pct(0.95)) ms  p99 \(pct(0.99)) ms  max \(sorted.last.map { String(format: "%.3f", $0) } ?? "-") ms")
             for (k, v) in stageReport.sorted(by: { $0.key < $1.key }) { print("  \(k): p50/p99 \(v) ms") }
+            func f(_ key: String) -> String { String(format: "%.1f", perJob[key] as? Double ?? 0) }
+            print("CPU µs/job: producer (and the watcher) \(f("producer")), worker \(f("workers_total")), rabbitmq \(f("rabbitmq")), "
+                  + "postgres \(f("postgres")), redis \(f("redis")), total \(f("total")); these processes kept "
+                  + String(format: "%.1f", report["cpu_busy_percent"] as? Double ?? 0) + " % of \(Int(cores)) cores busy")
             print("the machine's floors: a sleeping thread woken \(interval) apart p50 \(wake.p50) µs, p99 \(wake.p99) µs; "
                   + "an 8 kB write + fdatasync in \(fsyncDirectory) p50 \(fsync.p50) µs, p99 \(fsync.p99) µs")
         }
