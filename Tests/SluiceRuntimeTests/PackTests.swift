@@ -117,8 +117,11 @@ struct PackTests {
                 return try await inState("completed") >= 6
             }
             a.kill9()
-            let doneBefore = try await inState("completed")
-            #expect(doneBefore < count, "the worker finished the pack before it was killed")
+            let done = try await h.pool.withConnection { c in
+                try await c.query("SELECT id FROM \(table) WHERE id = ANY($1::uuid[]) AND state = 'completed'",
+                                  [.textArray(ids.map(\.description))]).map { JobID(uuid: try $0.decode(0, as: UUID.self)) }
+            }
+            #expect(done.count < count, "the worker finished the pack before it was killed")
             #expect(peakRunning <= 3, "slots count jobs: at most 3 claimed at once")
             let b = try WorkerProcess(h, arguments: ["--classes", "analytics", "--concurrency", "3", "--lease", "3s",
                                                      "--rescue-interval", "1s"])
@@ -129,7 +132,14 @@ struct PackTests {
                 let job = try #require(jobs[id])
                 #expect(job.state == .completed, "\(id): \(job.state)")
                 #expect((1...2).contains(job.attempt), "\(id): attempt \(job.attempt)")
-                #expect(try await stateEvents(h, id).filter { $0 == "completed" }.count == 1, "\(id) recorded completed more than once")
+                // As in the short path's test below: a job the killed worker finished may have
+                // lost its `completed` event with it (unflushed statuses); never more than one.
+                let completedEvents = try await stateEvents(h, id).filter { $0 == "completed" }.count
+                if done.contains(id) {
+                    #expect(completedEvents <= 1, "\(id) recorded completed more than once")
+                } else {
+                    #expect(completedEvents == 1, "\(id) recorded completed \(completedEvents) times")
+                }
             }
             // One row per id, in the whole partitioned ledger.
             let rows = try await h.pool.withConnection { c in
