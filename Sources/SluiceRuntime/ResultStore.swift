@@ -5,7 +5,10 @@
 //                      duration_ms, progress (JSON), error, result (JSON), worker; EXPIRE ttl
 //   <prefix>events     stream, XADD MAXLEN ~ 100000: id, kind, class, state, attempt, at [, error]
 // `record` only buffers (latest fields per job win; events in order, bounded) and never
-// blocks or fails a job; `flush` writes the buffer in one pipeline, one flush at a time. While
+// blocks or fails a job; `flush` writes the buffer in one pipeline, one flush at a time. A
+// `running` update waits up to `runningLinger` (20 ms) for the flush another update starts, so a
+// short job's start and end reach Redis in one pipeline; any other update is written at once,
+// with everything buffered. While
 // Redis is down the buffer is kept (up to `maxBuffered` jobs) and written when it returns:
 // `run()` retries with backoff. Redis replicates asynchronously, so a failover can lose the
 // last writes the old master acknowledged: the job hashes written within `rewriteWindow` before
@@ -32,14 +35,20 @@ public final class ResultStore: Sendable {
         /// Job hashes written this recently before Redis failed are written again when it is
         /// back (what a failover lost). Default 10 s.
         public var rewriteWindow: Duration
+        /// How long a `running` update (a start, a progress) may wait in the buffer for the
+        /// flush of another update: a job that ends sooner has its start and its end written
+        /// in one pipeline (one flush less per job, on the worker and on Redis). Zero writes
+        /// every update at once. Default 20 ms.
+        public var runningLinger: Duration
 
         public init(prefix: String = "sluice:", ttl: Duration = .seconds(7 * 86_400), streamLength: Int = 100_000,
-                    maxBuffered: Int = 100_000, rewriteWindow: Duration = .seconds(10)) {
+                    maxBuffered: Int = 100_000, rewriteWindow: Duration = .seconds(10), runningLinger: Duration = .milliseconds(20)) {
             self.prefix = prefix
             self.ttl = ttl
             self.streamLength = streamLength
             self.maxBuffered = maxBuffered
             self.rewriteWindow = rewriteWindow
+            self.runningLinger = runningLinger
         }
     }
 
@@ -72,6 +81,8 @@ public final class ResultStore: Sendable {
         var flushing = false
         var droppedEvents = 0
         var failing = false
+        /// A flush is due when `runningLinger` has passed (a `running` update is waiting).
+        var lingering = false
         /// Job writes that succeeded within `rewriteWindow`, oldest first, with when.
         var recent: [(at: ContinuousClock.Instant, id: JobID, pending: Pending)] = []
     }
@@ -121,7 +132,8 @@ public final class ResultStore: Sendable {
 
     /// Buffers an update; `run()` (or the next `flush()`) writes it.
     public func record(_ update: JobStatusUpdate) {
-        state.withLock { s in
+        let linger = update.state == .running ? configuration.runningLinger : .zero
+        let arm = state.withLock { s -> Bool in
             if var p = s.jobs[update.id] {
                 if !update.stateIfAbsent || p.stateIfAbsent {
                     p.state = update.state
@@ -140,8 +152,21 @@ public final class ResultStore: Sendable {
             } else {
                 s.droppedEvents += 1
             }
+            guard linger > .zero, !s.lingering else { return false }
+            s.lingering = true
+            return true
         }
-        signal.yield()
+        if linger == .zero {
+            signal.yield()
+        } else if arm {
+            // One timer for every `running` update of the next `runningLinger`: an update of
+            // another kind flushes them all sooner, and the timer then finds little or nothing.
+            Task { [self] in
+                try? await Task.sleep(for: linger)
+                state.withLock { $0.lingering = false }
+                signal.yield()
+            }
+        }
     }
 
     /// Jobs whose status waits to be written.
