@@ -8,12 +8,12 @@
 // blocks or fails a job; `flush` writes the buffer in one pipeline, one flush at a time. A
 // `running` update waits up to `runningLinger` (20 ms) for the flush another update starts, so a
 // short job's start and end reach Redis in one pipeline; any other update is written at once,
-// with everything buffered. While
-// Redis is down the buffer is kept (up to `maxBuffered` jobs) and written when it returns:
-// `run()` retries with backoff. Redis replicates asynchronously, so a failover can lose the
-// last writes the old master acknowledged: the job hashes written within `rewriteWindow` before
-// a failure are written again with the buffer once Redis is back (events are not: a stream
-// entry written twice would show twice). The ledger stays the truth; Redis is a cache.
+// with everything buffered. While Redis is down the buffer is kept (up to `maxBuffered` jobs)
+// and written when it returns: `run()` retries with backoff. Redis replicates asynchronously, so
+// a failover can lose the last writes the old master acknowledged: the job hashes written
+// within `rewriteWindow` before a failure are written again with the buffer once Redis is back
+// (events are not: a stream entry written twice would show twice). The ledger stays the truth;
+// Redis is a cache.
 
 import ClientSupport
 import Foundation

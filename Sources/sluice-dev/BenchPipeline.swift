@@ -127,7 +127,7 @@ struct BenchThroughput: AsyncParsableCommand {
         let completed = try await bench.completedCount()
         let ledgerDone = clock.now
         var redisDone = ledgerDone
-        // The count scans every job hash in one script (~7 µs per job on Redis here): its CPU is
+        // The count scans every job hash in one script (4–6 µs a job of Redis's time here): its CPU is
         // the bench's, not the pipeline's, so it is taken out of Redis's figure below.
         let processes = bench.processes()
         var countCPU = 0.0
