@@ -46,6 +46,26 @@ enum ProcessCPU {
         return (u + s) / ticksPerSecond
     }
 
+    /// Voluntary and involuntary context switches of every thread of `pid`, from
+    /// /proc/<pid>/task/*/status (a thread that exited takes its count with it), or nil when
+    /// the process is gone. A voluntary switch is a wait (a hop: a socket, a lock, a sleep); an
+    /// involuntary one is a thread preempted by another that wanted the core.
+    static func switches(_ pid: Int32) -> (voluntary: Int, involuntary: Int)? {
+        guard let threads = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") else { return nil }
+        var total = (voluntary: 0, involuntary: 0)
+        for thread in threads {
+            guard let text = read("/proc/\(pid)/task/\(thread)/status") else { continue }
+            for line in text.split(separator: "\n") {
+                if line.hasPrefix("voluntary_ctxt_switches:") {
+                    total.voluntary += Int(line.split(separator: "\t").last ?? "") ?? 0
+                } else if line.hasPrefix("nonvoluntary_ctxt_switches:") {
+                    total.involuntary += Int(line.split(separator: "\t").last ?? "") ?? 0
+                }
+            }
+        }
+        return total
+    }
+
     static func parent(_ pid: Int32) -> Int32? {
         guard let f = statFields(pid), f.count > 1 else { return nil }
         return Int32(f[1])
@@ -139,6 +159,36 @@ struct PipelineProcesses {
             rabbitmq: ProcessCPU.listener(port: amqpPort).map { [$0] } ?? [],
             postgres: postgres,
             redis: ProcessCPU.listener(port: redisPort).map { [$0] } ?? [])
+    }
+
+    /// Each group's processes.
+    var groups: [(name: String, pids: [Int32])] {
+        [("producer", [producer]), ("worker", workers), ("rabbitmq", rabbitmq), ("postgres", postgres), ("redis", redis)]
+    }
+
+    /// Context switches of every process of the run now (see `ProcessCPU.switches`).
+    func switches() -> [Int32: (voluntary: Int, involuntary: Int)] {
+        var out: [Int32: (voluntary: Int, involuntary: Int)] = [:]
+        for (_, pids) in groups { for pid in pids { out[pid] = ProcessCPU.switches(pid) } }
+        return out
+    }
+
+    /// Voluntary and involuntary switches per job of each group between two `switches()`
+    /// (a process gone at the end counts nothing), rounded to 0.1.
+    func switchesPerJob(_ before: [Int32: (voluntary: Int, involuntary: Int)],
+                        _ after: [Int32: (voluntary: Int, involuntary: Int)], jobs: Int) -> [String: [Double]] {
+        var out: [String: [Double]] = [:]
+        for (name, pids) in groups {
+            var v = 0, i = 0
+            for pid in pids {
+                guard let a = after[pid] else { continue }
+                let b = before[pid] ?? (0, 0)
+                v += max(0, a.voluntary - b.voluntary)
+                i += max(0, a.involuntary - b.involuntary)
+            }
+            out[name] = [v, i].map { (Double($0) / Double(max(jobs, 1)) * 10).rounded() / 10 }
+        }
+        return out
     }
 
     /// CPU seconds per group between two snapshots (a process absent from `before` started

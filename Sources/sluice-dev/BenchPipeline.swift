@@ -206,6 +206,7 @@ struct BenchLatency: AsyncParsableCommand {
         let latencies = Latencies()
         let walls = Walls()
         let clock = ContinuousClock()
+        let switchesBefore = bench.processes().switches()
         let cpuBefore = ProcessCPU.snapshot()
         let origin = clock.now
         let streamStart = try await watcher.send(["XADD", RedisArgument(bench.results.eventsKey), "*", "bench", "start"]).string ?? "$"
@@ -246,8 +247,12 @@ struct BenchLatency: AsyncParsableCommand {
         // event stream count as the producer's and Redis's: the observation Celery's harness
         // makes by polling its results).
         let cpuAfter = ProcessCPU.snapshot()
+        // The processes again: a connection opened during the run has a new backend, all of
+        // whose CPU and switches belong to the run.
+        let ended = bench.processes()
+        let switches = ended.switchesPerJob(switchesBefore, ended.switches(), jobs: jobs)
         let elapsed = (clock.now - origin).seconds
-        let spent = bench.processes().delta(cpuBefore, cpuAfter)
+        let spent = ended.delta(cpuBefore, cpuAfter)
         let busy = ["producer", "workers_total", "rabbitmq", "postgres", "redis"].reduce(0.0) { $0 + (spent[$1] as? Double ?? 0) }
         let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
         await watcher.close()
@@ -268,6 +273,7 @@ struct BenchLatency: AsyncParsableCommand {
         let perJob = microsecondsPerJob(spent, jobs: jobs)
         report["cpu_us_per_job"] = perJob
         report["cpu_busy_percent"] = (busy / (elapsed * cores) * 1000).rounded() / 10
+        report["context_switches_per_job"] = switches
         report["thread_wake_us"] = ["p50": wake.p50, "p99": wake.p99]
         report["fdatasync_us"] = ["p50": fsync.p50, "p99": fsync.p99]
         if json {
@@ -281,6 +287,11 @@ struct BenchLatency: AsyncParsableCommand {
             print("CPU µs/job: producer (and the watcher) \(f("producer")), worker \(f("workers_total")), rabbitmq \(f("rabbitmq")), "
                   + "postgres \(f("postgres")), redis \(f("redis")), total \(f("total")); these processes kept "
                   + String(format: "%.1f", report["cpu_busy_percent"] as? Double ?? 0) + " % of \(Int(cores)) cores busy")
+            let hops = ended.groups.map { g in
+                let v = switches[g.name] ?? [0, 0]
+                return "\(g.name) \(String(format: "%.1f", v[0])) + \(String(format: "%.1f", v[1]))"
+            }
+            print("context switches per job (voluntary + involuntary): " + hops.joined(separator: ", "))
             print("the machine's floors: a sleeping thread woken \(interval) apart p50 \(wake.p50) µs, p99 \(wake.p99) µs; "
                   + "an 8 kB write + fdatasync in \(fsyncDirectory) p50 \(fsync.p50) µs, p99 \(fsync.p99) µs")
         }
