@@ -37,8 +37,8 @@ public final class ResultStore: Sendable {
         public var rewriteWindow: Duration
         /// How long a `running` update (a start, a progress) may wait in the buffer for the
         /// flush of another update: a job that ends sooner has its start and its end written
-        /// in one pipeline (one flush less per job, on the worker and on Redis). Zero writes
-        /// every update at once. Default 20 ms.
+        /// in one pipeline (one flush less per job, on the worker and on Redis). Zero (or less)
+        /// writes every update at once. Default 20 ms.
         public var runningLinger: Duration
 
         public init(prefix: String = "sluice:", ttl: Duration = .seconds(7 * 86_400), streamLength: Int = 100_000,
@@ -156,7 +156,7 @@ public final class ResultStore: Sendable {
             s.lingering = true
             return true
         }
-        if linger == .zero {
+        if linger <= .zero {
             signal.yield()
         } else if arm {
             // One timer for every `running` update of the next `runningLinger`: an update of

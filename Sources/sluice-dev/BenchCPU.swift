@@ -203,20 +203,26 @@ struct PipelineProcesses {
     }
 }
 
+/// The CPU seconds of every process in a `delta` (each worker once: not `workers_total` too).
+func totalSeconds(_ delta: [String: Any]) -> Double {
+    delta.reduce(0.0) { sum, entry in
+        if let s = entry.value as? Double { return entry.key == "workers_total" ? sum : sum + s }
+        if let list = entry.value as? [Double] { return sum + list.reduce(0, +) }
+        return sum
+    }
+}
+
 /// µs of CPU per job from a `delta` in seconds, rounded to 0.1 µs; adds `total`.
 func microsecondsPerJob(_ delta: [String: Any], jobs: Int) -> [String: Any] {
     func us(_ s: Double) -> Double { jobs > 0 ? (s * 1e6 / Double(jobs) * 10).rounded() / 10 : 0 }
     var out: [String: Any] = [:]
-    var total = 0.0
     for (k, v) in delta {
         if let s = v as? Double {
             out[k] = us(s)
-            if k != "workers_total" { total += s }
         } else if let list = v as? [Double] {
             out[k] = list.map(us)
-            total += list.reduce(0, +)
         }
     }
-    out["total"] = us(total)
+    out["total"] = us(totalSeconds(delta))
     return out
 }

@@ -253,7 +253,7 @@ struct BenchLatency: AsyncParsableCommand {
         let switches = ended.switchesPerJob(switchesBefore, ended.switches(), jobs: jobs)
         let elapsed = (clock.now - origin).seconds
         let spent = ended.delta(cpuBefore, cpuAfter)
-        let busy = ["producer", "workers_total", "rabbitmq", "postgres", "redis"].reduce(0.0) { $0 + (spent[$1] as? Double ?? 0) }
+        let busy = totalSeconds(spent)
         let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
         await watcher.close()
         var stageReport: [String: Any] = [:]

@@ -24,6 +24,29 @@ private func jobsIn(_ h: Harness, _ ids: [JobID], _ state: String) async throws 
     }
 }
 
+/// The ids of `ids` whose ledger row is completed.
+private func completedIDs(_ h: Harness, _ ids: [JobID]) async throws -> [JobID] {
+    try await h.pool.withConnection { c in
+        try await c.query("SELECT id FROM \(PostgresIdentifier.quote(schema: h.schema, "jobs")) WHERE id = ANY($1::uuid[]) AND state = 'completed'",
+                          [.textArray(ids.map(\.description))]).map { JobID(uuid: try $0.decode(0, as: UUID.self)) }
+    }
+}
+
+/// Each job's `completed` events in Redis: exactly one, except for a job a killed worker had
+/// recorded (in `done`), which may have lost its event with that worker (kill -9 takes the
+/// statuses it had not flushed yet; the ledger is the truth, and its redelivery is skipped as
+/// final): at most one for those.
+private func expectCompletedOnce(_ h: Harness, _ ids: [JobID], done: [JobID]) async throws {
+    for id in ids {
+        let completedEvents = try await stateEvents(h, id).filter { $0 == "completed" }.count
+        if done.contains(id) {
+            #expect(completedEvents <= 1, "\(id) recorded completed more than once")
+        } else {
+            #expect(completedEvents == 1, "\(id) recorded completed \(completedEvents) times")
+        }
+    }
+}
+
 @Suite("Packs", .serialized, .timeLimit(.minutes(4)))
 struct PackTests {
     /// The messages waiting in the class's queue, read and requeued (nothing acked).
@@ -117,10 +140,7 @@ struct PackTests {
                 return try await inState("completed") >= 6
             }
             a.kill9()
-            let done = try await h.pool.withConnection { c in
-                try await c.query("SELECT id FROM \(table) WHERE id = ANY($1::uuid[]) AND state = 'completed'",
-                                  [.textArray(ids.map(\.description))]).map { JobID(uuid: try $0.decode(0, as: UUID.self)) }
-            }
+            let done = try await completedIDs(h, ids)
             #expect(done.count < count, "the worker finished the pack before it was killed")
             #expect(peakRunning <= 3, "slots count jobs: at most 3 claimed at once")
             let b = try WorkerProcess(h, arguments: ["--classes", "analytics", "--concurrency", "3", "--lease", "3s",
@@ -132,15 +152,8 @@ struct PackTests {
                 let job = try #require(jobs[id])
                 #expect(job.state == .completed, "\(id): \(job.state)")
                 #expect((1...2).contains(job.attempt), "\(id): attempt \(job.attempt)")
-                // As in the short path's test below: a job the killed worker finished may have
-                // lost its `completed` event with it (unflushed statuses); never more than one.
-                let completedEvents = try await stateEvents(h, id).filter { $0 == "completed" }.count
-                if done.contains(id) {
-                    #expect(completedEvents <= 1, "\(id) recorded completed more than once")
-                } else {
-                    #expect(completedEvents == 1, "\(id) recorded completed \(completedEvents) times")
-                }
             }
+            try await expectCompletedOnce(h, ids, done: done)
             // One row per id, in the whole partitioned ledger.
             let rows = try await h.pool.withConnection { c in
                 try await c.query("SELECT count(*)::int, count(DISTINCT id)::int FROM \(table) WHERE id = ANY($1::uuid[])",
@@ -167,10 +180,7 @@ struct PackTests {
                 return try await inState("completed") >= 6
             }
             a.kill9()
-            let done = try await h.pool.withConnection { c in
-                try await c.query("SELECT id FROM \(table) WHERE id = ANY($1::uuid[]) AND state = 'completed'",
-                                  [.textArray(ids.map(\.description))]).map { JobID(uuid: try $0.decode(0, as: UUID.self)) }
-            }
+            let done = try await completedIDs(h, ids)
             #expect(done.count < count, "the worker finished the pack before it was killed")
             #expect(claimedEver == 0, "a short job of a pack was claimed")
             let b = try WorkerProcess(h, arguments: arguments)
@@ -179,16 +189,8 @@ struct PackTests {
             for id in ids {
                 let job = try #require(jobs[id])
                 #expect(job.state == .completed && job.attempt == 1, "\(id): \(job.state), attempt \(job.attempt)")
-                // A job the killed worker recorded may have lost its `completed` event with the
-                // worker (kill -9 takes the statuses it had not flushed yet; the ledger is the
-                // truth, and its redelivery is skipped as final): at most once for those.
-                let completedEvents = try await stateEvents(h, id).filter { $0 == "completed" }.count
-                if done.contains(id) {
-                    #expect(completedEvents <= 1, "\(id) recorded completed more than once")
-                } else {
-                    #expect(completedEvents == 1, "\(id) recorded completed \(completedEvents) times")
-                }
             }
+            try await expectCompletedOnce(h, ids, done: done)
             // What was recorded before the kill did not run again: its status says so.
             for id in done { #expect(try await stateEvents(h, id).filter { $0 == "running" }.count == 1, "\(id) ran again") }
             let rows = try await h.pool.withConnection { c in

@@ -31,4 +31,20 @@ import Testing
             #expect(store.bufferedJobs == 0)
         }
     }
+
+    @Test("a linger of zero or less writes a running update at once, as any other", arguments: [0, -5])
+    func noLinger(milliseconds: Int) async throws {
+        try await withHarness { h in
+            let store = ResultStore(
+                redis: h.redis,
+                configuration: .init(prefix: h.redisPrefix, ttl: .seconds(600), runningLinger: .milliseconds(milliseconds)),
+                logger: testLogger)
+            let runner = Task { await store.run() }
+            let id = JobID.make()
+            store.record(JobStatusUpdate(id: id, state: .running, fields: [JobStatusField.worker: "w1"]))
+            try await waitUntil(seconds: 10) { try await store.read(id)?[JobStatusField.state] == "running" }
+            store.finish()
+            await runner.value
+        }
+    }
 }
